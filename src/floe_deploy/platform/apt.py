@@ -1,0 +1,124 @@
+"""Debian packages: the system's own mirror, installs, and packages fetched from another suite.
+
+The mirror is always read from the system's apt sources, never written into the project.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe_deploy.commands import as_root, run
+from floe_deploy.errors import FloeError
+
+APT_DIR = Path("/etc/apt")
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+ONE_LINE_SOURCE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(?P<uri>\S+)\s+(?P<suite>\S+)")
+
+
+@dataclass(frozen=True)
+class AptSource:
+    uri: str
+    suites: tuple[str, ...]
+
+
+def read_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
+    """Every enabled binary-package source, in one-line (.list) and deb822 (.sources) format."""
+    sources: list[AptSource] = []
+    one_line = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]
+    for path in one_line:
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if match := ONE_LINE_SOURCE.match(line):
+                    sources.append(AptSource(match["uri"], (match["suite"],)))
+    for path in sorted((apt_dir / "sources.list.d").glob("*.sources")):
+        for stanza in re.split(r"\n\s*\n", path.read_text()):
+            fields: dict[str, str] = {}
+            for line in stanza.splitlines():
+                if ":" in line and not line.startswith(("#", " ")):
+                    key, _, value = line.partition(":")
+                    fields[key.strip().lower()] = value.strip()
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            if "deb" not in fields.get("types", "").split():
+                continue
+            for uri in fields.get("uris", "").split():
+                sources.append(AptSource(uri, tuple(fields.get("suites", "").split())))
+    return sources
+
+
+def debian_mirror(apt_dir: Path = APT_DIR) -> str:
+    """The Debian archive the system installs from (not its security or updates archive)."""
+    for source in read_sources(apt_dir):
+        main_suites = [s for s in source.suites if "-" not in s and "/" not in s]
+        if main_suites and "security" not in source.uri:
+            return source.uri.rstrip("/")
+    raise FloeError(
+        f"no Debian mirror found in {apt_dir}/sources.list or sources.list.d",
+        "add the Debian archive to the apt sources (see sources.list(5))",
+    )
+
+
+class Apt:
+    """apt-get for the bootstrap: `update` runs at most once, and only when something is installed."""
+
+    def __init__(self) -> None:
+        self._updated = False
+
+    def _update(self) -> None:
+        if not self._updated:
+            run(as_root(["apt-get", "update", "-qq"]), remediation="check the apt sources and network")
+            self._updated = True
+
+    def has_candidate(self, package: str) -> bool:
+        self._update()
+        policy = run(["apt-cache", "policy", package], remediation="check the apt sources")
+        return "Candidate:" in policy and "Candidate: (none)" not in policy
+
+    def candidate_version(self, package: str) -> str | None:
+        self._update()
+        policy = run(["apt-cache", "policy", package], remediation="check the apt sources")
+        match = re.search(r"Candidate:\s*(\S+)", policy)
+        return None if match is None or match[1] == "(none)" else match[1]
+
+    def install(self, *packages: str) -> None:
+        self._update()
+        run(
+            as_root(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]),
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+            remediation=f"install {' '.join(packages)} with apt-get and read its error",
+        )
+
+
+def fetch_from_suite(packages: list[str], suite: str, destination: Path) -> list[Path]:
+    """Download .deb files from another suite of the system's mirror without adding it to apt.
+
+    A private apt configuration (own lists, cache and source list) keeps the system's sources
+    untouched, as Debian 12 needs for trixie's docker-buildx and docker-compose.
+    """
+    mirror = debian_mirror()
+    destination.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="floe-apt-") as scratch:
+        root = Path(scratch)
+        for sub in ("lists/partial", "cache/archives/partial"):
+            (root / sub).mkdir(parents=True)
+        signed_by = f"[signed-by={DEBIAN_KEYRING}] " if DEBIAN_KEYRING.exists() else ""
+        (root / "sources.list").write_text(f"deb {signed_by}{mirror} {suite} main\n")
+        options = [
+            "-o", f"Dir::Etc::SourceList={root / 'sources.list'}",
+            "-o", "Dir::Etc::SourceParts=-",
+            "-o", f"Dir::State::Lists={root / 'lists'}",
+            "-o", f"Dir::Cache={root / 'cache'}",
+        ]  # fmt: skip
+        remediation = f"check that {mirror} serves the {suite} suite"
+        run(["apt-get", *options, "update", "-qq"], remediation=remediation)
+        run(["apt-get", *options, "download", *packages], cwd=root, remediation=remediation)
+        fetched = []
+        for deb in sorted(root.glob("*.deb")):
+            target = destination / deb.name
+            shutil.move(deb, target)
+            fetched.append(target)
+    return fetched

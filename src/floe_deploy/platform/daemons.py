@@ -1,0 +1,101 @@
+"""Background programs that platform.up starts, tracked by pid files in the state dir.
+
+platform.down stops only what a pid file names and whose command line still matches, so a daemon
+the user runs (or a reused pid) is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe_deploy.commands import tail
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] not in {"Z", "X"}
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+@dataclass(frozen=True)
+class ManagedDaemon:
+    """One daemon under `state_dir`: `<name>.pid` and `<name>.log`."""
+
+    name: str
+    executable: str
+    state_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"{self.name}.log"
+
+    def running_pid(self) -> int | None:
+        """The pid of our running daemon, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        argv = _command_line(pid)
+        if _is_alive(pid) and argv and Path(argv[0]).name == Path(self.executable).name:
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self, argv: Sequence[str]) -> int:
+        """Start detached (own session, output to the log file) and record the pid."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                [self.executable, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{process.pid}\n")
+        return process.pid
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """SIGTERM, then SIGKILL after `timeout`; True when a running daemon was stopped."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _is_alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def exited(self, pid: int) -> bool:
+        return not _is_alive(pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return tail(self.log_file.read_text(errors="replace"), lines)
+        except OSError:
+            return ""

@@ -1,0 +1,129 @@
+"""One typed settings object for the toolkit.
+
+Precedence, lowest first: `floe-deploy.toml` (or `[tool.floe-deploy]` in pyproject.toml) in the
+working directory, then `FLOE_*` environment variables, then the options a task was given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from floe_deploy.errors import FloeError
+
+CONFIG_FILE = "floe-deploy.toml"
+PLATFORM_PATTERN = re.compile(r"^linux/(amd64|arm64)$")
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "floe-deploy"
+
+
+class Settings(BaseSettings):
+    """What the toolkit needs to know about the machine, the registry and the images it makes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLOE_",
+        extra="forbid",
+        toml_file=CONFIG_FILE,
+        pyproject_toml_table_header=("tool", "floe-deploy"),
+        validate_default=True,
+    )
+
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Where the toolkit keeps pid files, logs and the local registry's data.",
+    )
+    registry: str = Field(
+        default="127.0.0.1:5000",
+        description="host:port of the local registry that platform.up starts and images are pushed to.",
+    )
+    docker_host: str | None = Field(
+        default=None,
+        description="Docker engine address (unix:///… or tcp://…); default: the Docker CLI's own.",
+    )
+    image_prefix: str = Field(default="floe", description="Repository prefix of the images built.")
+    platforms: Annotated[list[str], NoDecode] = Field(
+        default=["linux/amd64", "linux/arm64"],
+        description="Target platforms of image builds; comma-separated in FLOE_PLATFORMS.",
+    )
+    python_version: str = Field(default="3.11", description="Python version of the images.")
+    debian_suite: str = Field(default="bookworm", description="Debian suite of hermetic images.")
+    min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
+    min_free_memory_gb: float = Field(default=4.0, description="Free memory below this is unhealthy.")
+
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _split_platforms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("platforms")
+    @classmethod
+    def _check_platforms(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not PLATFORM_PATTERN.match(p)]
+        if bad:
+            raise ValueError(f"unsupported platform {bad[0]!r}; use linux/amd64 or linux/arm64")
+        if not value:
+            raise ValueError("at least one platform is needed")
+        return value
+
+    @field_validator("registry")
+    @classmethod
+    def _check_registry(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry.rpartition(":")[0]
+
+    @property
+    def registry_port(self) -> int:
+        return int(self.registry.rpartition(":")[2])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls),
+            PyprojectTomlConfigSettingsSource(settings_cls),
+        )
+
+
+def load_settings(**options: Any) -> Settings:
+    """Settings from file < env < `options`; options left as None don't override anything."""
+    given = {key: value for key, value in options.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise FloeError(
+            f"invalid setting {where}: {first['msg']}",
+            f"fix {where} in {CONFIG_FILE}, the FLOE_{where.upper()} variable or the task option",
+        ) from None

@@ -1,0 +1,16 @@
+"""floe-deploy's Invoke collection: one module per namespace (see `invoke --list`)."""
+
+import sys
+from pathlib import Path
+
+from invoke import Collection
+
+# Invoke puts this folder on sys.path, where tasks/platform.py would shadow the standard library's
+# `platform` module for every library the tasks import; the package import below needs no such entry.
+_TASKS_DIR = str(Path(__file__).resolve().parent)
+sys.path[:] = [entry for entry in sys.path if str(Path(entry or ".").resolve()) != _TASKS_DIR]
+
+from tasks import platform  # noqa: E402
+
+namespace = Collection()
+namespace.add_collection(Collection.from_module(platform))

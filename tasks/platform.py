@@ -1,0 +1,56 @@
+"""The local container platform: Docker engine, arm64 emulation and a local registry."""
+
+from __future__ import annotations
+
+from invoke import Context, task
+
+from floe_deploy.cli import reports_errors
+
+JSON_HELP = "print the result as JSON (errors too)"
+REGISTRY_HELP = "host:port of the local registry (default 127.0.0.1:5000, or FLOE_REGISTRY)"
+STATE_HELP = "directory for pid files, logs and registry data (default ~/.local/state/floe-deploy)"
+
+
+@task(help={"json": JSON_HELP, "registry": REGISTRY_HELP, "state_dir": STATE_HELP})
+@reports_errors
+def up(c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None) -> int:
+    """Start the Docker engine and the local registry when nothing runs them yet."""
+    from floe_deploy.console import Console
+    from floe_deploy.platform.lifecycle import platform_up
+    from floe_deploy.platform.render import show_lifecycle
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    result = platform_up(load_settings(registry=registry, state_dir=state_dir), console)
+    show_lifecycle(console, "platform.up", result)
+    return 0
+
+
+@task(help={"json": JSON_HELP, "registry": REGISTRY_HELP, "state_dir": STATE_HELP})
+@reports_errors
+def status(c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None) -> int:
+    """Report engine, plugins, builder platforms, arm64 emulation, registry, disk and memory (exit 3 if unhealthy)."""
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.platform.render import show_status
+    from floe_deploy.platform.status import platform_status
+    from floe_deploy.settings import load_settings
+
+    result = platform_status(load_settings(registry=registry, state_dir=state_dir))
+    show_status(Console(json_mode=json), result)
+    return int(ExitCode.OK if result.healthy else ExitCode.UNHEALTHY)
+
+
+@task(help={"json": JSON_HELP, "state_dir": STATE_HELP})
+@reports_errors
+def down(c: Context, json: bool = False, state_dir: str | None = None) -> int:
+    """Stop what platform.up started (never an engine or registry the user runs)."""
+    from floe_deploy.console import Console
+    from floe_deploy.platform.lifecycle import platform_down
+    from floe_deploy.platform.render import show_lifecycle
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    result = platform_down(load_settings(state_dir=state_dir), console)
+    show_lifecycle(console, "platform.down", result)
+    return 0
