@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from invoke import Collection
+from invoke.collection import Collection
 
 # Invoke puts this folder on sys.path, where tasks/platform.py would shadow the standard library's
 # `platform` module for every library the tasks import; the package import below needs no such entry.

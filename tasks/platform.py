@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
 
@@ -13,7 +14,9 @@ STATE_HELP = "directory for pid files, logs and registry data (default ~/.local/
 
 @task(help={"json": JSON_HELP, "registry": REGISTRY_HELP, "state_dir": STATE_HELP})
 @reports_errors
-def up(c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None) -> int:
+def up(
+    c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None
+) -> int:
     """Start the Docker engine and the local registry when nothing runs them yet."""
     from floe_deploy.console import Console
     from floe_deploy.platform.lifecycle import platform_up
@@ -28,7 +31,9 @@ def up(c: Context, json: bool = False, registry: str | None = None, state_dir: s
 
 @task(help={"json": JSON_HELP, "registry": REGISTRY_HELP, "state_dir": STATE_HELP})
 @reports_errors
-def status(c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None) -> int:
+def status(
+    c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None
+) -> int:
     """Report engine, plugins, builder platforms, arm64 emulation, registry, disk and memory (exit 3 if unhealthy)."""
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode

@@ -24,7 +24,7 @@ def reports_errors(body: TaskBody) -> TaskBody:
         try:
             code = body(*args, **kwargs)
         except FloeError as error:
-            from floe_deploy.console import Console
+            from floe_deploy.console import Console  # noqa: PLC0415 (keeps `invoke --list` fast)
 
             Console(json_mode=bool(kwargs.get("json"))).error(error)
             raise Exit(code=int(error.exit_code)) from None

@@ -70,7 +70,10 @@ class Apt:
 
     def _update(self) -> None:
         if not self._updated:
-            run(as_root(["apt-get", "update", "-qq"]), remediation="check the apt sources and network")
+            run(
+                as_root(["apt-get", "update", "-qq"]),
+                remediation="check the apt sources and network",
+            )
             self._updated = True
 
     def has_candidate(self, package: str) -> bool:

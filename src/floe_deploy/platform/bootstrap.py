@@ -74,12 +74,16 @@ def _docker_cli_version(*subcommand: str) -> str | None:
 def _engine_present() -> str | None:
     if path := shutil.which("dockerd"):
         return f"dockerd at {path}"
-    done = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ) if shutil.which("docker") else None
+    done = (
+        subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shutil.which("docker")
+        else None
+    )
     if done is not None and done.returncode == 0:
         return f"engine {done.stdout.strip()} already running"
     return None
@@ -200,8 +204,14 @@ def bootstrap(console: Console) -> BootstrapResult:
         started = time.monotonic()
         with console.step(component):
             outcome, detail = ensure(apt)
-        steps.append(StepResult(component=component, outcome=outcome, detail=detail,
-                                seconds=round(time.monotonic() - started, 2)))
+        steps.append(
+            StepResult(
+                component=component,
+                outcome=outcome,
+                detail=detail,
+                seconds=round(time.monotonic() - started, 2),
+            )
+        )
     return BootstrapResult(steps=steps)
 
 

@@ -16,21 +16,23 @@ from pathlib import Path
 
 from floe_deploy.commands import tail
 
+COMM_LENGTH = 15
+"""The kernel keeps this many characters of a program's name (`comm`)."""
+
+
+def _stat(pid: int) -> tuple[str, str] | None:
+    """(program name, state) from /proc/<pid>/stat; None when there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = text[text.find("(") + 1 : text.rfind(")")]
+    return name, text[text.rfind(")") + 1 :].split()[0]
+
 
 def _is_alive(pid: int) -> bool:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in {"Z", "X"}
-
-
-def _command_line(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    stat = _stat(pid)
+    return stat is not None and stat[1] not in {"Z", "X"}
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class ManagedDaemon:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        argv = _command_line(pid)
-        if _is_alive(pid) and argv and Path(argv[0]).name == Path(self.executable).name:
+        stat = _stat(pid)
+        expected = Path(self.executable).name[:COMM_LENGTH]
+        if stat is not None and stat[1] not in {"Z", "X"} and stat[0] == expected:
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None

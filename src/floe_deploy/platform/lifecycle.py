@@ -51,12 +51,17 @@ def check_free_disk(settings: Settings) -> None:
         )
 
 
-def _timed(component: str, console: Console, work: Callable[[], tuple[Action, str]]) -> ComponentResult:
+def _timed(
+    component: str, console: Console, work: Callable[[], tuple[Action, str]]
+) -> ComponentResult:
     started = time.monotonic()
     with console.step(component):
         action, detail = work()
     return ComponentResult(
-        component=component, action=action, detail=detail, seconds=round(time.monotonic() - started, 2)
+        component=component,
+        action=action,
+        detail=detail,
+        seconds=round(time.monotonic() - started, 2),
     )
 
 
@@ -68,7 +73,10 @@ def platform_up(settings: Settings, console: Console) -> LifecycleResult:
     def engine() -> tuple[Action, str]:
         if start_engine(settings):
             started.append(stop_engine)
-            return Action.STARTED, f"dockerd on {engine_address(settings)}, log {settings.state_dir / 'dockerd.log'}"
+            return (
+                Action.STARTED,
+                f"dockerd on {engine_address(settings)}, log {settings.state_dir / 'dockerd.log'}",
+            )
         return Action.ALREADY_RUNNING, engine_address(settings)
 
     def emulation() -> tuple[Action, str]:
@@ -87,7 +95,11 @@ def platform_up(settings: Settings, console: Console) -> LifecycleResult:
 
     components = []
     try:
-        for name, work in (("docker engine", engine), ("arm64 emulation", emulation), ("registry", registry)):
+        for name, work in (
+            ("docker engine", engine),
+            ("arm64 emulation", emulation),
+            ("registry", registry),
+        ):
             components.append(_timed(name, console, work))
     except FloeError:
         for stop in reversed(started):

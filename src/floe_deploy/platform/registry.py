@@ -28,7 +28,8 @@ def registry_api_version(settings: Settings, timeout: float = 2.0) -> str | None
         response = httpx.get(f"http://{settings.registry}/v2/", timeout=timeout)
     except httpx.HTTPError:
         return None
-    return response.headers.get(API_HEADER)
+    version: str | None = response.headers.get(API_HEADER)
+    return version
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -44,7 +45,10 @@ def write_config(settings: Settings) -> str:
     config = {
         "version": 0.1,
         "log": {"level": "info", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(root / "data")}, "delete": {"enabled": True}},
+        "storage": {
+            "filesystem": {"rootdirectory": str(root / "data")},
+            "delete": {"enabled": True},
+        },
         "http": {"addr": settings.registry, "headers": {"X-Content-Type-Options": ["nosniff"]}},
     }
     path = root / "config.yml"

@@ -104,7 +104,9 @@ def _engine(client: DockerClient, settings: Settings) -> EngineStatus:
 def _tools(client: DockerClient) -> ToolsStatus:
     def version_of(call: str) -> str | None:
         try:
-            return _version_number(client.buildx.version() if call == "buildx" else client.compose.version())
+            return _version_number(
+                client.buildx.version() if call == "buildx" else client.compose.version()
+            )
         except DockerException:
             return None
 
@@ -118,7 +120,7 @@ def _builder(client: DockerClient, reachable: bool) -> BuilderStatus:
         builder = client.buildx.inspect()
     except DockerException:
         return BuilderStatus(name=None, driver=None, platforms=[])
-    platforms = sorted({p for node in builder.nodes for p in (node.platforms or [])})
+    platforms = sorted({p for node in builder.nodes or [] for p in node.platforms or []})
     return BuilderStatus(name=builder.name, driver=builder.driver, platforms=platforms)
 
 
@@ -153,14 +155,20 @@ def _problems(status: PlatformStatus) -> list[str]:
     if not status.emulation.arm64:
         problems.append("arm64 emulation (qemu-aarch64 binfmt) not enabled")
     elif status.engine.reachable and "linux/arm64" not in status.builder.platforms:
-        problems.append("the builder does not offer linux/arm64 (restart the engine after enabling QEMU)")
+        problems.append(
+            "the builder does not offer linux/arm64 (restart the engine after enabling QEMU)"
+        )
     if not status.registry.reachable:
         problems.append(f"no registry answers on {status.registry.address}")
     resources = status.resources
     if resources.free_disk_gb < resources.min_free_disk_gb:
-        problems.append(f"{resources.free_disk_gb} GB free on {resources.disk_path}, below {resources.min_free_disk_gb} GB")
+        problems.append(
+            f"{resources.free_disk_gb} GB free on {resources.disk_path}, below {resources.min_free_disk_gb} GB"
+        )
     if resources.free_memory_gb < resources.min_free_memory_gb:
-        problems.append(f"{resources.free_memory_gb} GB memory available, below {resources.min_free_memory_gb} GB")
+        problems.append(
+            f"{resources.free_memory_gb} GB memory available, below {resources.min_free_memory_gb} GB"
+        )
     return problems
 
 

@@ -1,0 +1,42 @@
+"""Run every benchmark module (or those named), write JSON, and fail when a goal is missed."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import benchmarks
+from benchmarks.measure import write
+
+
+def main() -> int:
+    modules = sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+    )
+    parser = argparse.ArgumentParser(prog="nox -s bench --", description=__doc__)
+    parser.add_argument("only", nargs="*", metavar="MODULE", help=f"any of {', '.join(modules)}")
+    selected = parser.parse_args().only or modules
+    unknown = sorted(set(selected) - set(modules))
+    if unknown:
+        parser.error(f"unknown benchmark module {unknown[0]}; choose from {', '.join(modules)}")
+    missed = []
+    for name in selected:
+        measurements = importlib.import_module(f"benchmarks.{name}").run()
+        path = write(name.removeprefix("bench_"), measurements)
+        for m in measurements:
+            goal = "" if m.goal is None else f" (goal {'≤' if m.goal_is_max else '≥'} {m.goal})"
+            verdict = "ok" if m.goal_met else "MISSED"
+            print(f"{m.name}: {m.value} {m.unit}{goal} {verdict}")
+            if not m.goal_met:
+                missed.append(m.name)
+        print(f"wrote {path}")
+    if missed:
+        print(f"goals missed: {', '.join(missed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

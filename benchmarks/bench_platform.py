@@ -1,0 +1,33 @@
+"""The toolkit's own responsiveness: `invoke --list` and a repeated bootstrap."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+from benchmarks.measure import ROOT, Measurement, summary, time_command
+
+INVOKE = str(Path(sys.executable).parent / "invoke")
+
+
+def run() -> list[Measurement]:
+    list_samples = time_command([INVOKE, "--list"], runs=10)
+    bootstrap_samples = time_command(["bash", str(ROOT / "scripts" / "bootstrap")], runs=3)
+    return [
+        Measurement(
+            name="invoke_list_seconds",
+            value=round(statistics.median(list_samples), 4),
+            unit="s",
+            goal=0.5,
+            details=summary(list_samples),
+        ),
+        Measurement(
+            name="bootstrap_repeat_seconds",
+            value=round(statistics.median(bootstrap_samples), 4),
+            unit="s",
+            goal=5.0,
+            details=summary(bootstrap_samples)
+            | {"note": "machine already bootstrapped: no change"},
+        ),
+    ]

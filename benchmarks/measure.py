@@ -1,0 +1,60 @@
+"""The result of one benchmark and how it is written."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "build" / "bench"
+
+
+class Measurement(BaseModel):
+    """One number with its goal; `goal_met` is what `nox -s bench` fails on."""
+
+    name: str
+    value: float
+    unit: str
+    goal: float | None = None
+    goal_is_max: bool = True
+    details: dict[str, Any] = {}
+
+    @property
+    def goal_met(self) -> bool:
+        if self.goal is None:
+            return True
+        return self.value <= self.goal if self.goal_is_max else self.value >= self.goal
+
+
+def time_command(argv: Sequence[str], runs: int, cwd: Path = ROOT) -> list[float]:
+    """Wall-clock seconds of `runs` runs of a command that must succeed."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(list(argv), cwd=cwd, check=True, capture_output=True)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, Any]:
+    return {
+        "runs": len(samples),
+        "median_s": round(statistics.median(samples), 4),
+        "min_s": round(min(samples), 4),
+        "max_s": round(max(samples), 4),
+    }
+
+
+def write(group: str, measurements: list[Measurement]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{group}.json"
+    payload = [m.model_dump() | {"goal_met": m.goal_met} for m in measurements]
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path

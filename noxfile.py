@@ -1,0 +1,73 @@
+"""Development sessions: lint, typecheck, tests, e2e, bench (`nox -l` lists them).
+
+Every session installs the locked environment (uv.lock) with uv; arguments after `--` go to
+pytest (tests, e2e) or to the benchmark runner (bench).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+SHELL_SCRIPTS = [*sorted(str(p) for p in (ROOT / "scripts").iterdir() if p.is_file()), ".ci/run"]
+PYTHON_TREES = ["src", "tasks", "tests", "e2e", "benchmarks", "demo", "noxfile.py"]
+
+
+def install_locked(session: nox.Session) -> None:
+    """Sync the session's venv from uv.lock: the same versions as the README and CI use."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        "--all-packages",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        silent=True,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (check + format), shellcheck on scripts/, hadolint on every Dockerfile."""
+    install_locked(session)
+    session.run("ruff", "check", *PYTHON_TREES)
+    session.run("ruff", "format", "--check", *PYTHON_TREES)
+    session.run("shellcheck", "--shell=bash", *SHELL_SCRIPTS)
+    dockerfiles = sorted(str(p) for p in ROOT.glob("images/**/Dockerfile*"))
+    if dockerfiles:
+        session.run("hadolint", *dockerfiles)
+    else:
+        session.log("hadolint: no Dockerfile in images/ yet")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/, tasks/, this noxfile, and the tests and benchmarks."""
+    install_locked(session)
+    session.run("mypy", "--strict", "src", "tasks", "noxfile.py", "tests", "e2e", "benchmarks")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Fast tests (tests/): no Docker needed."""
+    install_locked(session)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests (e2e/) against the real container platform (`invoke platform.up` first)."""
+    install_locked(session)
+    session.run("pytest", "e2e", "--durations=10", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks with goals; JSON results under build/bench/, non-zero exit when a goal is missed."""
+    install_locked(session)
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,73 @@
+"""The Debian mirror is derived from the system's apt sources, in both source formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from floe_deploy.errors import FloeError
+from floe_deploy.platform.apt import debian_mirror, read_sources
+
+
+def make_apt_dir(tmp_path: Path, sources_list: str = "", **parts: str) -> Path:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(sources_list)
+    for name, text in parts.items():
+        (tmp_path / "sources.list.d" / name.replace("_", ".")).write_text(text)
+    return tmp_path
+
+
+DEB822 = """\
+Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+def test_deb822_sources(tmp_path: Path) -> None:
+    apt_dir = make_apt_dir(tmp_path, debian_sources=DEB822)
+    assert debian_mirror(apt_dir) == "http://mirror.example/debian"
+    assert len(read_sources(apt_dir)) == 2
+
+
+def test_one_line_sources_with_options(tmp_path: Path) -> None:
+    apt_dir = make_apt_dir(
+        tmp_path,
+        "# comment\ndeb-src http://src.example/debian bookworm main\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian/ bookworm main\n",
+    )
+    assert debian_mirror(apt_dir) == "http://one.example/debian"
+
+
+def test_security_and_updates_alone_are_not_a_mirror(tmp_path: Path) -> None:
+    apt_dir = make_apt_dir(
+        tmp_path, "deb http://security.example/debian-security bookworm-security main\n"
+    )
+    with pytest.raises(FloeError, match="no Debian mirror"):
+        debian_mirror(apt_dir)
+
+
+def test_disabled_and_source_only_stanzas_are_ignored(tmp_path: Path) -> None:
+    apt_dir = make_apt_dir(
+        tmp_path,
+        other_sources="Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nEnabled: no\n\n"
+        "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n",
+        debian_sources=DEB822,
+    )
+    assert debian_mirror(apt_dir) == "http://mirror.example/debian"
+
+
+def test_files_disabled_by_renaming_are_ignored(tmp_path: Path) -> None:
+    apt_dir = make_apt_dir(
+        tmp_path, **{"cloud_list_disabled": "deb https://other.example/apt cloud main\n"}
+    )
+    with pytest.raises(FloeError):
+        debian_mirror(apt_dir)
