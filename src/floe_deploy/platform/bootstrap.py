@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from floe_deploy.platform.emulation import (
 )
 
 PLUGIN_SUITE = "trixie"
-"""The Debian suite whose docker-buildx / docker-compose (v2) packages run on Debian 12 too."""
+"""The Debian suite whose docker-buildx, docker-compose (v2), cosign and oras run on Debian 12 too."""
 
 
 class Outcome(StrEnum):
@@ -62,30 +63,96 @@ def plugin_dir() -> Path:
     return Path.home() / ".docker" / "cli-plugins"
 
 
-def _docker_cli_version(*subcommand: str) -> str | None:
-    if shutil.which("docker") is None:
+def bin_dir() -> Path:
+    return Path("/usr/local/bin") if os.geteuid() == 0 else Path.home() / ".local" / "bin"
+
+
+def _version_line(argv: list[str], pattern: str = r"\d+\.\d+") -> str | None:
+    """The first line matching `pattern` that a command prints; None when missing or failing."""
+    if shutil.which(argv[0]) is None:
         return None
-    done = subprocess.run(
-        ["docker", *subcommand, "version"], capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout else None
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
+    lines = (done.stdout or done.stderr).splitlines()
+    return next((" ".join(line.split()) for line in lines if re.search(pattern, line)), None)
+
+
+def _major(debian_version: str | None) -> int:
+    """Major upstream version of a Debian version string such as `1:2.26.1-4` (0 when none)."""
+    if not debian_version:
+        return 0
+    match = re.match(r"\d+", debian_version.split(":")[-1])
+    return int(match[0]) if match else 0
+
+
+@dataclass(frozen=True)
+class DistributionTool:
+    """A program from a Debian/Ubuntu package: the system's suites first, else trixie's .deb.
+
+    Debian 12 lacks buildx, compose v2, cosign and oras; trixie's builds run on it, so their
+    binaries are unpacked from the .deb into a directory on the search path, and the system's
+    apt sources are never changed.
+    """
+
+    package: str
+    version_command: tuple[str, ...]
+    path_in_package: str
+    target_dir: Callable[[], Path]
+    min_major: int = 0
+    version_pattern: str = r"\d+\.\d+"
+
+    def installed_version(self) -> str | None:
+        return _version_line(list(self.version_command), self.version_pattern)
+
+    def ensure(self, apt: Apt) -> tuple[Outcome, str]:
+        if version := self.installed_version():
+            return Outcome.PRESENT, version
+        candidate = apt.candidate_version(self.package)
+        if candidate is not None and _major(candidate) >= self.min_major:
+            apt.install(self.package)
+            detail = f"{self.package} {candidate} (distribution package)"
+        else:
+            detail = self._install_from_suite()
+        return Outcome.INSTALLED, f"{self.installed_version()} — {detail}"
+
+    def _install_from_suite(self) -> str:
+        with tempfile.TemporaryDirectory(prefix="floe-deb-") as scratch:
+            root = Path(scratch)
+            (deb,) = fetch_from_suite([self.package], PLUGIN_SUITE, root / "debs")
+            run(["dpkg", "-x", str(deb), str(root / "x")], remediation=f"check {deb.name}")
+            source = root / "x" / self.path_in_package
+            if not source.exists():
+                raise FloeError(
+                    f"{deb.name} has no {self.path_in_package}",
+                    f"install {self.package} by hand into {self.target_dir()}",
+                )
+            target = self.target_dir() / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            target.chmod(0o755)
+            return f"{deb.name} from {PLUGIN_SUITE} into {target.parent}"
+
+
+BUILDX = DistributionTool(
+    "docker-buildx", ("docker", "buildx", "version"),
+    "usr/libexec/docker/cli-plugins/docker-buildx", plugin_dir,
+)  # fmt: skip
+COMPOSE = DistributionTool(
+    "docker-compose", ("docker", "compose", "version"),
+    "usr/libexec/docker/cli-plugins/docker-compose", plugin_dir, min_major=2,
+)  # fmt: skip
+COSIGN = DistributionTool(
+    "cosign", ("cosign", "version"), "usr/bin/cosign", bin_dir, version_pattern=r"^GitVersion"
+)
+ORAS = DistributionTool("oras", ("oras", "version"), "usr/bin/oras", bin_dir)
 
 
 def _engine_present() -> str | None:
     if path := shutil.which("dockerd"):
         return f"dockerd at {path}"
-    done = (
-        subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if shutil.which("docker")
-        else None
-    )
-    if done is not None and done.returncode == 0:
-        return f"engine {done.stdout.strip()} already running"
+    if version := _version_line(["docker", "version", "--format", "{{.Server.Version}}"]):
+        return f"engine {version} already running"
     return None
 
 
@@ -93,58 +160,17 @@ def ensure_engine(apt: Apt) -> tuple[Outcome, str]:
     if found := _engine_present():
         return Outcome.PRESENT, found
     apt.install("docker.io")
-    return Outcome.INSTALLED, "docker.io (Debian/Ubuntu package)"
-
-
-def _install_plugin_from_suite(package: str, binary: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="floe-plugin-") as scratch:
-        root = Path(scratch)
-        (deb,) = fetch_from_suite([package], PLUGIN_SUITE, root / "debs")
-        run(["dpkg", "-x", str(deb), str(root / "x")], remediation=f"check {deb.name}")
-        source = root / "x" / "usr" / "libexec" / "docker" / "cli-plugins" / binary
-        if not source.exists():
-            raise FloeError(
-                f"{deb.name} has no {binary} plugin",
-                f"install the {binary} CLI plugin by hand into {plugin_dir()}",
-            )
-        target_dir = plugin_dir()
-        target_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target_dir / binary)
-        (target_dir / binary).chmod(0o755)
-        return f"{deb.name} from {PLUGIN_SUITE} into {target_dir}"
-
-
-def ensure_buildx(apt: Apt) -> tuple[Outcome, str]:
-    if version := _docker_cli_version("buildx"):
-        return Outcome.PRESENT, version
-    if apt.has_candidate("docker-buildx"):
-        apt.install("docker-buildx")
-        detail = "docker-buildx (distribution package)"
-    else:
-        detail = _install_plugin_from_suite("docker-buildx", "docker-buildx")
-    return Outcome.INSTALLED, f"{_docker_cli_version('buildx')} — {detail}"
-
-
-def _major(debian_version: str | None) -> int:
-    """Major upstream version of a Debian version string such as `1:2.26.1-4` (0 when none)."""
-    if not debian_version:
-        return 0
-    upstream = debian_version.split(":")[-1]
-    return int(re.match(r"\d*", upstream)[0] or 0)  # type: ignore[index]
+    return Outcome.INSTALLED, "docker.io (distribution package)"
 
 
 def ensure_compose(apt: Apt) -> tuple[Outcome, str]:
-    if version := _docker_cli_version("compose"):
+    """Ubuntu calls compose v2 `docker-compose-v2`; Debian's `docker-compose` is v2 from trixie on."""
+    if (version := COMPOSE.installed_version()) is not None:
         return Outcome.PRESENT, version
-    if apt.has_candidate("docker-compose-v2"):
+    if apt.candidate_version("docker-compose-v2") is not None:
         apt.install("docker-compose-v2")
-        detail = "docker-compose-v2 (distribution package)"
-    elif _major(apt.candidate_version("docker-compose")) >= 2:
-        apt.install("docker-compose")
-        detail = "docker-compose (distribution package)"
-    else:
-        detail = _install_plugin_from_suite("docker-compose", "docker-compose")
-    return Outcome.INSTALLED, f"{_docker_cli_version('compose')} — {detail}"
+        return Outcome.INSTALLED, "docker-compose-v2 (distribution package)"
+    return COMPOSE.ensure(apt)
 
 
 def ensure_arm64_emulation(apt: Apt) -> tuple[Outcome, str]:
@@ -163,19 +189,27 @@ def ensure_arm64_emulation(apt: Apt) -> tuple[Outcome, str]:
     return Outcome.INSTALLED, "qemu-user-static + binfmt-support, qemu-aarch64 enabled"
 
 
-def ensure_registry(apt: Apt) -> tuple[Outcome, str]:
-    if path := shutil.which("docker-registry"):
-        return Outcome.PRESENT, f"docker-registry at {path}"
-    apt.install("docker-registry")
-    return Outcome.INSTALLED, "docker-registry (Debian/Ubuntu package)"
+def package_with(program: str, package: str) -> Callable[[Apt], tuple[Outcome, str]]:
+    """A step that installs `package` when `program` is not on the search path."""
+
+    def ensure(apt: Apt) -> tuple[Outcome, str]:
+        if path := shutil.which(program):
+            return Outcome.PRESENT, f"{program} at {path}"
+        apt.install(package)
+        return Outcome.INSTALLED, f"{package} (distribution package)"
+
+    return ensure
 
 
 STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("docker engine", ensure_engine),
-    ("buildx plugin", ensure_buildx),
+    ("buildx plugin", BUILDX.ensure),
     ("compose v2 plugin", ensure_compose),
     ("arm64 emulation", ensure_arm64_emulation),
-    ("local registry", ensure_registry),
+    ("local registry", package_with("docker-registry", "docker-registry")),
+    ("debootstrap (golden base)", package_with("debootstrap", "debootstrap")),
+    ("cosign (signatures)", COSIGN.ensure),
+    ("oras (SBOM attachments)", ORAS.ensure),
 ]
 
 
