@@ -1,0 +1,1 @@
+"""Images: the catalog of what floe builds and uses, and the build, publish and inspect pipeline."""

@@ -1,0 +1,185 @@
+"""images.build: one buildx build per image and platform, loaded under per-platform tags.
+
+The builder here (BuildKit inside dockerd, buildx `docker` driver) does one platform per build,
+so multi-arch images are built platform by platform; publish joins them with a manifest list.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from floe_deploy.console import Console
+from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.images.base import arch_of, base_present, base_reference, make_rootfs
+from floe_deploy.images.catalog import CATALOG, ImageKind, ImageSpec, image_spec
+from floe_deploy.images.versioning import ReleaseVersion, release_version
+from floe_deploy.platform.engine import docker_client, engine_reachable
+from floe_deploy.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+HOST_CA_BUNDLES = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pki/tls/certs/ca-bundle.crt"))
+IMAGE_LABEL = "org.floe-deploy.image"
+
+
+class BuildTarget(BaseModel):
+    image: str
+    platform: str
+    reference: str
+    build_args: dict[str, str]
+
+
+class BuildPlan(BaseModel):
+    """What images.build will do; `--dry-run` prints it and stops."""
+
+    version: ReleaseVersion
+    tag: str
+    targets: list[BuildTarget]
+    ca_bundle: Path | None
+
+
+class BuiltImage(BaseModel):
+    image: str
+    platform: str
+    reference: str
+    image_id: str
+    size_bytes: int
+    seconds: float
+    cached: bool = False
+    pushed_reference: str | None = None
+    digest: str | None = None
+
+
+class BuildReport(BaseModel):
+    tag: str
+    images: list[BuiltImage]
+
+
+def default_ca_bundle() -> Path | None:
+    """The host's CA bundle: package indexes inside builds verify TLS only against it here."""
+    configured = os.environ.get("SSL_CERT_FILE")
+    for candidate in ([Path(configured)] if configured else []) + list(HOST_CA_BUNDLES):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def local_reference(settings: Settings, image: str, tag: str, platform: str) -> str:
+    """Per-platform local tag: a multi-arch tag can't live in the engine's store here."""
+    return f"{settings.image_prefix}/{image}:{tag}-{arch_of(platform)}"
+
+
+def selected_images(names: list[str] | None) -> list[ImageSpec]:
+    """The named images (all when none), with the golden base first when any image needs it."""
+    specs = [image_spec(name) for name in names] if names else list(CATALOG)
+    if any(spec.from_base for spec in specs) and not any(s.kind is ImageKind.BASE for s in specs):
+        specs.insert(0, image_spec("python-base"))
+    return sorted(specs, key=lambda spec: spec.kind is not ImageKind.BASE)
+
+
+def plan_build(
+    settings: Settings,
+    images: list[str] | None = None,
+    *,
+    tag: str | None = None,
+    ca_bundle: Path | None = None,
+) -> BuildPlan:
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise FloeError(f"CA bundle {ca_bundle} does not exist", "pass --ca-bundle PATH to a PEM file")
+    version = release_version(PROJECT_ROOT)
+    chosen_tag = tag or version.version
+    targets = []
+    for spec in selected_images(images):
+        for platform in settings.platforms:
+            if spec.kind is ImageKind.BASE:
+                reference = base_reference(settings, platform)
+                build_args: dict[str, str] = {}
+            else:
+                reference = local_reference(settings, spec.name, chosen_tag, platform)
+                build_args = {"BASE_IMAGE": base_reference(settings, platform)}
+            targets.append(
+                BuildTarget(image=spec.name, platform=platform, reference=reference, build_args=build_args)
+            )
+    return BuildPlan(
+        version=version,
+        tag=chosen_tag,
+        targets=targets,
+        ca_bundle=ca_bundle or default_ca_bundle(),
+    )
+
+
+def oci_labels(spec: ImageSpec, version: ReleaseVersion, tag: str) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": f"floe {spec.name}",
+        "org.opencontainers.image.description": spec.description,
+        "org.opencontainers.image.source": "https://github.com/floe-platform/floe-deploy",
+        "org.opencontainers.image.revision": version.revision,
+        "org.opencontainers.image.version": tag,
+        "org.opencontainers.image.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        IMAGE_LABEL: spec.name,
+    }
+
+
+def _build_target(
+    client: DockerClient, settings: Settings, plan: BuildPlan, target: BuildTarget
+) -> BuiltImage:
+    spec = image_spec(target.image)
+    started = time.monotonic()
+    if spec.kind is ImageKind.BASE and base_present(client, target.reference):
+        cached = True
+    else:
+        cached = False
+        context = spec.context
+        if spec.kind is ImageKind.BASE:
+            context = settings.state_dir / "base" / target.reference.rsplit(":", 1)[1]
+            tarball = context / f"rootfs-{arch_of(target.platform)}.tar"
+            if not tarball.exists():
+                make_rootfs(settings, target.platform, tarball)
+        secrets = [f"id=cacert,src={plan.ca_bundle}"] if spec.needs_network and plan.ca_bundle else []
+        try:
+            client.buildx.build(
+                context,
+                file=spec.dockerfile,
+                tags=[target.reference],
+                platforms=[target.platform],
+                build_args=target.build_args | {"TARGETARCH": arch_of(target.platform)},
+                labels=oci_labels(spec, plan.version, plan.tag),
+                network="host" if spec.needs_network else None,
+                secrets=secrets,
+                load=True,
+                progress=False,
+            )
+        except DockerException as error:
+            raise FloeError(
+                f"building {target.image} for {target.platform} failed",
+                f"read the build output above; rerun with `invoke images.build --image {target.image}`",
+                exit_code=ExitCode.FAILURE,
+                details=(error.stderr or error.stdout or "")[-4000:],
+            ) from None
+    image = client.image.inspect(target.reference)
+    return BuiltImage(
+        image=target.image,
+        platform=target.platform,
+        reference=target.reference,
+        image_id=image.id,
+        size_bytes=image.size or 0,
+        seconds=round(time.monotonic() - started, 2),
+        cached=cached,
+    )
+
+
+def build_images(settings: Settings, plan: BuildPlan, console: Console) -> BuildReport:
+    client = docker_client(settings)
+    if not engine_reachable(client):
+        raise FloeError("the Docker engine does not answer", "run `invoke platform.up`")
+    built = []
+    for target in plan.targets:
+        with console.step(f"build {target.image} {target.platform}"):
+            built.append(_build_target(client, settings, plan, target))
+    return BuildReport(tag=plan.tag, images=built)

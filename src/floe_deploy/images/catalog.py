@@ -1,0 +1,87 @@
+"""Every image the project builds or uses, in one list.
+
+Online users get the upstream image of each service; where no registry can be reached, the
+hermetic image (built FROM the golden base from distribution and language packages) stands in.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from floe_deploy.errors import FloeError
+
+IMAGES_DIR = Path(__file__).resolve().parents[3] / "images"
+
+
+class ImageKind(StrEnum):
+    BASE = "base"
+    RUNTIME = "runtime"
+    SERVICE = "service"
+
+
+class ImageSpec(BaseModel):
+    """One image: where its Dockerfile is, and which upstream image it replaces, if any."""
+
+    name: str
+    kind: ImageKind
+    description: str
+    upstream: str | None = None
+    needs_network: bool = False
+
+    @property
+    def context(self) -> Path:
+        return IMAGES_DIR / self.name
+
+    @property
+    def dockerfile(self) -> Path:
+        return self.context / "Dockerfile"
+
+    @property
+    def from_base(self) -> bool:
+        return self.kind is not ImageKind.BASE
+
+
+CATALOG: tuple[ImageSpec, ...] = (
+    ImageSpec(
+        name="python-base",
+        kind=ImageKind.BASE,
+        description="golden base: Debian minbase + python3 + venv + ca-certificates",
+    ),
+    ImageSpec(
+        name="postgres",
+        kind=ImageKind.SERVICE,
+        description="PostgreSQL from Debian, with the official image's entrypoint contract",
+        upstream="postgres:15",
+        needs_network=True,
+    ),
+    ImageSpec(
+        name="s3",
+        kind=ImageKind.SERVICE,
+        description="S3-compatible server (s3rver on Debian's Node.js), persisting to a volume",
+        upstream="minio/minio:RELEASE.2025-04-22T22-12-26Z",
+        needs_network=True,
+    ),
+    ImageSpec(
+        name="registry",
+        kind=ImageKind.SERVICE,
+        description="OCI registry (Debian's docker-registry), for tests and mirrors",
+        upstream="registry:2.8",
+        needs_network=True,
+    ),
+)
+
+
+def image_spec(name: str) -> ImageSpec:
+    for spec in CATALOG:
+        if spec.name == name:
+            return spec
+    known = ", ".join(spec.name for spec in CATALOG)
+    raise FloeError(f"unknown image {name!r}", f"choose one of: {known}")
+
+
+def upstream_references() -> dict[str, str]:
+    """Service name → the upstream image online users run (the list images.mirror copies)."""
+    return {spec.name: spec.upstream for spec in CATALOG if spec.upstream}

@@ -1,0 +1,54 @@
+"""Image and chart versions from git: release tags give X.Y.Z, anything else a dev version."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from pydantic import BaseModel
+
+RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+
+
+class ReleaseVersion(BaseModel):
+    """What one commit publishes as: its version, and every tag the images get."""
+
+    version: str
+    tags: list[str]
+    revision: str
+    is_release: bool
+
+
+def _git(*args: str, cwd: Path) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _release_key(tag: str) -> tuple[int, int, int]:
+    match = RELEASE_TAG.match(tag)
+    assert match is not None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def release_version(repo: Path) -> ReleaseVersion:
+    """`vX.Y.Z` on HEAD → X.Y.Z and X.Y (+ latest on the newest release); else 0.0.0-dev.<sha>[.dirty]."""
+    revision = _git("rev-parse", "HEAD", cwd=repo) or "unknown"
+    short = revision[:7] if revision != "unknown" else "unknown"
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo))
+    head_tags = [
+        t for t in _git("tag", "--points-at", "HEAD", cwd=repo).split() if RELEASE_TAG.match(t)
+    ]
+    if head_tags and not dirty:
+        tag = max(head_tags, key=_release_key)
+        major, minor, patch = _release_key(tag)
+        all_releases = [
+            t for t in _git("tag", "--list", "v*", cwd=repo).split() if RELEASE_TAG.match(t)
+        ]
+        tags = [f"{major}.{minor}.{patch}", f"{major}.{minor}"]
+        if max(all_releases, key=_release_key) == tag:
+            tags.append("latest")
+        return ReleaseVersion(version=tags[0], tags=tags, revision=revision, is_release=True)
+    version = f"0.0.0-dev.{short}" + (".dirty" if dirty else "")
+    return ReleaseVersion(version=version, tags=[version], revision=revision, is_release=False)
