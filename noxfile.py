@@ -67,6 +67,21 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session
+def traceability(session: nox.Session) -> None:
+    """Fail while any requirement in docs/requirements.md has no test (collects tests and e2e)."""
+    install_locked(session)
+    session.run(
+        "pytest",
+        "--collect-only",
+        "-q",
+        "--traceability-strict",
+        "--traceability-name=all",
+        "tests",
+        "e2e",
+    )
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks with goals; JSON results under build/bench/, non-zero exit when a goal is missed."""
     install_locked(session)

@@ -6,14 +6,15 @@ import statistics
 import sys
 from pathlib import Path
 
-from benchmarks.measure import ROOT, Measurement, summary, time_command
+from benchmarks.measure import Measurement, summary, time_command
+from floe_deploy.paths import PROJECT_ROOT
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 
 
 def run() -> list[Measurement]:
     list_samples = time_command([INVOKE, "--list"], runs=10)
-    bootstrap_samples = time_command(["bash", str(ROOT / "scripts" / "bootstrap")], runs=3)
+    bootstrap_samples = time_command(["bash", str(PROJECT_ROOT / "scripts" / "bootstrap")], runs=3)
     return [
         Measurement(
             name="invoke_list_seconds",

@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "build" / "bench"
+from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
+
+RESULTS_DIR = BUILD_DIR / "bench"
 
 
 class Measurement(BaseModel):
@@ -33,7 +34,7 @@ class Measurement(BaseModel):
         return self.value <= self.goal if self.goal_is_max else self.value >= self.goal
 
 
-def time_command(argv: Sequence[str], runs: int, cwd: Path = ROOT) -> list[float]:
+def time_command(argv: Sequence[str], runs: int, cwd: Path = PROJECT_ROOT) -> list[float]:
     """Wall-clock seconds of `runs` runs of a command that must succeed."""
     samples = []
     for _ in range(runs):

@@ -1,4 +1,4 @@
-"""Shared fixtures of the Docker-backed tests: they need the platform from `invoke platform.up`."""
+"""The e2e tests' fixtures: the container plugin (services through testcontainers) and Docker."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from python_on_whales import DockerClient
 
 from floe_deploy.testing import task_json
 
+pytest_plugins = ["floe_deploy.testing.containers"]
+
 TEST_LABEL = "org.floe-deploy.test"
-"""Every container and image a test makes carries this label, so cleanup can find them."""
+"""Images a test builds carry this label, so the session can remove them."""
 
 
 @pytest.fixture(scope="session")

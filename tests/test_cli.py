@@ -11,6 +11,8 @@ from floe_deploy.cli import reports_errors
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.testing import run_task
 
+pytestmark = pytest.mark.requirement("007-FR-006")
+
 
 @reports_errors
 def failing(c: object, json: bool = False) -> int:

@@ -7,7 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from floe_deploy.platform.daemons import ManagedDaemon
+
+pytestmark = pytest.mark.requirement("007-FR-005")
 
 IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"

@@ -9,6 +9,8 @@ import pytest
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.settings import load_settings
 
+pytestmark = pytest.mark.requirement("007-FR-001")
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -9,6 +9,8 @@ import pytest
 
 from floe_deploy.images.versioning import release_version
 
+pytestmark = pytest.mark.requirement("007-FR-010")
+
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,16 @@ from pydantic_settings import (
 from floe_deploy.errors import FloeError
 
 CONFIG_FILE = "floe-deploy.toml"
+
+
+class ImageSource(StrEnum):
+    """Where service images come from: upstream registries, hermetic builds, or auto-detected."""
+
+    AUTO = "auto"
+    UPSTREAM = "upstream"
+    HERMETIC = "hermetic"
+
+
 PLATFORM_PATTERN = re.compile(r"^linux/(amd64|arm64)$")
 
 
@@ -59,6 +70,14 @@ class Settings(BaseSettings):
     platforms: Annotated[list[str], NoDecode] = Field(
         default=["linux/amd64", "linux/arm64"],
         description="Target platforms of image builds; comma-separated in FLOE_PLATFORMS.",
+    )
+    image_source: ImageSource = Field(
+        default=ImageSource.AUTO,
+        description="upstream images, hermetic images built from Debian packages, or auto-detect",
+    )
+    mirror: str | None = Field(
+        default=None,
+        description="registry mirror (host[:port][/path]) that every upstream reference is rewritten to",
     )
     python_version: str = Field(default="3.11", description="Python version of the images.")
     debian_suite: str = Field(default="bookworm", description="Debian suite of hermetic images.")

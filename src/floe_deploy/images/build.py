@@ -20,11 +20,15 @@ from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.base import arch_of, base_present, base_reference, make_rootfs
 from floe_deploy.images.catalog import CATALOG, ImageKind, ImageSpec, image_spec
 from floe_deploy.images.versioning import ReleaseVersion, release_version
+from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.platform.emulation import host_is_arm64
 from floe_deploy.platform.engine import docker_client, engine_reachable
 from floe_deploy.settings import Settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-HOST_CA_BUNDLES = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pki/tls/certs/ca-bundle.crt"))
+HOST_CA_BUNDLES = (
+    Path("/etc/ssl/certs/ca-certificates.crt"),
+    Path("/etc/pki/tls/certs/ca-bundle.crt"),
+)
 IMAGE_LABEL = "org.floe-deploy.image"
 
 
@@ -70,6 +74,11 @@ def default_ca_bundle() -> Path | None:
     return None
 
 
+def host_platform() -> str:
+    """The platform builds run natively on; stages marked `--platform=$BUILDPLATFORM` use it."""
+    return "linux/arm64" if host_is_arm64() else "linux/amd64"
+
+
 def local_reference(settings: Settings, image: str, tag: str, platform: str) -> str:
     """Per-platform local tag: a multi-arch tag can't live in the engine's store here."""
     return f"{settings.image_prefix}/{image}:{tag}-{arch_of(platform)}"
@@ -77,7 +86,7 @@ def local_reference(settings: Settings, image: str, tag: str, platform: str) -> 
 
 def selected_images(names: list[str] | None) -> list[ImageSpec]:
     """The named images (all when none), with the golden base first when any image needs it."""
-    specs = [image_spec(name) for name in names] if names else list(CATALOG)
+    specs = [image_spec(name) for name in dict.fromkeys(names)] if names else list(CATALOG)
     if any(spec.from_base for spec in specs) and not any(s.kind is ImageKind.BASE for s in specs):
         specs.insert(0, image_spec("python-base"))
     return sorted(specs, key=lambda spec: spec.kind is not ImageKind.BASE)
@@ -91,20 +100,31 @@ def plan_build(
     ca_bundle: Path | None = None,
 ) -> BuildPlan:
     if ca_bundle is not None and not ca_bundle.is_file():
-        raise FloeError(f"CA bundle {ca_bundle} does not exist", "pass --ca-bundle PATH to a PEM file")
+        raise FloeError(
+            f"CA bundle {ca_bundle} does not exist", "pass --ca-bundle PATH to a PEM file"
+        )
     version = release_version(PROJECT_ROOT)
     chosen_tag = tag or version.version
+    build_platform = host_platform()
     targets = []
     for spec in selected_images(images):
-        for platform in settings.platforms:
+        platforms = list(settings.platforms)
+        if spec.kind is ImageKind.BASE and build_platform not in platforms:
+            platforms.insert(0, build_platform)
+        for platform in platforms:
             if spec.kind is ImageKind.BASE:
                 reference = base_reference(settings, platform)
                 build_args: dict[str, str] = {}
             else:
                 reference = local_reference(settings, spec.name, chosen_tag, platform)
-                build_args = {"BASE_IMAGE": base_reference(settings, platform)}
+                build_args = {
+                    "BASE_IMAGE": base_reference(settings, platform),
+                    "BUILD_BASE_IMAGE": base_reference(settings, build_platform),
+                }
             targets.append(
-                BuildTarget(image=spec.name, platform=platform, reference=reference, build_args=build_args)
+                BuildTarget(
+                    image=spec.name, platform=platform, reference=reference, build_args=build_args
+                )
             )
     return BuildPlan(
         version=version,
@@ -141,7 +161,9 @@ def _build_target(
             tarball = context / f"rootfs-{arch_of(target.platform)}.tar"
             if not tarball.exists():
                 make_rootfs(settings, target.platform, tarball)
-        secrets = [f"id=cacert,src={plan.ca_bundle}"] if spec.needs_network and plan.ca_bundle else []
+        secrets = (
+            [f"id=cacert,src={plan.ca_bundle}"] if spec.needs_network and plan.ca_bundle else []
+        )
         try:
             client.buildx.build(
                 context,

@@ -12,8 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from floe_deploy.errors import FloeError
-
-IMAGES_DIR = Path(__file__).resolve().parents[3] / "images"
+from floe_deploy.paths import IMAGES_DIR
 
 
 class ImageKind(StrEnum):

@@ -44,6 +44,8 @@ def push_images(settings: Settings, report: BuildReport, console: Console) -> Bu
                     exit_code=ExitCode.FAILURE,
                     details=(error.stderr or "")[-2000:],
                 ) from None
-        digest = next((d.split("@", 1)[1] for d in digests if d.startswith(remote.rsplit(":", 1)[0])), None)
+        digest = next(
+            (d.split("@", 1)[1] for d in digests if d.startswith(remote.rsplit(":", 1)[0])), None
+        )
         pushed.append(built.model_copy(update={"pushed_reference": remote, "digest": digest}))
     return report.model_copy(update={"images": pushed})

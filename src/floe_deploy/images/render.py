@@ -16,7 +16,12 @@ def show_plan(console: Console, plan: BuildPlan) -> None:
         f"images.build plan (tag {plan.tag})",
         ["image", "platform", "reference", "build args"],
         [
-            (t.image, t.platform, t.reference, " ".join(f"{k}={v}" for k, v in t.build_args.items()))
+            (
+                t.image,
+                t.platform,
+                t.reference,
+                " ".join(f"{k}={v}" for k, v in t.build_args.items()),
+            )
             for t in plan.targets
         ],
     )

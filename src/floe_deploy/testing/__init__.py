@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from floe_deploy.paths import PROJECT_ROOT
+
+__all__ = ["PROJECT_ROOT", "free_port", "run_task", "task_json"]
+
 INVOKE = str(Path(sys.executable).parent / "invoke")
 
 

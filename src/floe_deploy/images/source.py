@@ -1,0 +1,96 @@
+"""Upstream or hermetic: which images run the platform's services on this machine.
+
+Online users get the official upstream images (optionally through a mirror); where no registry
+can be reached, the hermetic images built FROM the golden base stand in. `image_source = "auto"`
+decides by asking the registry for one upstream manifest.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from floe_deploy.console import Console
+from floe_deploy.errors import FloeError
+from floe_deploy.images.build import build_images, host_platform, plan_build
+from floe_deploy.images.catalog import image_spec
+from floe_deploy.platform.engine import docker_client
+from floe_deploy.settings import ImageSource, Settings
+
+
+class ResolvedSource(StrEnum):
+    UPSTREAM = "upstream"
+    HERMETIC = "hermetic"
+
+
+def mirrored(reference: str, mirror: str | None) -> str:
+    """`postgres:15` → `<mirror>/library/postgres:15`: the same path a registry mirror serves."""
+    if not mirror:
+        return reference
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        reference = rest
+    elif not rest:
+        reference = f"library/{reference}"
+    return f"{mirror.rstrip('/')}/{reference}"
+
+
+@cache
+def _upstream_reachable(probe_reference: str) -> bool:
+    try:
+        DockerClient().buildx.imagetools.inspect(probe_reference)
+    except DockerException:
+        return False
+    return True
+
+
+def resolve_source(settings: Settings) -> ResolvedSource:
+    if settings.image_source is ImageSource.UPSTREAM:
+        return ResolvedSource.UPSTREAM
+    if settings.image_source is ImageSource.HERMETIC:
+        return ResolvedSource.HERMETIC
+    probe = mirrored(image_spec("postgres").upstream or "", settings.mirror)
+    return ResolvedSource.UPSTREAM if _upstream_reachable(probe) else ResolvedSource.HERMETIC
+
+
+def banner(source: ResolvedSource, settings: Settings) -> str:
+    if source is ResolvedSource.HERMETIC:
+        how = (
+            "chosen"
+            if settings.image_source is ImageSource.HERMETIC
+            else "auto-detected: no registry reachable"
+        )
+        return f"HERMETIC IMAGES ({how}): services run on images built from Debian packages"
+    return f"UPSTREAM IMAGES{' via mirror ' + settings.mirror if settings.mirror else ''}"
+
+
+def service_images(settings: Settings, names: list[str], console: Console) -> dict[str, str]:
+    """Service name → image reference ready in the local engine (pulled, or built hermetically)."""
+    source = resolve_source(settings)
+    console.line(banner(source, settings))
+    client = docker_client(settings)
+    if source is ResolvedSource.UPSTREAM:
+        references = {}
+        for name in names:
+            upstream = image_spec(name).upstream
+            if upstream is None:
+                raise FloeError(f"{name} has no upstream image", "use FLOE_IMAGE_SOURCE=hermetic")
+            references[name] = mirrored(upstream, settings.mirror)
+            with console.step(f"pull {references[name]}"):
+                try:
+                    client.image.pull(references[name], quiet=True)
+                except DockerException as error:
+                    raise FloeError(
+                        f"pulling {references[name]} failed",
+                        "check the registry or mirror, or set FLOE_IMAGE_SOURCE=hermetic",
+                        details=(error.stderr or "")[-2000:],
+                    ) from None
+        return references
+    platform = host_platform()
+    local = settings.model_copy(update={"platforms": [platform]})
+    plan = plan_build(local, names)
+    build_images(local, plan, console)
+    return {target.image: target.reference for target in plan.targets if target.image in names}

@@ -1,0 +1,3 @@
+"""Fast tests: no Docker. pytester runs inner pytest sessions for the plugins' own tests."""
+
+pytest_plugins = ["pytester"]
