@@ -15,7 +15,24 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
-SHELL_SCRIPTS = [*sorted(str(p) for p in (ROOT / "scripts").iterdir() if p.is_file()), ".ci/run"]
+
+
+def shell_scripts() -> list[str]:
+    """Every file under scripts/, images/ and .ci/ whose first line is a shell shebang."""
+    candidates = [
+        *(ROOT / "scripts").iterdir(),
+        *(ROOT / "images").rglob("*"),
+        ROOT / ".ci" / "run",
+    ]
+    scripts = []
+    for path in sorted(p for p in candidates if p.is_file()):
+        with path.open("rb") as handle:
+            first_line = handle.readline()
+        if first_line.startswith(b"#!") and first_line.rstrip().endswith((b"sh", b"bash")):
+            scripts.append(str(path))
+    return scripts
+
+
 PYTHON_TREES = ["src", "tasks", "tests", "e2e", "benchmarks", "demo", "noxfile.py"]
 
 
@@ -37,7 +54,7 @@ def lint(session: nox.Session) -> None:
     install_locked(session)
     session.run("ruff", "check", *PYTHON_TREES)
     session.run("ruff", "format", "--check", *PYTHON_TREES)
-    session.run("shellcheck", "--shell=bash", *SHELL_SCRIPTS)
+    session.run("shellcheck", *shell_scripts())
     dockerfiles = sorted(str(p) for p in ROOT.glob("images/**/Dockerfile*"))
     if dockerfiles:
         session.run("hadolint", *dockerfiles)
@@ -56,14 +73,20 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Fast tests (tests/): no Docker needed."""
     install_locked(session)
-    session.run("pytest", "tests", *session.posargs)
+    session.run("pytest", "tests", "--junitxml=build/reports/tests-junit.xml", *session.posargs)
 
 
 @nox.session
 def e2e(session: nox.Session) -> None:
     """End-to-end tests (e2e/) against the real container platform (`invoke platform.up` first)."""
     install_locked(session)
-    session.run("pytest", "e2e", "--durations=10", *session.posargs)
+    session.run(
+        "pytest",
+        "e2e",
+        "--durations=10",
+        "--junitxml=build/reports/e2e-junit.xml",
+        *session.posargs,
+    )
 
 
 @nox.session

@@ -40,7 +40,7 @@ def test_postgres_answers_and_is_labelled(postgres: PostgresService, docker: Doc
     assert int(version[0]) >= 150000
     ours = docker.container.list(filters=[("label", f"{RUN_LABEL}={RUN_ID}")])
     assert ours, "the session's containers carry the run label"
-    assert all(c.config.labels[PROJECT_LABEL] == "floe-deploy" for c in ours)
+    assert all((c.config.labels or {}).get(PROJECT_LABEL) == "floe-deploy" for c in ours)
 
 
 def test_each_test_gets_its_own_database(postgres_database: str, postgres: PostgresService) -> None:
@@ -59,9 +59,7 @@ def test_s3_bucket_round_trip(s3: S3Service, s3_bucket: str) -> None:
 
 def test_s3_rejects_wrong_credentials(s3: S3Service, s3_bucket: str) -> None:
     wrong = S3Service(s3.endpoint, s3.access_key, "not-the-secret")
-    with pytest.raises(
-        Exception, match="SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|403"
-    ):
+    with pytest.raises(Exception, match=r"SignatureDoesNotMatch"):
         wrong.client().list_objects_v2(Bucket=s3_bucket)
 
 

@@ -36,6 +36,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   for script in /docker-entrypoint-initdb.d/*; do
     case "$script" in
+      # shellcheck source=/dev/null
       *.sh) echo "running $script"; . "$script" ;;
       *.sql) echo "running $script"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -q -f "$script" ;;
       *.sql.gz) echo "running $script"; gunzip -c "$script" | psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -q ;;

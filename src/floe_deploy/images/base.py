@@ -56,6 +56,20 @@ def apt_sources(settings: Settings, mirror: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def recipe_files() -> list[Path]:
+    """The files of images/python-base/ that go into the image next to the rootfs."""
+    return sorted(path for path in image_spec("python-base").context.iterdir() if path.is_file())
+
+
+def prepare_context(settings: Settings, platform: str, context: Path) -> None:
+    """The base's build context: the rootfs tarball (made once per key) and the recipe files."""
+    tarball = context / f"rootfs-{arch_of(platform)}.tar"
+    if not tarball.exists():
+        make_rootfs(settings, platform, tarball)
+    for path in recipe_files():
+        shutil.copy2(path, context / path.name)
+
+
 def base_key(settings: Settings, platform: str) -> str:
     mirror = debian_mirror()
     recipe = "\n".join(
@@ -65,7 +79,7 @@ def base_key(settings: Settings, platform: str) -> str:
             arch_of(platform),
             ",".join(PACKAGES),
             apt_sources(settings, mirror),
-            image_spec("python-base").dockerfile.read_text(),
+            *(path.read_text() for path in recipe_files()),
             DPKG_EXCLUDES,
         ]
     )

@@ -17,7 +17,7 @@ from python_on_whales.exceptions import DockerException
 
 from floe_deploy.console import Console
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.images.base import arch_of, base_present, base_reference, make_rootfs
+from floe_deploy.images.base import arch_of, base_present, base_reference, prepare_context
 from floe_deploy.images.catalog import CATALOG, ImageKind, ImageSpec, image_spec
 from floe_deploy.images.versioning import ReleaseVersion, release_version
 from floe_deploy.paths import PROJECT_ROOT
@@ -158,9 +158,7 @@ def _build_target(
         context = spec.context
         if spec.kind is ImageKind.BASE:
             context = settings.state_dir / "base" / target.reference.rsplit(":", 1)[1]
-            tarball = context / f"rootfs-{arch_of(target.platform)}.tar"
-            if not tarball.exists():
-                make_rootfs(settings, target.platform, tarball)
+            prepare_context(settings, target.platform, context)
         secrets = (
             [f"id=cacert,src={plan.ca_bundle}"] if spec.needs_network and plan.ca_bundle else []
         )
