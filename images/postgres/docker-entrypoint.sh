@@ -12,6 +12,11 @@ shift || true
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
 
+run_sourced() {
+  # shellcheck source=/dev/null
+  . "$1"
+}
+
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != "trust" ]; then
     echo "ERROR: POSTGRES_PASSWORD is not set. Remediation: set it, or POSTGRES_HOST_AUTH_METHOD=trust for a throwaway database" >&2
@@ -36,8 +41,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
   for script in /docker-entrypoint-initdb.d/*; do
     case "$script" in
-      # shellcheck source=/dev/null
-      *.sh) echo "running $script"; . "$script" ;;
+      *.sh) echo "running $script"; run_sourced "$script" ;;
       *.sql) echo "running $script"; psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -q -f "$script" ;;
       *.sql.gz) echo "running $script"; gunzip -c "$script" | psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -q ;;
       *) ;;
