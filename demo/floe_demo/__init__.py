@@ -1,1 +1,5 @@
-"""The floe demo workload, shipped in the runtime image (filled in by the demo workload issue)."""
+"""The floe demo workload: synthetic e-commerce orders through Dagster into Iceberg, a mart and Cube.
+
+Shipped in the runtime image; configured by one CompiledArtifacts file (see `floe_demo.config`).
+Never imports the build toolkit (floe_deploy).
+"""

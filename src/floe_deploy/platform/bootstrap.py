@@ -208,6 +208,7 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("arm64 emulation", ensure_arm64_emulation),
     ("local registry", package_with("docker-registry", "docker-registry")),
     ("debootstrap (golden base)", package_with("debootstrap", "debootstrap")),
+    ("postgresql (tests on loopback)", package_with("pg_ctlcluster", "postgresql")),
     ("cosign (signatures)", COSIGN.ensure),
     ("oras (SBOM attachments)", ORAS.ensure),
 ]

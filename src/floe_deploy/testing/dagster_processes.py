@@ -1,0 +1,135 @@
+"""Dagster as it runs in production, as local processes: code server, webserver and daemon.
+
+Used by the integration test and the launch benchmark. Storage is Postgres; the run coordinator
+dequeues every second and the job runs in process (the tuned settings of platform/NOTES.md).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from tenacity import retry, stop_after_delay, wait_fixed
+
+from floe_deploy.testing import free_port
+
+LOCATION = "floe_demo"
+
+
+@dataclass(frozen=True)
+class DagsterProcesses:
+    webserver_port: int
+    home: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.webserver_port}"
+
+
+def dagster_yaml(postgres_host: str, postgres_port: int, user: str, database: str) -> str:
+    return f"""\
+storage:
+  postgres:
+    postgres_db:
+      hostname: {postgres_host}
+      port: {postgres_port}
+      username: {user}
+      password: {{env: POSTGRES_PASSWORD}}
+      db_name: {database}
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+telemetry:
+  enabled: false
+"""
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+@retry(stop=stop_after_delay(120), wait=wait_fixed(0.25), reraise=True)
+def _wait_for_webserver(url: str) -> None:
+    httpx.get(f"{url}/server_info", timeout=2).raise_for_status()
+
+
+@retry(stop=stop_after_delay(120), wait=wait_fixed(0.25), reraise=True)
+def _wait_for_code_server(port: int, env: dict[str, str]) -> None:
+    subprocess.run(
+        [_bin("dagster"), "api", "grpc-health-check", "-p", str(port)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+@contextmanager
+def dagster_processes(
+    home: Path,
+    postgres_host: str,
+    postgres_port: int,
+    user: str,
+    database: str,
+    env: dict[str, str],
+) -> Iterator[DagsterProcesses]:
+    """Start code server, webserver and daemon under `home`; stop all three on exit."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(dagster_yaml(postgres_host, postgres_port, user, database))
+    grpc_port, web_port = free_port(), free_port()
+    (home / "workspace.yaml").write_text(
+        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n      location_name: {LOCATION}\n"
+    )
+    environment = {**os.environ, **env, "DAGSTER_HOME": str(home)}
+    workspace = str(home / "workspace.yaml")
+    commands = {
+        "code-server": [_bin("dagster"), "code-server", "start", "-m", "floe_demo.definitions",
+                        "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION],
+        "webserver": [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(web_port)],
+        "daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
+    }  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, argv in commands.items():
+            log = (home / f"{name}.log").open("wb")
+            processes.append(
+                subprocess.Popen(argv, env=environment, stdout=log, stderr=subprocess.STDOUT)
+            )
+            if name == "code-server":
+                _wait_for_code_server(grpc_port, environment)
+        _wait_for_webserver(f"http://127.0.0.1:{web_port}")
+        yield DagsterProcesses(webserver_port=web_port, home=home)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def launch_and_wait(
+    url: str, job: str, tags: dict[str, str], timeout: float = 120.0
+) -> tuple[str, str, float]:
+    """Submit a run through the GraphQL API; (run id, final status, seconds from launch to end)."""
+    from dagster_graphql import DagsterGraphQLClient  # noqa: PLC0415 (slow import)
+
+    host, port = url.removeprefix("http://").split(":")
+    client = DagsterGraphQLClient(host, port_number=int(port))
+    started = time.monotonic()
+    run_id = client.submit_job_execution(job, repository_location_name=LOCATION, tags=tags)
+    while time.monotonic() - started < timeout:
+        status = client.get_run_status(run_id).value
+        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+            return run_id, status, time.monotonic() - started
+        time.sleep(0.1)
+    return run_id, "TIMEOUT", time.monotonic() - started

@@ -1,0 +1,165 @@
+"""pytest plugin: real services on loopback for the fast tests (no Docker).
+
+PostgreSQL from Debian's packages (a throwaway cluster on a free port, removed afterwards) and
+moto's S3 server. `scripts/bootstrap` installs PostgreSQL; moto comes with the dev environment.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from botocore.config import Config as BotoConfig
+
+from floe_deploy.testing import free_port
+
+POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+@dataclass(frozen=True)
+class LocalPostgres:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def dsn(self, database: str | None = None) -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database or self.database}"
+
+
+def _postgres_tool(name: str) -> str:
+    for directory in POSTGRES_BIN_DIRS:
+        if (directory / name).exists():
+            return str(directory / name)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"PostgreSQL's {name} is not installed: run scripts/bootstrap")
+    return found
+
+
+def _as_postgres_user(argv: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as Debian's `postgres` user then."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster for the session on 127.0.0.1:<free port>, with a password user."""
+    root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (root, sockets):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    password = uuid.uuid4().hex
+    port = free_port()
+    subprocess.run(
+        _as_postgres_user(
+            [
+                _postgres_tool("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres_user([
+            _postgres_tool("pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+        ]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        with psycopg.connect(
+            host=str(sockets), port=port, user="postgres", dbname="postgres", autocommit=True
+        ) as c:
+            c.execute(f"CREATE ROLE floe LOGIN SUPERUSER PASSWORD '{password}'")
+            c.execute("CREATE DATABASE floe OWNER floe")
+        with (data / "pg_hba.conf").open("w") as hba:
+            hba.write("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        subprocess.run(
+            _as_postgres_user([_postgres_tool("pg_ctl"), "-D", str(data), "reload"]),
+            check=True,
+            capture_output=True,
+        )
+        yield LocalPostgres("127.0.0.1", port, "floe", password, "floe")
+    finally:
+        subprocess.run(
+            _as_postgres_user(
+                [_postgres_tool("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            ),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def local_database(local_postgres: LocalPostgres) -> Iterator[str]:
+    """A fresh database per test on the session's cluster; its name."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(local_postgres.dsn(), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(local_postgres.dsn(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class LocalS3:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=BotoConfig(s3={"addressing_style": "path"}),
+        )
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Iterator[LocalS3]:
+    """moto's S3 server on 127.0.0.1:<free port> for the session."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415 (moto is slow to import)
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield LocalS3(f"http://127.0.0.1:{port}", "floe-test", "floe-test-secret")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def local_bucket(local_s3: LocalS3) -> str:
+    """A fresh, empty bucket per test."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    local_s3.client().create_bucket(Bucket=name)
+    return name

@@ -1,0 +1,75 @@
+"""CubeClient speaks Cube's REST protocol: HS256 JWT in Authorization, polling on 'Continue wait'.
+
+A local HTTP server plays Cube's `/cubejs-api/v1/load` here (verifying the token with the API
+secret, as Cube does); the compose demo's e2e queries a real Cube.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+
+from floe_demo.cube import CubeClient, CubeError
+
+pytestmark = pytest.mark.requirement("007-FR-028")
+SECRET = "cube-api-secret"
+
+
+class FakeCube(BaseHTTPRequestHandler):
+    waits_left = 2
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        try:
+            jwt.decode(self.headers.get("Authorization", ""), SECRET, algorithms=["HS256"])
+        except jwt.InvalidTokenError:
+            self.answer(403, {"error": "Invalid token"})
+            return
+        if FakeCube.waits_left:
+            FakeCube.waits_left -= 1
+            self.answer(200, {"error": "Continue wait"})
+            return
+        assert body["query"] == {"measures": ["Orders.count"]}
+        self.answer(200, {"data": [{"Orders.count": "42"}]})
+
+    def answer(self, status: int, payload: dict[str, object]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def cube_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCube)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeCube.waits_left = 2
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_count_after_continue_wait(cube_url: str) -> None:
+    assert CubeClient(cube_url, SECRET).order_count() == 42
+
+
+def test_wrong_secret_is_an_error(cube_url: str) -> None:
+    with pytest.raises(CubeError, match="403: Invalid token"):
+        CubeClient(cube_url, "wrong").order_count()
+
+
+def test_token_expires() -> None:
+    claims = jwt.decode(
+        CubeClient("http://x", SECRET).token(ttl_seconds=60), SECRET, algorithms=["HS256"]
+    )
+    assert claims["exp"] - claims["iat"] == 60

@@ -1,0 +1,68 @@
+"""IcebergLoader against real pyiceberg, a real Postgres catalog and a real S3 server (moto)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from floe_demo.config import CompiledArtifacts, ConfigurationError, Secrets
+from floe_demo.generator import EcommerceGenerator, batch_id
+from floe_demo.loader import IcebergLoader
+from floe_deploy.testing.local_services import LocalPostgres, LocalS3
+
+from .conftest import ArtifactsFactory
+
+pytestmark = pytest.mark.requirement("007-FR-024")
+
+
+def test_append_creates_namespace_and_table_and_is_idempotent(artifacts: CompiledArtifacts) -> None:
+    loader = IcebergLoader.from_artifacts(artifacts, Secrets.from_env())
+    batch = EcommerceGenerator(seed=7).generate(1_700_000_000)
+    first = loader.append(batch, batch_id(7, 1_700_000_000))
+    assert first.appended
+    assert first.rows == 100
+    again = loader.append(batch, batch_id(7, 1_700_000_000))
+    assert not again.appended
+    assert loader.read().num_rows == 100
+    loader.append(EcommerceGenerator(seed=7).generate(1_700_000_300), batch_id(7, 1_700_000_300))
+    assert loader.read().num_rows == 200
+    assert loader.loaded_batches() == {batch_id(7, 1_700_000_000), batch_id(7, 1_700_000_300)}
+
+
+def test_missing_bucket_names_the_setting_and_writes_nothing(
+    make_artifacts: ArtifactsFactory, local_postgres: LocalPostgres, local_database: str
+) -> None:
+    from floe_demo.config import load_artifacts  # noqa: PLC0415
+
+    artifacts = load_artifacts(make_artifacts(storage={"bucket": "no-such-bucket"}))
+    with pytest.raises(ConfigurationError, match=r"storage.bucket 'no-such-bucket' does not exist"):
+        IcebergLoader.from_artifacts(artifacts, Secrets.from_env())
+    with psycopg.connect(local_postgres.dsn(local_database)) as connection:
+        tables = connection.execute("SELECT to_regclass('iceberg_tables')").fetchone()
+    assert tables == (None,), "no catalog tables were created"
+
+
+def test_wrong_postgres_password_names_the_setting(
+    artifacts: CompiledArtifacts, local_s3: LocalS3
+) -> None:
+    secrets = Secrets(
+        storage_secret_access_key=SecretStr(local_s3.secret_key),
+        postgres_password=SecretStr("wrong"),
+    )
+    with pytest.raises(ConfigurationError, match="POSTGRES_PASSWORD") as caught:
+        IcebergLoader.from_artifacts(artifacts, secrets)
+    assert "wrong" not in str(caught.value)
+
+
+def test_a_table_with_another_schema_is_refused(artifacts: CompiledArtifacts) -> None:
+    import pyarrow as pa  # noqa: PLC0415
+
+    loader = IcebergLoader.from_artifacts(artifacts, Secrets.from_env())
+    loader.catalog.create_namespace("demo")
+    loader.catalog.create_table(
+        ("demo", "orders"), schema=pa.schema([pa.field("other", pa.string())])
+    )
+    with pytest.raises(ConfigurationError, match="exists with another schema"):
+        loader.append(EcommerceGenerator().generate(1), "b1")
+    assert loader.catalog.load_table(("demo", "orders")).current_snapshot() is None
