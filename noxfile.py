@@ -106,6 +106,6 @@ def traceability(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks with goals; JSON results under build/bench/, non-zero exit when a goal is missed."""
+    """Benchmarks with goals; JSON results under build/bench/ (`-- --strict` fails on a missed goal)."""
     install_locked(session)
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,9 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-@pytest.fixture(scope="session")
-def local_postgres() -> Iterator[LocalPostgres]:
-    """A PostgreSQL cluster for the session on 127.0.0.1:<free port>, with a password user."""
+@contextmanager
+def postgres_cluster() -> Iterator[LocalPostgres]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1:<free port> with a password user; removed after."""
     root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
     data, sockets = root / "data", root / "run"
     sockets.mkdir()
@@ -66,6 +67,7 @@ def local_postgres() -> Iterator[LocalPostgres]:
             os.chown(path, owner.pw_uid, owner.pw_gid)
     password = uuid.uuid4().hex
     port = free_port()
+    pg_ctl = _postgres_tool("pg_ctl")
     subprocess.run(
         _as_postgres_user(
             [
@@ -84,7 +86,7 @@ def local_postgres() -> Iterator[LocalPostgres]:
     )
     subprocess.run(
         _as_postgres_user([
-            _postgres_tool("pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
+            pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
             f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
         ]),
         check=True,
@@ -96,23 +98,27 @@ def local_postgres() -> Iterator[LocalPostgres]:
         ) as c:
             c.execute(f"CREATE ROLE floe LOGIN SUPERUSER PASSWORD '{password}'")
             c.execute("CREATE DATABASE floe OWNER floe")
-        with (data / "pg_hba.conf").open("w") as hba:
-            hba.write("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        (data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        )
         subprocess.run(
-            _as_postgres_user([_postgres_tool("pg_ctl"), "-D", str(data), "reload"]),
-            check=True,
-            capture_output=True,
+            _as_postgres_user([pg_ctl, "-D", str(data), "reload"]), check=True, capture_output=True
         )
         yield LocalPostgres("127.0.0.1", port, "floe", password, "floe")
     finally:
         subprocess.run(
-            _as_postgres_user(
-                [_postgres_tool("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
-            ),
+            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
             check=False,
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[LocalPostgres]:
+    """PostgreSQL from Debian's packages for the session (see postgres_cluster)."""
+    with postgres_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -143,9 +149,9 @@ class LocalS3:
         )
 
 
-@pytest.fixture(scope="session")
-def local_s3() -> Iterator[LocalS3]:
-    """moto's S3 server on 127.0.0.1:<free port> for the session."""
+@contextmanager
+def moto_s3() -> Iterator[LocalS3]:
+    """moto's S3 server on 127.0.0.1:<free port>."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 (moto is slow to import)
 
     port = free_port()
@@ -155,6 +161,13 @@ def local_s3() -> Iterator[LocalS3]:
         yield LocalS3(f"http://127.0.0.1:{port}", "floe-test", "floe-test-secret")
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Iterator[LocalS3]:
+    """moto's S3 server for the session."""
+    with moto_s3() as server:
+        yield server
 
 
 @pytest.fixture
