@@ -21,7 +21,7 @@ ArtifactsFactory = Callable[..., Path]
 
 
 @pytest.fixture
-def make_artifacts(
+def make_artifacts(  # noqa: PLR0917 (pytest passes fixtures positionally)
     tmp_path: Path,
     local_postgres: LocalPostgres,
     local_database: str,

@@ -50,7 +50,7 @@ def test_typos_are_rejected(make_artifacts: ArtifactsFactory) -> None:
     document = json.loads(path.read_text())
     document["demo"]["batchsize"] = 5
     path.write_text(json.dumps(document))
-    with pytest.raises(ConfigurationError, match="demo.batchsize"):
+    with pytest.raises(ConfigurationError, match=r"demo\.batchsize"):
         load_artifacts(path)
 
 

@@ -33,13 +33,13 @@ def test_a_launched_run_lands_rows(
     }
     with dagster_processes(
         tmp_path / "dagster",
-        local_postgres.host,
-        local_postgres.port,
-        local_postgres.user,
-        local_database,
-        env,
+        postgres_host=local_postgres.host,
+        postgres_port=local_postgres.port,
+        user=local_postgres.user,
+        database=local_database,
+        env=env,
     ) as dagster:
-        run_id, status, _ = launch_and_wait(dagster.url, JOB_NAME, {BATCH_TAG: "1700000000"})
+        _, status, _ = launch_and_wait(dagster.url, JOB_NAME, {BATCH_TAG: "1700000000"})
         assert status == "SUCCESS", (dagster.home / "daemon.log").read_text()[-3000:]
     with psycopg.connect(local_postgres.dsn(local_database)) as connection:
         row = connection.execute("SELECT sum(order_count) FROM marts.orders_daily").fetchone()

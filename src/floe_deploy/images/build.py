@@ -17,9 +17,18 @@ from python_on_whales.exceptions import DockerException
 
 from floe_deploy.console import Console
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.images.base import arch_of, base_present, base_reference, prepare_context
-from floe_deploy.images.catalog import CATALOG, ImageKind, ImageSpec, image_spec
+from floe_deploy.images.base import arch_of, base_present, base_reference
+from floe_deploy.images.base import prepare_context as prepare_base_context
+from floe_deploy.images.catalog import (
+    CATALOG,
+    UPSTREAM_PYTHON_BASE,
+    ImageKind,
+    ImageSpec,
+    image_spec,
+)
+from floe_deploy.images.source import ResolvedSource, mirrored, resolve_source
 from floe_deploy.images.versioning import ReleaseVersion, release_version
+from floe_deploy.images.wheels import prepare_context as prepare_python_context
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.platform.emulation import host_is_arm64
 from floe_deploy.platform.engine import docker_client, engine_reachable
@@ -44,6 +53,7 @@ class BuildPlan(BaseModel):
 
     version: ReleaseVersion
     tag: str
+    source: ResolvedSource
     targets: list[BuildTarget]
     ca_bundle: Path | None
 
@@ -84,10 +94,19 @@ def local_reference(settings: Settings, image: str, tag: str, platform: str) -> 
     return f"{settings.image_prefix}/{image}:{tag}-{arch_of(platform)}"
 
 
-def selected_images(names: list[str] | None) -> list[ImageSpec]:
+def needs_golden_base(spec: ImageSpec, source: ResolvedSource) -> bool:
+    """Service images always build FROM the golden base; the runtime image only when hermetic."""
+    return spec.kind is ImageKind.SERVICE or (
+        spec.kind is ImageKind.RUNTIME and source is ResolvedSource.HERMETIC
+    )
+
+
+def selected_images(names: list[str] | None, source: ResolvedSource) -> list[ImageSpec]:
     """The named images (all when none), with the golden base first when any image needs it."""
     specs = [image_spec(name) for name in dict.fromkeys(names)] if names else list(CATALOG)
-    if any(spec.from_base for spec in specs) and not any(s.kind is ImageKind.BASE for s in specs):
+    if any(needs_golden_base(s, source) for s in specs) and not any(
+        s.kind is ImageKind.BASE for s in specs
+    ):
         specs.insert(0, image_spec("python-base"))
     return sorted(specs, key=lambda spec: spec.kind is not ImageKind.BASE)
 
@@ -106,8 +125,9 @@ def plan_build(
     version = release_version(PROJECT_ROOT)
     chosen_tag = tag or version.version
     build_platform = host_platform()
+    source = resolve_source(settings)
     targets = []
-    for spec in selected_images(images):
+    for spec in selected_images(images, source):
         platforms = list(settings.platforms)
         if spec.kind is ImageKind.BASE and build_platform not in platforms:
             platforms.insert(0, build_platform)
@@ -115,6 +135,10 @@ def plan_build(
             if spec.kind is ImageKind.BASE:
                 reference = base_reference(settings, platform)
                 build_args: dict[str, str] = {}
+            elif not needs_golden_base(spec, source):
+                reference = local_reference(settings, spec.name, chosen_tag, platform)
+                upstream = UPSTREAM_PYTHON_BASE.format(python_version=settings.python_version)
+                build_args = {"BASE_IMAGE": mirrored(upstream, settings.mirror)}
             else:
                 reference = local_reference(settings, spec.name, chosen_tag, platform)
                 build_args = {
@@ -129,6 +153,7 @@ def plan_build(
     return BuildPlan(
         version=version,
         tag=chosen_tag,
+        source=source,
         targets=targets,
         ca_bundle=ca_bundle or default_ca_bundle(),
     )
@@ -147,7 +172,11 @@ def oci_labels(spec: ImageSpec, version: ReleaseVersion, tag: str) -> dict[str, 
 
 
 def _build_target(
-    client: DockerClient, settings: Settings, plan: BuildPlan, target: BuildTarget
+    client: DockerClient,
+    settings: Settings,
+    plan: BuildPlan,
+    target: BuildTarget,
+    contexts: dict[str, Path],
 ) -> BuiltImage:
     spec = image_spec(target.image)
     started = time.monotonic()
@@ -155,10 +184,10 @@ def _build_target(
         cached = True
     else:
         cached = False
-        context = spec.context
+        context = contexts.get(spec.name, spec.context)
         if spec.kind is ImageKind.BASE:
             context = settings.state_dir / "base" / target.reference.rsplit(":", 1)[1]
-            prepare_context(settings, target.platform, context)
+            prepare_base_context(settings, target.platform, context)
         secrets = (
             [f"id=cacert,src={plan.ca_bundle}"] if spec.needs_network and plan.ca_bundle else []
         )
@@ -198,8 +227,15 @@ def build_images(settings: Settings, plan: BuildPlan, console: Console) -> Build
     client = docker_client(settings)
     if not engine_reachable(client):
         raise FloeError("the Docker engine does not answer", "run `invoke platform.up`")
+    contexts: dict[str, Path] = {}
+    runtime_platforms = [
+        t.platform for t in plan.targets if image_spec(t.image).kind is ImageKind.RUNTIME
+    ]
+    if runtime_platforms:
+        with console.step(f"resolve locked wheels for {', '.join(runtime_platforms)}"):
+            contexts["dagster"] = prepare_python_context(runtime_platforms)
     built = []
     for target in plan.targets:
         with console.step(f"build {target.image} {target.platform}"):
-            built.append(_build_target(client, settings, plan, target))
+            built.append(_build_target(client, settings, plan, target, contexts))
     return BuildReport(tag=plan.tag, images=built)

@@ -38,16 +38,20 @@ class ImageSpec(BaseModel):
     def dockerfile(self) -> Path:
         return self.context / "Dockerfile"
 
-    @property
-    def from_base(self) -> bool:
-        return self.kind is not ImageKind.BASE
 
+UPSTREAM_PYTHON_BASE = "python:{python_version}-slim"
+"""The official image the runtime image builds FROM online (the golden base when hermetic)."""
 
 CATALOG: tuple[ImageSpec, ...] = (
     ImageSpec(
         name="python-base",
         kind=ImageKind.BASE,
         description="golden base: Debian minbase + python3 + venv + ca-certificates",
+    ),
+    ImageSpec(
+        name="dagster",
+        kind=ImageKind.RUNTIME,
+        description="floe runtime: Dagster webserver, daemon and the demo code location",
     ),
     ImageSpec(
         name="postgres",
@@ -81,6 +85,10 @@ def image_spec(name: str) -> ImageSpec:
     raise FloeError(f"unknown image {name!r}", f"choose one of: {known}")
 
 
-def upstream_references() -> dict[str, str]:
-    """Service name → the upstream image online users run (the list images.mirror copies)."""
-    return {spec.name: spec.upstream for spec in CATALOG if spec.upstream}
+def upstream_references(python_version: str) -> dict[str, str]:
+    """Every upstream image the project uses (what images.mirror copies), by the name it serves."""
+    references = {spec.name: spec.upstream for spec in CATALOG if spec.upstream}
+    references["python-base (runtime, online)"] = UPSTREAM_PYTHON_BASE.format(
+        python_version=python_version
+    )
+    return references

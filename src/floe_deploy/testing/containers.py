@@ -35,7 +35,7 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from floe_deploy.console import Console
 from floe_deploy.images.build import host_platform
-from floe_deploy.images.source import service_images
+from floe_deploy.images.services import service_images
 from floe_deploy.settings import Settings, load_settings
 
 RUN_LABEL = "org.floe-deploy.test-run"

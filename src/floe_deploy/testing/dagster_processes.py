@@ -75,6 +75,7 @@ def _wait_for_code_server(port: int, env: dict[str, str]) -> None:
 @contextmanager
 def dagster_processes(
     home: Path,
+    *,
     postgres_host: str,
     postgres_port: int,
     user: str,

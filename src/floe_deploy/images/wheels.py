@@ -1,0 +1,135 @@
+"""The runtime image's Python environment, resolved on the host from uv.lock.
+
+Wheels for every target platform are downloaded here (with the hashes uv.lock records), so the
+image build itself needs no network and compiles nothing, and an arm64 build installs the same
+locked versions as amd64 without emulating pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from floe_deploy.commands import run
+from floe_deploy.errors import FloeError
+from floe_deploy.images.base import arch_of
+from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
+
+WORKSPACE_PACKAGES = ("floe-demo",)
+"""Workspace members the runtime image ships, built as wheels from this checkout."""
+MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
+
+
+def _uv() -> str:
+    found = shutil.which("uv")
+    if found is None:
+        raise FloeError("uv is not installed", "run scripts/bootstrap")
+    return found
+
+
+def _uv_version() -> str:
+    return run([_uv(), "--version"], remediation="reinstall uv").split()[1]
+
+
+def locked_requirements() -> str:
+    """Third-party requirements of the shipped packages, pinned with hashes, from uv.lock."""
+    argv = [
+        _uv(),
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--no-emit-workspace",
+        "--no-header",
+        "--format",
+        "requirements.txt",
+    ]
+    for package in WORKSPACE_PACKAGES:
+        argv += ["--package", package]
+    return run(argv, cwd=PROJECT_ROOT, remediation="run `uv lock` and commit uv.lock")
+
+
+def _download(requirements: Path, arch: str, target: Path, extra: list[str]) -> None:
+    machine = MACHINES[arch]
+    argv = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(target),
+        "--platform", f"manylinux2014_{machine}", "--platform", f"manylinux_2_28_{machine}",
+        "--platform", f"manylinux_2_34_{machine}", "--python-version", "3.11", "--implementation", "cp",
+        "--abi", "cp311", "--abi", "abi3", "--abi", "none", *extra,
+    ]  # fmt: skip
+    argv += ["--require-hashes", "-r", str(requirements)] if not extra else []
+    run(
+        argv,
+        remediation=f"a locked package may have no {machine} wheel for Python 3.11; check the error above",
+        timeout=1800,
+    )
+
+
+def _extract_uv(tools: Path) -> None:
+    """Unpack the target platform's uv binary from its wheel: the build runs it, no pip needed."""
+    (wheel,) = tools.glob("uv-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(name for name in archive.namelist() if name.endswith(".data/scripts/uv"))
+        (tools / "uv").write_bytes(archive.read(member))
+    (tools / "uv").chmod(0o755)
+    wheel.unlink()
+
+
+def prepare_context(platforms: list[str]) -> Path:
+    """build/images/dagster/<key>/: requirements.txt, local/*.whl and wheels/<arch>/ for each platform."""
+    requirements = locked_requirements()
+    sources = "".join(
+        path.read_text()
+        for package in ("demo",)
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
+    )
+    key = hashlib.sha256((requirements + sources + _uv_version()).encode()).hexdigest()[:12]
+    context = BUILD_DIR / "images" / "dagster" / key
+    (context / "requirements.txt").parent.mkdir(parents=True, exist_ok=True)
+    (context / "requirements.txt").write_text(requirements)
+    local = context / "local"
+    if not any(local.glob("*.whl")):
+        for package in WORKSPACE_PACKAGES:
+            run(
+                [_uv(), "build", "--package", package, "--wheel", "--out-dir", str(local)],
+                cwd=PROJECT_ROOT,
+                remediation=f"check that {package} builds (`uv build --package {package}`)",
+            )
+    for platform in platforms:
+        arch = arch_of(platform)
+        wheels = context / "wheels" / arch
+        done = wheels / ".complete"
+        if done.exists():
+            continue
+        wheels.mkdir(parents=True, exist_ok=True)
+        _download(context / "requirements.txt", arch, wheels, [])
+        tools = context / "tools" / arch
+        _download(context / "requirements.txt", arch, tools, [f"uv=={_uv_version()}"])
+        _extract_uv(tools)
+        done.write_text("ok\n")
+    return context
+
+
+def venv_top_packages(image: str, platform: str, count: int = 10) -> list[tuple[str, int]]:
+    """The largest packages of the image's virtualenv (name, bytes), for the size benchmark."""
+    script = (
+        "import os,sys;r='/opt/floe/venv/lib/python3.11/site-packages';s={}\n"
+        "for e in os.scandir(r):\n"
+        " t=0\n"
+        " for d,_,fs in os.walk(e.path):\n"
+        "  t+=sum(os.path.getsize(os.path.join(d,f)) for f in fs)\n"
+        " s[e.name]=t+(e.stat().st_size if e.is_file() else 0)\n"
+        "print('\\n'.join(f'{k}\\t{v}' for k,v in sorted(s.items(),key=lambda i:-i[1])[:"
+        + str(count)
+        + "]))"
+    )
+    out = subprocess.run(
+        ["docker", "run", "--rm", "--platform", platform, "--entrypoint", "python3", image, "-c", script],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [
+        (name, int(size)) for name, size in (line.split("\t") for line in out.splitlines() if line)
+    ]
