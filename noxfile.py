@@ -66,7 +66,17 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/, tasks/, this noxfile, and the tests and benchmarks."""
     install_locked(session)
-    session.run("mypy", "--strict", "src", "tasks", "noxfile.py", "tests", "e2e", "benchmarks")
+    session.run(
+        "mypy",
+        "--strict",
+        "src",
+        "tasks",
+        "noxfile.py",
+        "demo/floe_demo",
+        "tests",
+        "e2e",
+        "benchmarks",
+    )
 
 
 @nox.session

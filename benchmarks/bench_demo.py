@@ -99,11 +99,11 @@ def run() -> list[Measurement]:
             }
             with dagster_processes(
                 Path(scratch) / "home",
-                postgres.host,
-                postgres.port,
-                postgres.user,
-                pg["database"],
-                env,
+                postgres_host=postgres.host,
+                postgres_port=postgres.port,
+                user=postgres.user,
+                database=pg["database"],
+                env=env,
             ) as dagster:
                 samples = []
                 for number in range(LAUNCH_RUNS):

@@ -76,7 +76,7 @@ class PlatformResource(ConfigurableResource):  # type: ignore[type-arg]
             raise Failure(description=str(error)) from None
 
 
-class DemoBatchConfig(Config):  # type: ignore[misc]
+class DemoBatchConfig(Config):
     """Which batch to generate; default: the run's `floe/batch-number` tag, else the current time."""
 
     batch_number: int | None = None
@@ -98,7 +98,7 @@ def _batch_number(context: AssetExecutionContext, config: DemoBatchConfig) -> in
 )
 def demo_orders(
     context: AssetExecutionContext, config: DemoBatchConfig, platform: PlatformResource
-) -> MaterializeResult:
+) -> MaterializeResult:  # type: ignore[type-arg]  # Dagster reads this annotation at run time
     """One batch of synthetic orders appended to Iceberg; a batch already loaded is not appended again."""
     artifacts = platform.artifacts()
     demo = artifacts.demo
@@ -161,7 +161,7 @@ def demo_orders(
     deps=[demo_orders],
     check_specs=[AssetCheckSpec("duplicates_removed", asset="orders_daily")],
 )
-def orders_daily(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+def orders_daily(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:  # type: ignore[type-arg]  # Dagster reads this annotation at run time
     """Revenue and order count per day and status, deduplicated with DuckDB, served from Postgres."""
     from floe_demo.mart import build_orders_daily  # noqa: PLC0415 (DuckDB only where it runs)
 

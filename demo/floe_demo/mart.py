@@ -73,7 +73,8 @@ def write_daily(artifacts: CompiledArtifacts, secrets: Secrets, daily: pa.Table)
                 copy.write_row(
                     (row["day"], row["status"], row["order_count"], row["revenue"], computed_at)
                 )
-    return daily.num_rows
+    rows: int = daily.num_rows
+    return rows
 
 
 def build_orders_daily(
