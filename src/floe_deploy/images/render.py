@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from floe_deploy.console import Console
 from floe_deploy.images.build import BuildPlan, BuildReport
+from floe_deploy.images.mirror import MirrorReport
+from floe_deploy.images.policy import ImageInspection
+from floe_deploy.images.publish import PublishReport, VerifyReport
 
 MB = 1_000_000
 
@@ -46,3 +49,61 @@ def show_build(console: Console, report: BuildReport) -> None:
             for b in report.images
         ],
     )
+
+
+def show_publish(console: Console, report: PublishReport) -> None:
+    if console.json_mode:
+        console.json(report)
+        return
+    console.table(
+        f"images.publish → {report.registry} ({report.version})",
+        ["image", "tags", "digest", "platforms", "SBOM", "signed"],
+        [
+            (
+                p.image,
+                ", ".join(p.tags),
+                p.digest[:19],
+                ", ".join(p.platforms),
+                f"{p.sbom_components} components, {p.sbom.name}",
+                "yes" if p.signed else "no",
+            )
+            for p in report.images
+        ],
+    )
+
+
+def show_verify(console: Console, report: VerifyReport) -> None:
+    if console.json_mode:
+        console.json(report.model_dump(mode="json") | {"ok": report.ok})
+        return
+    console.table(
+        "images.verify",
+        ["image", "reference", "signature", "SBOMs", "result"],
+        [
+            (v.image, v.reference, v.signature_detail, v.sboms, "ok" if v.ok else "FAILED")
+            for v in report.images
+        ],
+    )
+
+
+def show_inspections(console: Console, inspections: list[ImageInspection]) -> None:
+    if console.json_mode:
+        console.json(
+            {"images": [i.model_dump(mode="json") | {"passed": i.passed} for i in inspections]}
+        )
+        return
+    for inspection in inspections:
+        console.table(
+            f"{inspection.reference} ({inspection.platform}): {inspection.size_bytes / MB:.0f} MB, "
+            f"{inspection.layers} layers, user {inspection.user}, entrypoint {' '.join(inspection.entrypoint)}",
+            ["check", "result", "detail"],
+            [(c.name, "pass" if c.passed else "FAIL", c.detail) for c in inspection.checks],
+        )
+
+
+def show_mirror(console: Console, report: MirrorReport) -> None:
+    if console.json_mode:
+        console.json(report)
+        return
+    console.table(f"images.mirror → {report.mirror}", ["image", "source", "target"],
+                  [(m.name, m.source, m.target) for m in report.images])  # fmt: skip

@@ -35,7 +35,8 @@ def mirrored(reference: str, mirror: str | None) -> str:
 
 
 @cache
-def _upstream_reachable(probe_reference: str) -> bool:
+def upstream_reachable(probe_reference: str) -> bool:
+    """The registry serving a reference answers for it (cached per process)."""
     try:
         DockerClient().buildx.imagetools.inspect(probe_reference)
     except DockerException:
@@ -49,7 +50,7 @@ def resolve_source(settings: Settings) -> ResolvedSource:
     if settings.image_source is ImageSource.HERMETIC:
         return ResolvedSource.HERMETIC
     probe = mirrored(image_spec("postgres").upstream or "", settings.mirror)
-    return ResolvedSource.UPSTREAM if _upstream_reachable(probe) else ResolvedSource.HERMETIC
+    return ResolvedSource.UPSTREAM if upstream_reachable(probe) else ResolvedSource.HERMETIC
 
 
 def banner(source: ResolvedSource, settings: Settings) -> str:

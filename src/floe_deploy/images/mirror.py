@@ -1,0 +1,53 @@
+"""images.mirror: copy every upstream image the project uses to a mirror registry."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from python_on_whales.exceptions import DockerException
+
+from floe_deploy.console import Console
+from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.images.catalog import upstream_references
+from floe_deploy.images.source import mirrored, upstream_reachable
+from floe_deploy.platform.engine import docker_client
+from floe_deploy.settings import Settings
+
+
+class MirroredImage(BaseModel):
+    name: str
+    source: str
+    target: str
+
+
+class MirrorReport(BaseModel):
+    mirror: str
+    images: list[MirroredImage]
+
+
+def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport:
+    """All platforms of each upstream image, copied registry to registry (imagetools create)."""
+    references = upstream_references(settings.python_version)
+    unreachable = [ref for ref in references.values() if not upstream_reachable(ref)]
+    if unreachable:
+        raise FloeError(
+            f"no upstream registry is reachable from here (tried {unreachable[0]})",
+            "run images.mirror on a machine that reaches the upstream registries; "
+            "air-gapped machines use hermetic images (FLOE_IMAGE_SOURCE=hermetic)",
+            exit_code=ExitCode.USAGE,
+        )
+    client = docker_client(settings)
+    copied = []
+    for name, source in references.items():
+        target = mirrored(source, to)
+        with console.step(f"mirror {source} → {target}"):
+            try:
+                client.buildx.imagetools.create(sources=[source], tags=[target])
+            except DockerException as error:
+                raise FloeError(
+                    f"copying {source} to {target} failed",
+                    f"check that {to} accepts pushes",
+                    exit_code=ExitCode.FAILURE,
+                    details=(error.stderr or "")[-2000:],
+                ) from None
+        copied.append(MirroredImage(name=name, source=source, target=target))
+    return MirrorReport(mirror=to, images=copied)

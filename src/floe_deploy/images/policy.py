@@ -1,0 +1,176 @@
+"""Policy checks on built images, and images.inspect's report.
+
+Checked without running the image (config and layers): non-root user (UID 1000 for the runtime
+image), OCI labels, exec-form entrypoint, no compilers, no secret in any layer or variable.
+The runtime image is also started read-only and must answer the Dagster gRPC health check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+from pydantic import BaseModel
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from floe_deploy.errors import FloeError
+from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.layers import SECRET_ENV_NAME, ImageScan, scan_image
+
+REQUIRED_LABELS = (
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.revision",
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.created",
+)
+COMPILER = re.compile(
+    r"^(usr/(local/)?bin/((x86_64|aarch64)-linux-gnu-)?(gcc|cc|c\+\+|g\+\+|clang|make)(-\d+)?)$"
+)
+RUNTIME_IMAGE = "dagster"
+RUNTIME_UID = "1000"
+HEALTH_TIMEOUT_S = 90.0
+
+
+class PolicyCheck(BaseModel):
+    name: str
+    passed: bool
+    detail: str
+
+
+class ImageInspection(BaseModel):
+    reference: str
+    platform: str
+    size_bytes: int
+    layers: int
+    user: str
+    entrypoint: list[str]
+    cmd: list[str]
+    labels: dict[str, str]
+    checks: list[PolicyCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[PolicyCheck]:
+    user = getattr(config, "user", "") or ""
+    labels = getattr(config, "labels", None) or {}
+    entrypoint = list(getattr(config, "entrypoint", None) or [])
+    env = list(getattr(config, "env", None) or [])
+    uid = user.split(":")[0]
+    if image_name == RUNTIME_IMAGE:
+        user_check = PolicyCheck(
+            name=f"runs as UID {RUNTIME_UID}",
+            passed=uid == RUNTIME_UID,
+            detail=f"user {user or 'root'}",
+        )
+    else:
+        user_check = PolicyCheck(
+            name="runs as non-root",
+            passed=uid not in {"", "0", "root"},
+            detail=f"user {user or 'root'}",
+        )
+    missing = [label for label in REQUIRED_LABELS if not labels.get(label)]
+    compilers = sorted(path for path in scan.paths if COMPILER.match(path))
+    secret_env = [
+        item.split("=", 1)[0]
+        for item in env
+        if SECRET_ENV_NAME.search(item.split("=", 1)[0]) and item.split("=", 1)[1:] != [""]
+    ]
+    shell_form = entrypoint[:2] == ["/bin/sh", "-c"]
+    return [
+        user_check,
+        PolicyCheck(
+            name="OCI labels",
+            passed=not missing,
+            detail=f"missing {', '.join(missing)}" if missing else "present",
+        ),
+        PolicyCheck(
+            name="exec-form entrypoint",
+            passed=bool(entrypoint) and not shell_form,
+            detail=" ".join(entrypoint) or "none",
+        ),
+        PolicyCheck(
+            name="no compilers", passed=not compilers, detail=", ".join(compilers) or "none found"
+        ),
+        PolicyCheck(
+            name="no secrets in layers",
+            passed=not scan.secrets,
+            detail="; ".join(f"layer {s.layer}: {s.path} ({s.kind})" for s in scan.secrets[:5])
+            or "none found",
+        ),
+        PolicyCheck(
+            name="no secrets in env",
+            passed=not secret_env,
+            detail=", ".join(secret_env) or "none found",
+        ),
+    ]
+
+
+def read_only_health(client: DockerClient, reference: str, platform: str) -> PolicyCheck:
+    """Start the runtime image with a read-only root and /tmp as tmpfs; the code server must answer."""
+    name = "floe-policy-read-only"
+    with contextlib.suppress(DockerException):
+        client.container.remove(name, force=True)
+    container = client.run(
+        reference, detach=True, name=name, read_only=True, tmpfs=["/tmp"], platform=platform,
+        labels={"org.floe-deploy.policy-check": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                client.container.execute(
+                    container, ["dagster", "api", "grpc-health-check", "-p", "4000"]
+                )
+            except DockerException:
+                if not client.container.inspect(container).state.running:
+                    logs = str(client.container.logs(container))[-500:]
+                    return PolicyCheck(
+                        name="read-only start, gRPC health", passed=False, detail=f"exited: {logs}"
+                    )
+                time.sleep(0.5)
+                continue
+            return PolicyCheck(
+                name="read-only start, gRPC health", passed=True, detail="code server answered"
+            )
+        return PolicyCheck(
+            name="read-only start, gRPC health",
+            passed=False,
+            detail=f"no answer in {HEALTH_TIMEOUT_S:.0f} s",
+        )
+    finally:
+        client.container.remove(container, force=True)
+
+
+def inspect_image(
+    client: DockerClient, reference: str, *, run_checks: bool = True
+) -> ImageInspection:
+    try:
+        image = client.image.inspect(reference)
+    except DockerException:
+        raise FloeError(
+            f"image {reference} is not in the local engine", "build it first: `invoke images.build`"
+        ) from None
+    config = image.config
+    labels = dict(config.labels or {})
+    platform = f"{image.os}/{image.architecture}"
+    scan = scan_image(client, reference)
+    image_name = labels.get(IMAGE_LABEL, "")
+    checks = _static_checks(image_name, config, scan)
+    if run_checks and image_name == RUNTIME_IMAGE:
+        checks.append(read_only_health(client, reference, platform))
+    return ImageInspection(
+        reference=reference,
+        platform=platform,
+        size_bytes=image.size or 0,
+        layers=scan.layers,
+        user=config.user or "root",
+        entrypoint=list(config.entrypoint or []),
+        cmd=list(config.cmd or []),
+        labels=labels,
+        checks=checks,
+    )
