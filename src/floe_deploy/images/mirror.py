@@ -25,8 +25,15 @@ class MirrorReport(BaseModel):
 
 
 def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport:
-    """All platforms of each upstream image, copied registry to registry (imagetools create)."""
-    references = upstream_references(settings.python_version)
+    """All platforms of each upstream image, copied registry to registry (imagetools create).
+
+    The source is the upstream registry, or the mirror already configured (FLOE_MIRROR), so a
+    mirror can also be copied on to the next one.
+    """
+    references = {
+        name: mirrored(ref, settings.mirror)
+        for name, ref in upstream_references(settings.python_version).items()
+    }
     unreachable = [ref for ref in references.values() if not upstream_reachable(ref)]
     if unreachable:
         raise FloeError(
@@ -38,7 +45,7 @@ def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport
     client = docker_client(settings)
     copied = []
     for name, source in references.items():
-        target = mirrored(source, to)
+        target = mirrored(upstream_references(settings.python_version)[name], to)
         with console.step(f"mirror {source} → {target}"):
             try:
                 client.buildx.imagetools.create(sources=[source], tags=[target])

@@ -29,6 +29,8 @@ COMPILER = re.compile(
     r"^(usr/(local/)?bin/((x86_64|aarch64)-linux-gnu-)?(gcc|cc|c\+\+|g\+\+|clang|make)(-\d+)?)$"
 )
 RUNTIME_IMAGE = "dagster"
+BASE_IMAGE = "python-base"
+"""A base image runs nothing itself: user and entrypoint are for the images built FROM it."""
 RUNTIME_UID = "1000"
 HEALTH_TIMEOUT_S = 90.0
 
@@ -81,17 +83,17 @@ def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[Pol
         if SECRET_ENV_NAME.search(item.split("=", 1)[0]) and item.split("=", 1)[1:] != [""]
     ]
     shell_form = entrypoint[:2] == ["/bin/sh", "-c"]
+    entrypoint_check = PolicyCheck(
+        name="exec-form entrypoint",
+        passed=bool(entrypoint) and not shell_form,
+        detail=" ".join(entrypoint) or "none",
+    )
     return [
-        user_check,
+        *([] if image_name == BASE_IMAGE else [user_check, entrypoint_check]),
         PolicyCheck(
             name="OCI labels",
             passed=not missing,
             detail=f"missing {', '.join(missing)}" if missing else "present",
-        ),
-        PolicyCheck(
-            name="exec-form entrypoint",
-            passed=bool(entrypoint) and not shell_form,
-            detail=" ".join(entrypoint) or "none",
         ),
         PolicyCheck(
             name="no compilers", passed=not compilers, detail=", ".join(compilers) or "none found"
