@@ -36,6 +36,7 @@ def base(c: Context, platform: str | None = None, json: bool = False) -> int:
         "push": "also push the per-platform tags to the registry (FLOE_REGISTRY)",
         "ca_bundle": CA_HELP,
         "dry_run": "print the plan and stop",
+        "no_cache": "ignore the build cache (the golden base, keyed by its recipe, is still reused)",
         "json": JSON_HELP,
     },
 )
@@ -48,6 +49,7 @@ def build(
     push: bool = False,
     ca_bundle: str | None = None,
     dry_run: bool = False,
+    no_cache: bool = False,
     json: bool = False,
 ) -> int:
     """Build images with buildx, one platform at a time, into per-platform tags (`--push` to push them)."""
@@ -61,7 +63,13 @@ def build(
 
     console = Console(json_mode=json)
     settings = load_settings(platforms=platform)
-    plan = plan_build(settings, image, tag=tag, ca_bundle=Path(ca_bundle) if ca_bundle else None)
+    plan = plan_build(
+        settings,
+        image,
+        tag=tag,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        no_cache=no_cache,
+    )
     if dry_run:
         show_plan(console, plan)
         return 0

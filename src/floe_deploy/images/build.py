@@ -55,6 +55,7 @@ class BuildPlan(BaseModel):
     tag: str
     source: ResolvedSource
     targets: list[BuildTarget]
+    no_cache: bool = False
     ca_bundle: Path | None
 
 
@@ -117,6 +118,7 @@ def plan_build(
     *,
     tag: str | None = None,
     ca_bundle: Path | None = None,
+    no_cache: bool = False,
 ) -> BuildPlan:
     if ca_bundle is not None and not ca_bundle.is_file():
         raise FloeError(
@@ -154,6 +156,7 @@ def plan_build(
         version=version,
         tag=chosen_tag,
         source=source,
+        no_cache=no_cache,
         targets=targets,
         ca_bundle=ca_bundle or default_ca_bundle(),
     )
@@ -202,6 +205,7 @@ def _build_target(
                 network="host" if spec.needs_network else None,
                 secrets=secrets,
                 load=True,
+                cache=not plan.no_cache,
                 progress=False,
             )
         except DockerException as error:

@@ -78,26 +78,36 @@ def _extract_uv(tools: Path) -> None:
     wheel.unlink()
 
 
+def _local_wheels(local: Path) -> None:
+    """Build the shipped workspace packages as wheels, again only when their sources changed."""
+    sources = "".join(path.read_text() for path in sorted((PROJECT_ROOT / "demo").rglob("*.py")))
+    sources += (PROJECT_ROOT / "demo" / "pyproject.toml").read_text()
+    key = hashlib.sha256(sources.encode()).hexdigest()
+    marker = local / ".sources"
+    if marker.exists() and marker.read_text() == key:
+        return
+    shutil.rmtree(local, ignore_errors=True)
+    for package in WORKSPACE_PACKAGES:
+        run(
+            [_uv(), "build", "--package", package, "--wheel", "--out-dir", str(local)],
+            cwd=PROJECT_ROOT,
+            remediation=f"check that {package} builds (`uv build --package {package}`)",
+        )
+    marker.write_text(key)
+
+
 def prepare_context(platforms: list[str]) -> Path:
-    """build/images/dagster/<key>/: requirements.txt, local/*.whl and wheels/<arch>/ for each platform."""
+    """build/images/dagster/<lock key>/: requirements.txt, wheels/ and tools/ per arch, local/*.whl.
+
+    Third-party wheels are keyed by the locked requirements, so a change in the demo's own code
+    rebuilds only its small wheel and the image layer that installs it.
+    """
     requirements = locked_requirements()
-    sources = "".join(
-        path.read_text()
-        for package in ("demo",)
-        for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
-    )
-    key = hashlib.sha256((requirements + sources + _uv_version()).encode()).hexdigest()[:12]
+    key = hashlib.sha256((requirements + _uv_version()).encode()).hexdigest()[:12]
     context = BUILD_DIR / "images" / "dagster" / key
-    (context / "requirements.txt").parent.mkdir(parents=True, exist_ok=True)
+    context.mkdir(parents=True, exist_ok=True)
     (context / "requirements.txt").write_text(requirements)
-    local = context / "local"
-    if not any(local.glob("*.whl")):
-        for package in WORKSPACE_PACKAGES:
-            run(
-                [_uv(), "build", "--package", package, "--wheel", "--out-dir", str(local)],
-                cwd=PROJECT_ROOT,
-                remediation=f"check that {package} builds (`uv build --package {package}`)",
-            )
+    _local_wheels(context / "local")
     for platform in platforms:
         arch = arch_of(platform)
         wheels = context / "wheels" / arch
