@@ -66,9 +66,9 @@ def run() -> list[Measurement]:
 
     runtime = _runtime(report, "linux/amd64")
     reference = str(runtime["reference"])
-    base_reference = next(
-        str(i["reference"]) for i in report["images"] if i["image"] == "python-base"
-    )  # type: ignore[attr-defined]
+    images = report["images"]
+    assert isinstance(images, list)
+    base_reference = next(str(i["reference"]) for i in images if i["image"] == "python-base")
     size, base, venv = (
         int(str(runtime["size_bytes"])),
         _docker_size(base_reference),
