@@ -33,7 +33,7 @@ def shell_scripts() -> list[str]:
     return scripts
 
 
-PYTHON_TREES = ["src", "tasks", "tests", "e2e", "benchmarks", "demo", "noxfile.py"]
+PYTHON_TREES = ["src", "tasks", "tests", "e2e", "benchmarks", "demo", "preflight", "noxfile.py"]
 
 
 def install_locked(session: nox.Session) -> None:
@@ -73,6 +73,7 @@ def typecheck(session: nox.Session) -> None:
         "tasks",
         "noxfile.py",
         "demo/floe_demo",
+        "preflight/floe_preflight",
         "tests",
         "e2e",
         "benchmarks",

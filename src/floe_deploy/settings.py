@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     )
     python_version: str = Field(default="3.11", description="Python version of the images.")
     debian_suite: str = Field(default="bookworm", description="Debian suite of hermetic images.")
+    preflight: dict[str, Any] = Field(
+        default_factory=dict,
+        description="floe-preflight's own table ([preflight]); read by floe_preflight",
+    )
     min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
     min_free_memory_gb: float = Field(
         default=4.0, description="Free memory below this is unhealthy."

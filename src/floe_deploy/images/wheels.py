@@ -19,7 +19,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.images.base import arch_of
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 
-WORKSPACE_PACKAGES = ("floe-demo",)
+WORKSPACE_PACKAGES = ("floe-demo", "floe-preflight")
 """Workspace members the runtime image ships, built as wheels from this checkout."""
 MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 
@@ -80,8 +80,13 @@ def _extract_uv(tools: Path) -> None:
 
 def _local_wheels(local: Path) -> None:
     """Build the shipped workspace packages as wheels, again only when their sources changed."""
-    sources = "".join(path.read_text() for path in sorted((PROJECT_ROOT / "demo").rglob("*.py")))
-    sources += (PROJECT_ROOT / "demo" / "pyproject.toml").read_text()
+    sources = "".join(
+        path.read_text()
+        for member in ("demo", "preflight")
+        for path in sorted(
+            [*(PROJECT_ROOT / member).rglob("*.py"), PROJECT_ROOT / member / "pyproject.toml"]
+        )
+    )
     key = hashlib.sha256(sources.encode()).hexdigest()
     marker = local / ".sources"
     if marker.exists() and marker.read_text() == key:

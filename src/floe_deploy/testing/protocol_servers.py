@@ -1,0 +1,229 @@
+"""Local HTTP servers that speak the real protocols of services that can't run here.
+
+Polaris (Iceberg REST: `/v1/oauth/tokens`, `/v1/config`, per the Iceberg REST OpenAPI spec) and
+Trino (`/v1/statement` with nextUri polling) are not installable on these machines; the preflight
+tests and benchmarks probe these instead. Also: a socket that accepts and never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def reply(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+
+class IcebergRestHandler(_Handler):
+    """OAuth2 client-credentials token endpoint and the catalog config endpoint."""
+
+    def do_POST(self) -> None:
+        if self.path != "/v1/oauth/tokens":
+            self.reply(404, {"error": {"message": "not found", "type": "NoSuchPath", "code": 404}})
+            return
+        form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
+        catalog = self.server.catalog
+        if form.get("grant_type") != "client_credentials" or (
+            form.get("client_id"),
+            form.get("client_secret"),
+        ) != (
+            catalog["client_id"],
+            catalog["client_secret"],
+        ):
+            self.reply(
+                401,
+                {"error": "invalid_client", "error_description": "The client is not authorized"},
+            )
+            return
+        self.reply(
+            200,
+            {
+                "access_token": catalog["token"],
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            },
+        )
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        catalog = self.server.catalog
+        if url.path != "/v1/config":
+            self.reply(404, {"error": {"message": "not found", "type": "NoSuchPath", "code": 404}})
+            return
+        if self.headers.get("Authorization") != f"Bearer {catalog['token']}":
+            self.reply(
+                401,
+                {
+                    "error": {
+                        "message": "Not authorized",
+                        "type": "NotAuthorizedException",
+                        "code": 401,
+                    }
+                },
+            )
+            return
+        warehouse = parse_qs(url.query).get("warehouse", [""])[0]
+        if warehouse in catalog["forbidden"]:
+            self.reply(
+                403,
+                {
+                    "error": {
+                        "message": f"Principal may not access {warehouse}",
+                        "type": "ForbiddenException",
+                        "code": 403,
+                    }
+                },
+            )
+            return
+        if warehouse not in catalog["warehouses"]:
+            self.reply(
+                404,
+                {
+                    "error": {
+                        "message": f"Unable to find warehouse {warehouse}",
+                        "type": "NotFoundException",
+                        "code": 404,
+                    }
+                },
+            )
+            return
+        self.reply(200, {"defaults": {}, "overrides": {"prefix": warehouse}})
+
+
+class TrinoHandler(_Handler):
+    """POST /v1/statement, then GET nextUri until FINISHED (or FAILED), as Trino answers."""
+
+    def do_POST(self) -> None:
+        sql = self.body().decode().strip()
+        query_id = secrets.token_hex(4)
+        self.server.queries[query_id] = sql
+        host = self.headers.get("Host")
+        self.reply(200, {
+            "id": query_id, "infoUri": f"http://{host}/ui/query.html?{query_id}",
+            "nextUri": f"http://{host}/v1/statement/executing/{query_id}/1", "stats": {"state": "QUEUED"},
+        })  # fmt: skip
+
+    def do_GET(self) -> None:
+        query_id = self.path.split("/")[-2]
+        sql = self.server.queries.get(query_id, "")
+        info = f"http://{self.headers.get('Host')}/ui/query.html?{query_id}"
+        if self.server.failure or sql.upper() != "SELECT 1":
+            self.reply(200, {"id": query_id, "infoUri": info, "stats": {"state": "FAILED"}, "error": {
+                "message": self.server.failure or f"line 1:1: mismatched input '{sql[:10]}'", "errorCode": 4,
+                "errorName": "PERMISSION_DENIED", "errorType": "USER_ERROR",
+            }})  # fmt: skip
+            return
+        self.reply(200, {
+            "id": query_id, "infoUri": info, "stats": {"state": "FINISHED"},
+            "columns": [{"name": "_col0", "type": "integer", "typeSignature": {"rawType": "integer", "arguments": []}}],
+            "data": [[1]],
+        })  # fmt: skip
+
+
+def _self_signed(directory: Path) -> ssl.SSLContext:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@contextmanager
+def serve(
+    handler: type[BaseHTTPRequestHandler], tls_dir: Path | None = None, **state: Any
+) -> Iterator[str]:
+    """Run a handler on 127.0.0.1:<free port>; yields the base URL (https with a self-signed cert)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for key, value in state.items():
+        setattr(server, key, value)
+    scheme = "http"
+    if tls_dir is not None:
+        server.socket = _self_signed(tls_dir).wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def iceberg_rest(
+    client_id: str,
+    client_secret: str,
+    warehouses: set[str],
+    forbidden: Collection[str] = (),
+    tls_dir: Path | None = None,
+) -> Iterator[str]:
+    catalog = {"client_id": client_id, "client_secret": client_secret, "token": secrets.token_hex(16),
+               "warehouses": warehouses, "forbidden": forbidden}  # fmt: skip
+    with serve(IcebergRestHandler, tls_dir, catalog=catalog) as url:
+        yield url
+
+
+@contextmanager
+def trino(failure: str = "") -> Iterator[str]:
+    """A Trino coordinator's statement protocol; with `failure`, every query fails with it."""
+    with serve(TrinoHandler, queries={}, failure=failure) as url:
+        yield url
+
+
+@contextmanager
+def silent_socket() -> Iterator[int]:
+    """A port that accepts connections and never answers (for timeout tests)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
