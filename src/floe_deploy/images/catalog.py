@@ -68,6 +68,13 @@ CATALOG: tuple[ImageSpec, ...] = (
         needs_network=True,
     ),
     ImageSpec(
+        name="cube",
+        kind=ImageKind.SERVICE,
+        description="Cube 0.32 (npm) on Debian's Node.js: the semantic layer over the marts",
+        upstream="cubejs/cube:v1.3.23",
+        needs_network=True,
+    ),
+    ImageSpec(
         name="registry",
         kind=ImageKind.SERVICE,
         description="OCI registry (Debian's docker-registry), for tests and mirrors",

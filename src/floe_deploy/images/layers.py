@@ -18,13 +18,17 @@ from python_on_whales import DockerClient
 MAX_SCANNED_BYTES = 1_000_000
 SECRET_PATTERNS = {
     "private key": re.compile(
-        rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"
+        rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----\s*\n\s*[A-Za-z0-9+/=]{40,}"
     ),
     "AWS access key id": re.compile(rb"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "GitHub token": re.compile(rb"\bgh[pousr]_[A-Za-z0-9]{36}\b"),
     "Slack token": re.compile(rb"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
 }
 DOCUMENTED_EXAMPLES = (b"AKIAIOSFODNN7EXAMPLE", b"EXAMPLE")
+DOCUMENTATION = re.compile(
+    r"(\.(md|markdown|rst|adoc|txt)$|^usr/share/doc/|/(tests?|examples?|docs?)/)", re.IGNORECASE
+)
+"""Where libraries keep example keys and tokens: documentation and test suites, not secrets."""
 SECRET_FILE_NAMES = {
     "id_rsa",
     "id_dsa",
@@ -72,7 +76,7 @@ def _scan_member(scan: ImageScan, layer: int, member: tarfile.TarInfo, data: byt
     name = PurePosixPath(member.name)
     if name.name in SECRET_FILE_NAMES:
         scan.secrets.append(SecretFinding(layer, member.name, f"credential file {name.name}"))
-    if data is None:
+    if data is None or DOCUMENTATION.search(member.name):
         return
     for kind, pattern in SECRET_PATTERNS.items():
         for match in pattern.finditer(data):
