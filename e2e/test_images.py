@@ -3,6 +3,7 @@ throwaway registry with manifest lists, SBOMs and signatures, verified, and poli
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -98,6 +99,7 @@ def test_sboms_list_the_locked_packages(published: dict[str, Any]) -> None:
     assert any(p.startswith("pkg:pypi/dagster@1.13.27") for p in purls("dagster"))
     assert any(p.startswith("pkg:deb/debian/postgresql-15@") for p in purls("postgres"))
     assert any(p.startswith("pkg:npm/s3rver@3.7.1") for p in purls("s3"))
+    assert any(p.startswith("pkg:npm/%40cubejs-backend/server@0.32.9") for p in purls("cube"))
 
 
 @pytest.mark.requirement("007-FR-007")
@@ -147,11 +149,8 @@ def test_a_planted_secret_fails_the_checks(
     published: dict[str, Any], docker: DockerClient, tmp_path: Path
 ) -> None:
     """A private key added in one layer and deleted in the next is still found; so is a secret ENV."""
-    key = (
-        "-----BEGIN PRIVATE KEY-----\n"
-        + secrets.token_urlsafe(48)
-        + "\n-----END PRIVATE KEY-----\n"
-    )
+    body = base64.b64encode(secrets.token_bytes(48)).decode()
+    key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
     (tmp_path / "deploy.pem").write_text(key)
     base = f"floe/dagster:{published['dagster']['tags'][0]}-amd64"
     (tmp_path / "Dockerfile").write_text(
