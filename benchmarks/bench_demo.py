@@ -16,8 +16,9 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.measure import Measurement
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes, launch_and_wait
-from floe_deploy.testing.local_services import LocalPostgres, LocalS3, moto_s3, postgres_cluster
+from floe_deploy.testing.local_services import moto_s3, postgres_cluster
 
 SIZES = (100, 10_000, 1_000_000)
 LAUNCH_RUNS = 3
@@ -25,7 +26,7 @@ LAUNCH_GOAL_S = 6.0
 
 
 def _artifacts(
-    postgres: LocalPostgres, database: str, s3: LocalS3, bucket: str, batch_size: int
+    postgres: PostgresEndpoint, database: str, s3: S3Endpoint, bucket: str, batch_size: int
 ) -> dict[str, object]:
     pg = {"host": postgres.host, "port": postgres.port, "database": database, "user": postgres.user}
     return {
@@ -36,7 +37,7 @@ def _artifacts(
     }
 
 
-def _prepare(postgres: LocalPostgres, s3: LocalS3, batch_size: int) -> dict[str, object]:
+def _prepare(postgres: PostgresEndpoint, s3: S3Endpoint, batch_size: int) -> dict[str, object]:
     name = f"b{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres.dsn(), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')

@@ -20,20 +20,19 @@ import pytest
 from python_on_whales import DockerClient
 
 from e2e.conftest import TEST_LABEL
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.containers import (
     PID_LABEL,
     PROJECT_LABEL,
     RUN_ID,
     RUN_LABEL,
-    PostgresService,
-    S3Service,
     remove_containers,
 )
 
 pytestmark = pytest.mark.requirement("007-FR-041")
 
 
-def test_postgres_answers_and_is_labelled(postgres: PostgresService, docker: DockerClient) -> None:
+def test_postgres_answers_and_is_labelled(postgres: PostgresEndpoint, docker: DockerClient) -> None:
     with psycopg.connect(postgres.dsn()) as connection:
         version = connection.execute("SHOW server_version_num").fetchone()
     assert version is not None
@@ -43,7 +42,9 @@ def test_postgres_answers_and_is_labelled(postgres: PostgresService, docker: Doc
     assert all((c.config.labels or {}).get(PROJECT_LABEL) == "floe-deploy" for c in ours)
 
 
-def test_each_test_gets_its_own_database(postgres_database: str, postgres: PostgresService) -> None:
+def test_each_test_gets_its_own_database(
+    postgres_database: str, postgres: PostgresEndpoint
+) -> None:
     with psycopg.connect(postgres_database, autocommit=True) as connection:
         connection.execute("CREATE TABLE private_to_this_test (id int)")
     with psycopg.connect(postgres.dsn()) as connection:
@@ -51,14 +52,14 @@ def test_each_test_gets_its_own_database(postgres_database: str, postgres: Postg
     assert found == (None,)
 
 
-def test_s3_bucket_round_trip(s3: S3Service, s3_bucket: str) -> None:
+def test_s3_bucket_round_trip(s3: S3Endpoint, s3_bucket: str) -> None:
     client = s3.client()
     client.put_object(Bucket=s3_bucket, Key="warehouse/probe.txt", Body=b"floe")
     assert client.get_object(Bucket=s3_bucket, Key="warehouse/probe.txt")["Body"].read() == b"floe"
 
 
-def test_s3_rejects_wrong_credentials(s3: S3Service, s3_bucket: str) -> None:
-    wrong = S3Service(s3.endpoint, s3.access_key, "not-the-secret")
+def test_s3_rejects_wrong_credentials(s3: S3Endpoint, s3_bucket: str) -> None:
+    wrong = S3Endpoint(s3.endpoint, s3.access_key, "not-the-secret")
     with pytest.raises(Exception, match=r"SignatureDoesNotMatch"):
         wrong.client().list_objects_v2(Bucket=s3_bucket)
 

@@ -15,7 +15,7 @@ from floe_demo.config import (
     STORAGE_SECRET_ENV,
     CompiledArtifacts,
 )
-from floe_deploy.testing.local_services import LocalPostgres, LocalS3
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 
 ArtifactsFactory = Callable[..., Path]
 
@@ -23,9 +23,9 @@ ArtifactsFactory = Callable[..., Path]
 @pytest.fixture
 def make_artifacts(  # noqa: PLR0917 (pytest passes fixtures positionally)
     tmp_path: Path,
-    local_postgres: LocalPostgres,
+    local_postgres: PostgresEndpoint,
     local_database: str,
-    local_s3: LocalS3,
+    local_s3: S3Endpoint,
     local_bucket: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> ArtifactsFactory:

@@ -7,56 +7,41 @@ secret, as Cube does); the compose demo's e2e queries a real Cube.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 
 from floe_demo.cube import CubeClient, CubeError
+from floe_deploy.testing.protocol_servers import JsonHandler, serve
 
 pytestmark = pytest.mark.requirement("007-FR-028")
 SECRET = "cube-api-secret"
 
 
-class FakeCube(BaseHTTPRequestHandler):
+class FakeCube(JsonHandler):
     waits_left = 2
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.loads(self.body())
         try:
             jwt.decode(self.headers.get("Authorization", ""), SECRET, algorithms=["HS256"])
         except jwt.InvalidTokenError:
-            self.answer(403, {"error": "Invalid token"})
+            self.reply(403, {"error": "Invalid token"})
             return
         if FakeCube.waits_left:
             FakeCube.waits_left -= 1
-            self.answer(200, {"error": "Continue wait"})
+            self.reply(200, {"error": "Continue wait"})
             return
         assert body["query"] == {"measures": ["Orders.count"]}
-        self.answer(200, {"data": [{"Orders.count": "42"}]})
-
-    def answer(self, status: int, payload: dict[str, object]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200, {"data": [{"Orders.count": "42"}]})
 
 
 @pytest.fixture
 def cube_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCube)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     FakeCube.waits_left = 2
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve(FakeCube) as url:
+        yield url
 
 
 def test_count_after_continue_wait(cube_url: str) -> None:

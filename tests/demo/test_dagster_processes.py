@@ -10,8 +10,8 @@ import pytest
 
 from floe_demo.config import POSTGRES_PASSWORD_ENV, STORAGE_SECRET_ENV
 from floe_demo.definitions import BATCH_TAG, JOB_NAME
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes, launch_and_wait
-from floe_deploy.testing.local_services import LocalPostgres, LocalS3
 
 from .conftest import ArtifactsFactory
 
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.requirement("007-FR-025")
 
 def test_a_launched_run_lands_rows(
     make_artifacts: ArtifactsFactory,
-    local_postgres: LocalPostgres,
+    local_postgres: PostgresEndpoint,
     local_database: str,
-    local_s3: LocalS3,
+    local_s3: S3Endpoint,
     tmp_path: Path,
 ) -> None:
     path = make_artifacts()

@@ -17,7 +17,7 @@ from floe_demo.definitions import (
     demo_schedule,
     orders_daily,
 )
-from floe_deploy.testing.local_services import LocalPostgres
+from floe_deploy.testing import PostgresEndpoint
 
 from .conftest import ArtifactsFactory
 
@@ -34,7 +34,7 @@ def run_pipeline(path: str, batch_number: int, instance: DagsterInstance | None 
     )
 
 
-def mart_orders(postgres: LocalPostgres, database: str) -> int:
+def mart_orders(postgres: PostgresEndpoint, database: str) -> int:
     with psycopg.connect(postgres.dsn(database)) as connection:
         row = connection.execute(
             "SELECT coalesce(sum(order_count), 0) FROM marts.orders_daily"
@@ -44,7 +44,7 @@ def mart_orders(postgres: LocalPostgres, database: str) -> int:
 
 
 def test_both_assets_and_their_checks_succeed(
-    make_artifacts: ArtifactsFactory, local_postgres: LocalPostgres, local_database: str
+    make_artifacts: ArtifactsFactory, local_postgres: PostgresEndpoint, local_database: str
 ) -> None:
     path = make_artifacts()
     with DagsterInstance.ephemeral() as instance:

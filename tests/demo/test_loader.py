@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from floe_demo.config import CompiledArtifacts, ConfigurationError, Secrets
 from floe_demo.generator import EcommerceGenerator, batch_id
 from floe_demo.loader import IcebergLoader
-from floe_deploy.testing.local_services import LocalPostgres, LocalS3
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 
 from .conftest import ArtifactsFactory
 
@@ -31,7 +31,7 @@ def test_append_creates_namespace_and_table_and_is_idempotent(artifacts: Compile
 
 
 def test_missing_bucket_names_the_setting_and_writes_nothing(
-    make_artifacts: ArtifactsFactory, local_postgres: LocalPostgres, local_database: str
+    make_artifacts: ArtifactsFactory, local_postgres: PostgresEndpoint, local_database: str
 ) -> None:
     from floe_demo.config import load_artifacts  # noqa: PLC0415
 
@@ -44,7 +44,7 @@ def test_missing_bucket_names_the_setting_and_writes_nothing(
 
 
 def test_wrong_postgres_password_names_the_setting(
-    artifacts: CompiledArtifacts, local_s3: LocalS3
+    artifacts: CompiledArtifacts, local_s3: S3Endpoint
 ) -> None:
     secrets = Secrets(
         storage_secret_access_key=SecretStr(local_s3.secret_key),

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from floe_deploy.testing.local_services import LocalPostgres, LocalS3
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.protocol_servers import iceberg_rest, silent_socket, trino
 from floe_preflight.cli import main
 
@@ -39,7 +39,7 @@ def results(env: dict[str, str], *args: str) -> tuple[int, dict[str, dict[str, o
     return code, {r["service"]: r for r in json.loads(output)["results"]}
 
 
-def pg_env(postgres: LocalPostgres, **overrides: str) -> dict[str, str]:
+def pg_env(postgres: PostgresEndpoint, **overrides: str) -> dict[str, str]:
     env = {
         "FLOE_POSTGRES__HOST": postgres.host,
         "FLOE_POSTGRES__PORT": str(postgres.port),
@@ -50,7 +50,7 @@ def pg_env(postgres: LocalPostgres, **overrides: str) -> dict[str, str]:
     return env | overrides
 
 
-def s3_env(s3: LocalS3, bucket: str) -> dict[str, str]:
+def s3_env(s3: S3Endpoint, bucket: str) -> dict[str, str]:
     return {
         "FLOE_STORAGE__ENDPOINT": s3.endpoint,
         "FLOE_STORAGE__BUCKET": bucket,
@@ -78,7 +78,7 @@ def rest_env(url: str, secret: str = CLIENT_SECRET, warehouse: str = "demo") -> 
 @pytest.mark.requirement("007-FR-034")
 @pytest.mark.requirement("007-FR-035")
 def test_all_ok_exits_0(
-    local_postgres: LocalPostgres, local_s3: LocalS3, local_bucket: str, rest_catalog: str
+    local_postgres: PostgresEndpoint, local_s3: S3Endpoint, local_bucket: str, rest_catalog: str
 ) -> None:
     env = pg_env(local_postgres) | s3_env(local_s3, local_bucket) | rest_env(rest_catalog)
     code, found = results(
@@ -103,7 +103,7 @@ def test_all_ok_exits_0(
 
 @pytest.mark.requirement("007-FR-035")
 def test_warnings_only_exit_4(
-    local_postgres: LocalPostgres, local_s3: LocalS3, local_bucket: str
+    local_postgres: PostgresEndpoint, local_s3: S3Endpoint, local_bucket: str
 ) -> None:
     env = (
         pg_env(local_postgres)
@@ -130,7 +130,7 @@ FAILURES = "007-FR-036"
 
 
 @pytest.mark.requirement(FAILURES)
-def test_connection_refused(local_postgres: LocalPostgres) -> None:
+def test_connection_refused(local_postgres: PostgresEndpoint) -> None:
     with silent_socket() as port:
         pass
     code, found = results(
@@ -142,7 +142,7 @@ def test_connection_refused(local_postgres: LocalPostgres) -> None:
 
 
 @pytest.mark.requirement(FAILURES)
-def test_dns_failure(local_postgres: LocalPostgres) -> None:
+def test_dns_failure(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, FLOE_POSTGRES__HOST="no-such-host.invalid"), "--check", "postgres"
     )
@@ -208,14 +208,14 @@ def test_warehouse_unknown_to_the_catalog(rest_catalog: str) -> None:
 
 
 @pytest.mark.requirement(FAILURES)
-def test_bucket_missing(local_s3: LocalS3) -> None:
+def test_bucket_missing(local_s3: S3Endpoint) -> None:
     _, found = results(s3_env(local_s3, "no-such-bucket"), "--check", "storage")
     assert "bucket no-such-bucket does not exist" in str(found["storage"]["message"])
     assert "Create bucket no-such-bucket" in str(found["storage"]["remediation"])
 
 
 @pytest.mark.requirement(FAILURES)
-def test_database_missing(local_postgres: LocalPostgres) -> None:
+def test_database_missing(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, FLOE_POSTGRES__DATABASE="absent_db"), "--check", "postgres"
     )
@@ -223,7 +223,7 @@ def test_database_missing(local_postgres: LocalPostgres) -> None:
 
 
 @pytest.mark.requirement(FAILURES)
-def test_wrong_password(local_postgres: LocalPostgres) -> None:
+def test_wrong_password(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, POSTGRES_PASSWORD="wrong-pg-password"), "--check", "postgres"
     )
@@ -232,7 +232,7 @@ def test_wrong_password(local_postgres: LocalPostgres) -> None:
 
 
 @pytest.mark.requirement(FAILURES)
-def test_read_only_database(local_postgres: LocalPostgres, local_database: str) -> None:
+def test_read_only_database(local_postgres: PostgresEndpoint, local_database: str) -> None:
     with psycopg.connect(local_postgres.dsn(), autocommit=True) as connection:
         connection.execute(
             f'ALTER DATABASE "{local_database}" SET default_transaction_read_only = on'
@@ -271,7 +271,7 @@ def test_trino_select_1_over_the_statement_protocol() -> None:
 
 @pytest.mark.requirement("007-FR-034")
 def test_failed_prerequisite_skips_the_dependent_check(
-    local_s3: LocalS3, rest_catalog: str
+    local_s3: S3Endpoint, rest_catalog: str
 ) -> None:
     _, found = results(
         s3_env(local_s3, "no-such-bucket") | rest_env(rest_catalog),
@@ -287,7 +287,7 @@ def test_failed_prerequisite_skips_the_dependent_check(
 
 @pytest.mark.requirement("007-FR-036")
 def test_no_secret_in_any_output_mode(
-    local_postgres: LocalPostgres, local_s3: LocalS3, rest_catalog: str
+    local_postgres: PostgresEndpoint, local_s3: S3Endpoint, rest_catalog: str
 ) -> None:
     env = (
         pg_env(local_postgres, FLOE_POSTGRES__DATABASE="absent_db")

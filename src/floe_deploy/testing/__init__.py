@@ -7,12 +7,55 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from floe_deploy.paths import PROJECT_ROOT
 
-__all__ = ["PROJECT_ROOT", "free_port", "run_task", "task_json"]
+__all__ = ["PROJECT_ROOT", "PostgresEndpoint", "S3Endpoint", "free_port", "run_task", "task_json"]
+
+
+@dataclass(frozen=True)
+class PostgresEndpoint:
+    """A Postgres server a test can reach, whoever started it (a container or a local cluster)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def dsn(self, database: str | None = None) -> str:
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database or self.database}"
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """An S3-compatible server a test can reach, with its credentials."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def client(self) -> Any:
+        import boto3  # noqa: PLC0415 (only the tests that use S3 pay for boto3)
+        from botocore.config import Config  # noqa: PLC0415
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                retries={"max_attempts": 1},
+            ),
+        )
+
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 

@@ -18,14 +18,10 @@ import secrets
 import signal
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
-import boto3
 import psycopg
 import pytest
-from botocore.config import Config as BotoConfig
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -37,6 +33,7 @@ from floe_deploy.console import Console
 from floe_deploy.images.build import host_platform
 from floe_deploy.images.services import service_images
 from floe_deploy.settings import Settings, load_settings
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 
 RUN_LABEL = "org.floe-deploy.test-run"
 PID_LABEL = "org.floe-deploy.test-pid"
@@ -135,20 +132,8 @@ def service_image(floe_settings: Settings) -> Callable[[str], str]:
     return reference
 
 
-@dataclass(frozen=True)
-class PostgresService:
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-
-    def dsn(self, dbname: str | None = None) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{dbname or self.dbname}"
-
-
 @pytest.fixture(scope="session")
-def postgres(service_image: Callable[[str], str]) -> Iterator[PostgresService]:
+def postgres(service_image: Callable[[str], str]) -> Iterator[PostgresEndpoint]:
     """A Postgres server for the session; ready when psql answers inside the container."""
     password = secrets.token_hex(12)
     container = PostgresContainer(
@@ -156,19 +141,19 @@ def postgres(service_image: Callable[[str], str]) -> Iterator[PostgresService]:
     )
     start(container, "postgres")
     try:
-        yield PostgresService(
+        yield PostgresEndpoint(
             host="127.0.0.1",
             port=int(container.get_exposed_port(5432)),
             user="floe",
             password=password,
-            dbname="floe",
+            database="floe",
         )
     finally:
         container.stop()
 
 
 @pytest.fixture
-def postgres_database(postgres: PostgresService) -> Iterator[str]:
+def postgres_database(postgres: PostgresEndpoint) -> Iterator[str]:
     """A fresh database per test (the server is shared); its DSN."""
     name = f"t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres.dsn(), autocommit=True) as connection:
@@ -180,40 +165,18 @@ def postgres_database(postgres: PostgresService) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@dataclass(frozen=True)
-class S3Service:
-    endpoint: str
-    access_key: str
-    secret_key: str
-
-    def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=BotoConfig(
-                s3={"addressing_style": "path"},
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-                retries={"max_attempts": 1},
-            ),
-        )
-
-
 @retry(
     stop=stop_after_delay(60),
     wait=wait_fixed(0.2),
     retry=retry_if_exception_type(Exception),
     reraise=True,
 )
-def _wait_for_s3(service: S3Service) -> None:
+def _wait_for_s3(service: S3Endpoint) -> None:
     service.client().list_buckets()
 
 
 @pytest.fixture(scope="session")
-def s3(service_image: Callable[[str], str]) -> Iterator[S3Service]:
+def s3(service_image: Callable[[str], str]) -> Iterator[S3Endpoint]:
     """An S3-compatible server for the session; ready when an authenticated ListBuckets succeeds."""
     access_key, secret_key = "floe-test", secrets.token_hex(16)
     container = (
@@ -225,7 +188,7 @@ def s3(service_image: Callable[[str], str]) -> Iterator[S3Service]:
     )
     start(container, "s3")
     try:
-        service = S3Service(
+        service = S3Endpoint(
             f"http://127.0.0.1:{container.get_exposed_port(9000)}", access_key, secret_key
         )
         _wait_for_s3(service)
@@ -235,7 +198,7 @@ def s3(service_image: Callable[[str], str]) -> Iterator[S3Service]:
 
 
 @pytest.fixture
-def s3_bucket(s3: S3Service) -> Iterator[str]:
+def s3_bucket(s3: S3Endpoint) -> Iterator[str]:
     """A fresh bucket per test, emptied and deleted after it."""
     name = f"t-{uuid.uuid4().hex[:12]}"
     client = s3.client()

@@ -14,30 +14,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import psycopg
 import pytest
-from botocore.config import Config as BotoConfig
 
-from floe_deploy.testing import free_port
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint, free_port
 
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-@dataclass(frozen=True)
-class LocalPostgres:
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-    def dsn(self, database: str | None = None) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{database or self.database}"
 
 
 def _postgres_tool(name: str) -> str:
@@ -56,7 +40,7 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[LocalPostgres]:
+def postgres_cluster() -> Iterator[PostgresEndpoint]:
     """A throwaway PostgreSQL cluster on 127.0.0.1:<free port> with a password user; removed after."""
     root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
     data, sockets = root / "data", root / "run"
@@ -104,7 +88,7 @@ def postgres_cluster() -> Iterator[LocalPostgres]:
         subprocess.run(
             _as_postgres_user([pg_ctl, "-D", str(data), "reload"]), check=True, capture_output=True
         )
-        yield LocalPostgres("127.0.0.1", port, "floe", password, "floe")
+        yield PostgresEndpoint("127.0.0.1", port, "floe", password, "floe")
     finally:
         subprocess.run(
             _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
@@ -115,14 +99,14 @@ def postgres_cluster() -> Iterator[LocalPostgres]:
 
 
 @pytest.fixture(scope="session")
-def local_postgres() -> Iterator[LocalPostgres]:
+def local_postgres() -> Iterator[PostgresEndpoint]:
     """PostgreSQL from Debian's packages for the session (see postgres_cluster)."""
     with postgres_cluster() as cluster:
         yield cluster
 
 
 @pytest.fixture
-def local_database(local_postgres: LocalPostgres) -> Iterator[str]:
+def local_database(local_postgres: PostgresEndpoint) -> Iterator[str]:
     """A fresh database per test on the session's cluster; its name."""
     name = f"t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(local_postgres.dsn(), autocommit=True) as connection:
@@ -132,25 +116,8 @@ def local_database(local_postgres: LocalPostgres) -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@dataclass(frozen=True)
-class LocalS3:
-    endpoint: str
-    access_key: str
-    secret_key: str
-
-    def client(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=BotoConfig(s3={"addressing_style": "path"}),
-        )
-
-
 @contextmanager
-def moto_s3() -> Iterator[LocalS3]:
+def moto_s3() -> Iterator[S3Endpoint]:
     """moto's S3 server on 127.0.0.1:<free port>."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 (moto is slow to import)
 
@@ -158,20 +125,20 @@ def moto_s3() -> Iterator[LocalS3]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        yield LocalS3(f"http://127.0.0.1:{port}", "floe-test", "floe-test-secret")
+        yield S3Endpoint(f"http://127.0.0.1:{port}", "floe-test", "floe-test-secret")
     finally:
         server.stop()
 
 
 @pytest.fixture(scope="session")
-def local_s3() -> Iterator[LocalS3]:
+def local_s3() -> Iterator[S3Endpoint]:
     """moto's S3 server for the session."""
     with moto_s3() as server:
         yield server
 
 
 @pytest.fixture
-def local_bucket(local_s3: LocalS3) -> str:
+def local_bucket(local_s3: S3Endpoint) -> str:
     """A fresh, empty bucket per test."""
     name = f"t-{uuid.uuid4().hex[:12]}"
     local_s3.client().create_bucket(Bucket=name)

@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 
-class _Handler(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """Quiet handler with JSON replies; the fakes below (and the tests' own) build on it."""
+
     server: Any
 
     def log_message(self, *args: object) -> None:
@@ -39,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
 
-class IcebergRestHandler(_Handler):
+class IcebergRestHandler(JsonHandler):
     """OAuth2 client-credentials token endpoint and the catalog config endpoint."""
 
     def do_POST(self) -> None:
@@ -116,7 +118,7 @@ class IcebergRestHandler(_Handler):
         self.reply(200, {"defaults": {}, "overrides": {"prefix": warehouse}})
 
 
-class TrinoHandler(_Handler):
+class TrinoHandler(JsonHandler):
     """POST /v1/statement, then GET nextUri until FINISHED (or FAILED), as Trino answers."""
 
     def do_POST(self) -> None:
