@@ -209,6 +209,7 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("local registry", package_with("docker-registry", "docker-registry")),
     ("debootstrap (golden base)", package_with("debootstrap", "debootstrap")),
     ("postgresql (tests on loopback)", package_with("pg_ctlcluster", "postgresql")),
+    ("openssl (TLS test certificates)", package_with("openssl", "openssl")),
     ("cosign (signatures)", COSIGN.ensure),
     ("oras (SBOM attachments)", ORAS.ensure),
 ]
