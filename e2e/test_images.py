@@ -144,6 +144,20 @@ def test_policy_checks_pass(published: dict[str, Any], image: str) -> None:
         assert "read-only start, gRPC health" in names
 
 
+@pytest.mark.requirement("007-FR-034")
+def test_floe_preflight_runs_inside_the_runtime_image(
+    published: dict[str, Any], docker: DockerClient
+) -> None:
+    tag = published["dagster"]["tags"][0]
+    output = docker.run(
+        f"floe/dagster:{tag}-amd64", ["--check", "compute", "--json"], entrypoint="floe-preflight",
+        remove=True, read_only=True, tmpfs=["/tmp"],
+    )  # fmt: skip
+    (result,) = json.loads(str(output))["results"]
+    assert result["status"] == "ok"
+    assert result["type"] == "duckdb"
+
+
 @pytest.mark.requirement("007-FR-013")
 def test_a_planted_secret_fails_the_checks(
     published: dict[str, Any], docker: DockerClient, tmp_path: Path

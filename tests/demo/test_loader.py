@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from floe_demo.config import CompiledArtifacts, ConfigurationError, Secrets
 from floe_demo.generator import EcommerceGenerator, batch_id
-from floe_demo.loader import IcebergLoader
+from floe_demo.loader import IcebergLoader, open_catalog
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 
 from .conftest import ArtifactsFactory
@@ -66,3 +66,35 @@ def test_a_table_with_another_schema_is_refused(artifacts: CompiledArtifacts) ->
     with pytest.raises(ConfigurationError, match="exists with another schema"):
         loader.append(EcommerceGenerator().generate(1), "b1")
     assert loader.catalog.load_table(("demo", "orders")).current_snapshot() is None
+
+
+def test_rest_catalog_opens_with_client_credentials(
+    artifacts: CompiledArtifacts, local_s3: S3Endpoint
+) -> None:
+    """Polaris can't run here: a local server speaking the Iceberg REST protocol's OAuth2 and
+    config endpoints stands in; pyiceberg's RestCatalog really authenticates against it."""
+    from floe_deploy.testing.protocol_servers import iceberg_rest  # noqa: PLC0415
+
+    with iceberg_rest("floe-client", "rest-secret", {"demo"}) as url:
+        rest = artifacts.model_copy(
+            update={
+                "catalog": artifacts.catalog.model_copy(
+                    update={
+                        "type": "rest",
+                        "uri": url,
+                        "warehouse": "demo",
+                        "client_id": "floe-client",
+                    }
+                )
+            }
+        )
+        good = Secrets(storage_secret_access_key=SecretStr(local_s3.secret_key), postgres_password=SecretStr("x"),
+                       polaris_client_secret=SecretStr("rest-secret"))  # fmt: skip
+        assert open_catalog(rest, good).name == "floe"
+        bad = good.model_copy(update={"polaris_client_secret": SecretStr("wrong-rest-secret")})
+        with pytest.raises(ConfigurationError, match="POLARIS_CLIENT_SECRET") as caught:
+            open_catalog(rest, bad)
+        assert "wrong-rest-secret" not in str(caught.value)
+        missing = good.model_copy(update={"polaris_client_secret": None})
+        with pytest.raises(ConfigurationError, match="POLARIS_CLIENT_SECRET is not set"):
+            open_catalog(rest, missing)
