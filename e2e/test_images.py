@@ -85,7 +85,8 @@ def test_every_image_is_published_for_both_platforms(
 
 @pytest.mark.requirement("007-FR-012")
 def test_verify_finds_signature_and_sbom(published: dict[str, Any], publish_registry: str) -> None:
-    report = task_json("images.verify", "--registry", publish_registry)
+    tag = published["dagster"]["tags"][0]
+    report = task_json("images.verify", "--registry", publish_registry, "--tag", tag)
     assert report["ok"] is True, report
     assert {v["image"] for v in report["images"]} == set(IMAGES)
 
