@@ -139,8 +139,11 @@ def plan_build(
                 build_args: dict[str, str] = {}
             elif not needs_golden_base(spec, source):
                 reference = local_reference(settings, spec.name, chosen_tag, platform)
-                upstream = UPSTREAM_PYTHON_BASE.format(python_version=settings.python_version)
-                build_args = {"BASE_IMAGE": mirrored(upstream, settings.mirror)}
+                upstream = mirrored(
+                    UPSTREAM_PYTHON_BASE.format(python_version=settings.python_version),
+                    settings.mirror,
+                )
+                build_args = {"BASE_IMAGE": upstream, "BUILD_BASE_IMAGE": upstream}
             else:
                 reference = local_reference(settings, spec.name, chosen_tag, platform)
                 build_args = {
@@ -200,7 +203,8 @@ def _build_target(
                 file=spec.dockerfile,
                 tags=[target.reference],
                 platforms=[target.platform],
-                build_args=target.build_args | {"TARGETARCH": arch_of(target.platform)},
+                build_args=target.build_args
+                | {"TARGETARCH": arch_of(target.platform), "BUILDARCH": arch_of(host_platform())},
                 labels=oci_labels(spec, plan.version, plan.tag),
                 network="host" if spec.needs_network else None,
                 secrets=secrets,
@@ -237,7 +241,7 @@ def build_images(settings: Settings, plan: BuildPlan, console: Console) -> Build
     ]
     if runtime_platforms:
         with console.step(f"resolve locked wheels for {', '.join(runtime_platforms)}"):
-            contexts["dagster"] = prepare_python_context(runtime_platforms)
+            contexts["dagster"] = prepare_python_context(runtime_platforms, host_platform())
     built = []
     for target in plan.targets:
         with console.step(f"build {target.image} {target.platform}"):

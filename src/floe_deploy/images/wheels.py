@@ -101,8 +101,9 @@ def _local_wheels(local: Path) -> None:
     marker.write_text(key)
 
 
-def prepare_context(platforms: list[str]) -> Path:
-    """build/images/dagster/<lock key>/: requirements.txt, wheels/ and tools/ per arch, local/*.whl.
+def prepare_context(platforms: list[str], build_platform: str) -> Path:
+    """build/images/dagster/<lock key>/: requirements.txt, wheels/ per target arch, tools/ (uv) per
+    target and build arch, local/*.whl.
 
     Third-party wheels are keyed by the locked requirements, so a change in the demo's own code
     rebuilds only its small wheel and the image layer that installs it.
@@ -116,15 +117,17 @@ def prepare_context(platforms: list[str]) -> Path:
     for platform in platforms:
         arch = arch_of(platform)
         wheels = context / "wheels" / arch
-        done = wheels / ".complete"
-        if done.exists():
-            continue
-        wheels.mkdir(parents=True, exist_ok=True)
-        _download(context / "requirements.txt", arch, wheels, [])
-        tools = context / "tools" / arch
-        _download(context / "requirements.txt", arch, tools, [f"uv=={_uv_version()}"])
-        _extract_uv(tools)
-        done.write_text("ok\n")
+        if not (wheels / ".complete").exists():
+            wheels.mkdir(parents=True, exist_ok=True)
+            _download(context / "requirements.txt", arch, wheels, [])
+            (wheels / ".complete").write_text("ok\n")
+    for platform in {*platforms, build_platform}:
+        tools = context / "tools" / arch_of(platform)
+        if not (tools / "uv").exists():
+            _download(
+                context / "requirements.txt", arch_of(platform), tools, [f"uv=={_uv_version()}"]
+            )
+            _extract_uv(tools)
     return context
 
 
