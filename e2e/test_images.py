@@ -13,8 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from python_on_whales import DockerClient
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from e2e.conftest import TEST_LABEL
 from floe_deploy.errors import FloeError
@@ -25,24 +23,16 @@ from floe_deploy.images.publish import refuse_overwriting_releases
 from floe_deploy.images.versioning import ReleaseVersion
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
-from floe_deploy.testing.containers import start
+from floe_deploy.testing.containers import running_registry
 
 IMAGES = [spec.name for spec in CATALOG]
 
 
 @pytest.fixture(scope="module")
 def publish_registry(service_image: Callable[[str], str]) -> Iterator[str]:
-    """A registry of its own for this module (the hermetic registry image)."""
-    container = (
-        DockerContainer(service_image("registry"))
-        .with_exposed_ports(5000)
-        .waiting_for(HttpWaitStrategy(5000, "/v2/").for_status_code(200))
-    )
-    start(container, "publish_registry")
-    try:
-        yield f"127.0.0.1:{container.get_exposed_port(5000)}"
-    finally:
-        container.stop()
+    """A registry of its own for this module (the registry image)."""
+    with running_registry(service_image("registry"), "publish_registry") as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import secrets
 import signal
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import psycopg
@@ -212,19 +213,26 @@ def s3_bucket(s3: S3Endpoint) -> Iterator[str]:
         client.delete_bucket(Bucket=name)
 
 
-@pytest.fixture
-def registry(service_image: Callable[[str], str]) -> Iterator[str]:
-    """A throwaway, empty OCI registry per test; its `127.0.0.1:PORT`."""
+@contextmanager
+def running_registry(image: str, fixture: str) -> Iterator[str]:
+    """An empty OCI registry container, ready when /v2/ answers 200; its `127.0.0.1:PORT`."""
     container = (
-        DockerContainer(service_image("registry"))
+        DockerContainer(image)
         .with_exposed_ports(5000)
         .waiting_for(HttpWaitStrategy(5000, "/v2/").for_status_code(200))
     )
-    start(container, "registry")
+    start(container, fixture)
     try:
         yield f"127.0.0.1:{container.get_exposed_port(5000)}"
     finally:
         container.stop()
+
+
+@pytest.fixture
+def registry(service_image: Callable[[str], str]) -> Iterator[str]:
+    """A throwaway, empty OCI registry per test."""
+    with running_registry(service_image("registry"), "registry") as address:
+        yield address
 
 
 @pytest.fixture
