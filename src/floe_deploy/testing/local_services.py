@@ -6,6 +6,7 @@ moto's S3 server. `scripts/bootstrap` installs PostgreSQL; moto comes with the d
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 import shutil
@@ -121,6 +122,7 @@ def moto_s3() -> Iterator[S3Endpoint]:
     """moto's S3 server on 127.0.0.1:<free port>."""
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 (moto is slow to import)
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
