@@ -43,7 +43,7 @@ SECRET_ENV_NAME = re.compile(
 )
 INTERESTING = (
     re.compile(r"^var/lib/dpkg/status$"),
-    re.compile(r"/site-packages/[^/]+\.dist-info/METADATA$"),
+    re.compile(r"/[^/]+\.dist-info/METADATA$"),
     re.compile(r"/node_modules/(?:@[^/]+/)?[^/]+/package\.json$"),
 )
 
