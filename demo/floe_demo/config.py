@@ -17,6 +17,11 @@ ARTIFACTS_ENV = "FLOE_ARTIFACTS"
 STORAGE_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"
 POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD"
 POLARIS_SECRET_ENV = "POLARIS_CLIENT_SECRET"
+BATCH_TAG = "floe/batch-number"
+"""Run tag naming the batch a demo run generates (schedules set it to the tick's time)."""
+JOB_NAME = "demo_pipeline"
+LOCATION_NAME = "floe_demo"
+"""The code location's name, in every workspace (compose, Helm, tests)."""
 
 
 class ConfigurationError(Exception):

@@ -34,6 +34,8 @@ from dagster import (
 
 from floe_demo.config import (
     ARTIFACTS_ENV,
+    BATCH_TAG,
+    JOB_NAME,
     CompiledArtifacts,
     ConfigurationError,
     DemoConfig,
@@ -44,9 +46,6 @@ from floe_demo.generator import NULLABLE_COLUMNS, EcommerceGenerator, batch_id, 
 
 if TYPE_CHECKING:
     from floe_demo.loader import IcebergLoader
-
-BATCH_TAG = "floe/batch-number"
-JOB_NAME = "demo_pipeline"
 
 
 class PlatformResource(ConfigurableResource):  # type: ignore[type-arg]

@@ -42,7 +42,11 @@ const buckets = (process.env.FLOE_S3_BUCKETS || '')
   .filter(Boolean)
   .map((name) => ({ name, configs: [] }));
 
-const server = new S3rver({ directory, address, port, silent: true, configureBuckets: buckets });
+// Path-style only, as MinIO without MINIO_DOMAIN: s3rver would otherwise read a service name
+// such as `s3` in the Host header as a bucket name.
+const server = new S3rver({
+  directory, address, port, silent: true, configureBuckets: buckets, vhostBuckets: false,
+});
 server.middleware.unshift(sigv4(user, password));
 server.run().then(
   () => console.log(`S3 API on ${address}:${port}, data in ${directory}`),

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -43,12 +43,34 @@ def _default_state_dir() -> Path:
     return Path(base) / "floe-deploy"
 
 
+class DemoPorts(BaseModel):
+    """Host ports of the compose demo, bound to 127.0.0.1 only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dagster: int = Field(default=3000, gt=0, lt=65536)
+    cube: int = Field(default=4000, gt=0, lt=65536)
+    s3: int = Field(default=9000, gt=0, lt=65536)
+    s3_console: int = Field(default=9001, gt=0, lt=65536)
+    postgres: int = Field(default=15432, gt=0, lt=65536)
+
+
+class DemoSettings(BaseModel):
+    """The compose demo: its project name (one state directory each) and host ports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: str = Field(default="floe-demo", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    ports: DemoPorts = DemoPorts()
+
+
 class Settings(BaseSettings):
     """What the toolkit needs to know about the machine, the registry and the images it makes."""
 
     model_config = SettingsConfigDict(
         env_prefix="FLOE_",
         extra="forbid",
+        env_nested_delimiter="__",
         toml_file=CONFIG_FILE,
         pyproject_toml_table_header=("tool", "floe-deploy"),
         validate_default=True,
@@ -84,6 +106,10 @@ class Settings(BaseSettings):
     preflight: dict[str, Any] = Field(
         default_factory=dict,
         description="floe-preflight's own table ([preflight]); read by floe_preflight",
+    )
+    demo: DemoSettings = Field(
+        default_factory=DemoSettings,
+        description="the compose demo ([demo], FLOE_DEMO__PROJECT, FLOE_DEMO__PORTS__DAGSTER, …)",
     )
     min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
     min_free_memory_gb: float = Field(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from pathlib import Path
 import httpx
 from tenacity import retry, stop_after_delay, wait_fixed
 
+from floe_demo.config import LOCATION_NAME
 from floe_deploy.testing import free_port
 
-LOCATION = "floe_demo"
 
 
 @dataclass(frozen=True)
@@ -87,13 +86,13 @@ def dagster_processes(
     (home / "dagster.yaml").write_text(dagster_yaml(postgres_host, postgres_port, user, database))
     grpc_port, web_port = free_port(), free_port()
     (home / "workspace.yaml").write_text(
-        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n      location_name: {LOCATION}\n"
+        f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n      location_name: {LOCATION_NAME}\n"
     )
     environment = {**os.environ, **env, "DAGSTER_HOME": str(home)}
     workspace = str(home / "workspace.yaml")
     commands = {
         "code-server": [_bin("dagster"), "code-server", "start", "-m", "floe_demo.definitions",
-                        "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION],
+                        "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION_NAME],
         "webserver": [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(web_port)],
         "daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
     }  # fmt: skip
@@ -116,21 +115,3 @@ def dagster_processes(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def launch_and_wait(
-    url: str, job: str, tags: dict[str, str], timeout: float = 120.0
-) -> tuple[str, str, float]:
-    """Submit a run through the GraphQL API; (run id, final status, seconds from launch to end)."""
-    from dagster_graphql import DagsterGraphQLClient  # noqa: PLC0415 (slow import)
-
-    host, port = url.removeprefix("http://").split(":")
-    client = DagsterGraphQLClient(host, port_number=int(port))
-    started = time.monotonic()
-    run_id = client.submit_job_execution(job, repository_location_name=LOCATION, tags=tags)
-    while time.monotonic() - started < timeout:
-        status = client.get_run_status(run_id).value
-        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
-            return run_id, status, time.monotonic() - started
-        time.sleep(0.1)
-    return run_id, "TIMEOUT", time.monotonic() - started

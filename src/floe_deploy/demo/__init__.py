@@ -1,0 +1,1 @@
+"""The compose demo: the whole platform on one machine (`invoke demo.*`)."""
