@@ -59,7 +59,9 @@ def test_cube_answers_orders_from_the_mart(service_image: Callable[[str], str]) 
             for key, value in settings.items():
                 cube.with_env(key, value)
             cube.with_volume_mapping(
-                str(PROJECT_ROOT / "demo" / "cube" / "model"), "/cube/conf/model", "ro"
+                str(PROJECT_ROOT / "helm" / "floe-dagster" / "files" / "cube" / "model"),
+                "/cube/conf/model",
+                "ro",
             )
             start(cube, "cube")
             client = CubeClient(f"http://127.0.0.1:{cube.get_exposed_port(4000)}", api_secret)

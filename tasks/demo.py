@@ -61,10 +61,15 @@ def status(c: Context, json: bool = False) -> int:
     console = Console(json_mode=json)
     report = stack_status(load_settings())
     show_status(console, report)
-    return 0 if report.healthy else int(ExitCode.ERROR)
+    return 0 if report.healthy else int(ExitCode.UNHEALTHY)
 
 
-@task(help={"wait": "wait until the run ends (default) or return once it is queued", "json": JSON_HELP})
+@task(
+    help={
+        "wait": "wait until the run ends (default) or return once it is queued",
+        "json": JSON_HELP,
+    }
+)
 @reports_errors
 def trigger(c: Context, wait: bool = True, json: bool = False) -> int:
     """Launch one demo batch now."""

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         default_factory=DemoSettings,
         description="the compose demo ([demo], FLOE_DEMO__PROJECT, FLOE_DEMO__PORTS__DAGSTER, …)",
     )
+    schemas_dir: Path | None = Field(
+        default=None,
+        description="directory with crds/ and dagster/ JSON schemas; unset: a cache in the state "
+        "dir, filled from the pinned upstream sources",
+    )
     min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
     min_free_memory_gb: float = Field(
         default=4.0, description="Free memory below this is unhealthy."

@@ -8,10 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from floe_demo.config import POSTGRES_PASSWORD_ENV, STORAGE_SECRET_ENV
-from floe_demo.definitions import BATCH_TAG, JOB_NAME
-from floe_deploy.testing import PostgresEndpoint, S3Endpoint
+from floe_demo.config import BATCH_TAG, JOB_NAME, POSTGRES_PASSWORD_ENV, STORAGE_SECRET_ENV
 from floe_deploy.demo.dagster_api import launch_and_wait
+from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes
 
 from .conftest import ArtifactsFactory

@@ -8,9 +8,8 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, build_schedule_context, materialize
 
-from floe_demo.config import CompiledArtifacts
+from floe_demo.config import BATCH_TAG, CompiledArtifacts
 from floe_demo.definitions import (
-    BATCH_TAG,
     PlatformResource,
     defs,
     demo_orders,

@@ -27,6 +27,7 @@ class ServiceProblem(BaseModel):
 
 
 PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
 
 
 def project_containers(client: DockerClient, project: str) -> list[Container]:
@@ -38,7 +39,7 @@ def service_states(client: DockerClient, project: str) -> list[ServiceState]:
     """Every container of the compose project, running or not."""
     states = []
     for container in project_containers(client, project):
-        service = container.config.labels.get("com.docker.compose.service", container.name)
+        service = (container.config.labels or {}).get(SERVICE_LABEL, container.name)
         health = container.state.health.status if container.state.health else None
         ports = sorted(
             f"{binding['HostIp']}:{binding['HostPort']}->{port}"
@@ -77,13 +78,13 @@ def unhealthy_services(client: DockerClient, project: str) -> list[ServiceProble
         healthy = health is None or health.status == "healthy"
         if container.state.status == "running" and healthy:
             continue
-        service = container.config.labels.get("com.docker.compose.service", container.name)
+        service = (container.config.labels or {}).get(SERVICE_LABEL, container.name)
         check_output = None
         if health is not None and health.log:
             last = health.log[-1]
             check_output = f"exit {last.exit_code}: {(last.output or '').strip()[-500:]}"
         try:
-            logs = client.container.logs(container, tail=LOG_LINES)
+            logs = str(client.container.logs(container, tail=LOG_LINES))
         except DockerException as error:
             logs = f"(no logs: {error.stderr})"
         status = str(container.state.status)

@@ -31,7 +31,7 @@ from floe_deploy.demo.stack import (
     StackImages,
 )
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.images.source import ResolvedSource
+from floe_deploy.images.source import ResolvedSource, banner
 from floe_deploy.settings import Settings
 
 UP_TIMEOUT_S = 300
@@ -69,7 +69,9 @@ class Steps:
             with self.console.step(title):
                 yield
         finally:
-            self.timings.append(StepTiming(step=title, seconds=round(time.monotonic() - started, 2)))
+            self.timings.append(
+                StepTiming(step=title, seconds=round(time.monotonic() - started, 2))
+            )
 
 
 def check_profiles(profiles: list[str], source: ResolvedSource | None = None) -> None:
@@ -134,6 +136,7 @@ def _images(stack: DemoStack, console: Console, build: bool) -> StackImages:
     if recorded is not None and not build:
         client = stack.compose()
         if all(client.image.exists(reference) for reference in recorded.references.values()):
+            console.line(banner(recorded.source, stack.settings) + " (as at the last up)")
             return recorded
     source, references = stack_images(stack.settings, IMAGES, console, rebuild=build)
     return StackImages(source=source, references=references)
@@ -189,7 +192,9 @@ def ensure_bucket(stack: DemoStack) -> None:
         aws_access_key_id=made.s3_access_key,
         aws_secret_access_key=made.s3_secret_key.get_secret_value(),
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required"),
+        config=Config(
+            s3={"addressing_style": "path"}, request_checksum_calculation="when_required"
+        ),
     )
     try:
         client.head_bucket(Bucket=WAREHOUSE_BUCKET)
@@ -229,7 +234,7 @@ def check_services(stack: DemoStack) -> None:
         raise FloeError(
             f"[{failed[0].service}] {failed[0].message}",
             failed[0].remediation or "`invoke demo.status` shows the services",
-            exit_code=ExitCode.ERROR,
+            exit_code=ExitCode.FAILURE,
         )
 
 
@@ -296,6 +301,15 @@ def urls(stack: DemoStack, source: ResolvedSource, profiles: list[str]) -> dict[
     return found
 
 
+def expected_services(profiles: list[str]) -> set[str]:
+    return set(DEFAULT_SERVICES).union(*(OPTIONAL_PROFILES[profile] for profile in profiles))
+
+
+def _all_healthy(states: list[ServiceState], expected: set[str]) -> bool:
+    running = {s.service for s in states if s.state == "running" and s.health in (None, "healthy")}
+    return expected <= running and len(states) == len(running)
+
+
 def _fingerprint(states: list[ServiceState]) -> set[tuple[str, str]]:
     return {(state.id, state.state) for state in states}
 
@@ -326,8 +340,20 @@ def up(
         artifacts_changed = stack.write_artifacts(demo)
         stack.write_environment(images)
     running_before = any(state.state == "running" for state in before)
-    with steps.step("compose up --wait (all services healthy)"):
-        _compose_up(stack, chosen, restart_dagster=artifacts_changed and running_before)
+    fingerprint = stack.fingerprint(chosen)
+    settled = (
+        stack.fingerprint_file.exists()
+        and stack.fingerprint_file.read_text() == fingerprint
+        and _all_healthy(before, expected_services(chosen))
+    )
+    if settled:
+        with steps.step("services already up and healthy"):
+            pass
+    else:
+        stack.fingerprint_file.unlink(missing_ok=True)
+        with steps.step("compose up --wait (all services healthy)"):
+            _compose_up(stack, chosen, restart_dagster=artifacts_changed and running_before)
+        stack.fingerprint_file.write_text(fingerprint)
     after = service_states(stack.compose(), stack.project)
     with steps.step("warehouse bucket"):
         ensure_bucket(stack)
@@ -421,10 +447,7 @@ def count_rows(stack: DemoStack) -> RowCounts:
 def status(settings: Settings) -> StatusReport:
     stack = DemoStack(settings)
     services = service_states(stack.compose(), stack.project)
-    expected = set(DEFAULT_SERVICES)
-    healthy = expected <= {s.service for s in services} and all(
-        s.state == "running" and s.health in (None, "healthy") for s in services
-    )
+    healthy = _all_healthy(services, set(DEFAULT_SERVICES))
     last_run = None
     rows = RowCounts()
     if any(s.service == "webserver" and s.state == "running" for s in services):
@@ -454,9 +477,7 @@ def trigger(settings: Settings, *, wait: bool = True) -> dagster_api.RunSummary:
         run_id, number = dagster_api.submit_batch(stack.dagster_url)
     except dagster_api.DagsterApiError as error:
         raise FloeError(str(error), "is the demo up? `invoke demo.status`") from None
-    status_now = (
-        dagster_api.wait_for_run(stack.dagster_url, run_id) if wait else "QUEUED"
-    )
+    status_now = dagster_api.wait_for_run(stack.dagster_url, run_id) if wait else "QUEUED"
     if status_now not in {"SUCCESS", "QUEUED"}:
         raise FloeError(
             f"demo run {run_id} ended {status_now}",

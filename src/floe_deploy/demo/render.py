@@ -11,7 +11,9 @@ def show_up(console: Console, report: UpReport) -> None:
     if console.json_mode:
         console.json(report)
         return
-    console.table("timing", ["step", "seconds"], [(s.step, f"{s.seconds:.1f}") for s in report.steps])
+    console.table(
+        "timing", ["step", "seconds"], [(s.step, f"{s.seconds:.1f}") for s in report.steps]
+    )
     console.table("floe demo", ["what", "where"], list(report.urls.items()))
     total = sum(step.seconds for step in report.steps)
     state = "changed" if report.changed else "already up, nothing changed"
@@ -37,8 +39,11 @@ def show_status(console: Console, report: StatusReport) -> None:
         "data",
         ["what", "value"],
         [
-            ("last demo run", f"{run.run_id} {run.status} (batch {run.batch_number})" if run else "none"),
-            ("orders in Iceberg", rows.iceberg),
+            (
+                "last demo run",
+                f"{run.run_id} {run.status} (batch {run.batch_number})" if run else "none",
+            ),
+            ("rows in Iceberg (raw, duplicates included)", rows.iceberg),
             ("orders in the mart", rows.mart_orders),
             ("orders in Cube", rows.cube_orders),
         ],
@@ -53,7 +58,11 @@ def show_down(console: Console, report: DownReport) -> None:
     if console.json_mode:
         console.json(report)
         return
-    kept = "volumes removed" if report.volumes_removed else "data volumes kept (`--volumes` removes them)"
+    kept = (
+        "volumes removed"
+        if report.volumes_removed
+        else "data volumes kept (`--volumes` removes them)"
+    )
     console.line(
         f"demo {report.project}: {len(report.removed_containers)} containers removed, {kept}"
     )

@@ -7,6 +7,7 @@ per state directory and kept, so the data in the volumes stays readable across `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -28,6 +29,7 @@ from floe_demo.config import (
 from floe_deploy.errors import FloeError
 from floe_deploy.images.source import ResolvedSource
 from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
@@ -221,10 +223,22 @@ class DemoStack:
             return None
         return StackImages.model_validate_json(self.images_file.read_text())
 
+    @property
+    def fingerprint_file(self) -> Path:
+        return self.state_dir / "compose.fingerprint"
+
+    def fingerprint(self, profiles: list[str]) -> str:
+        """What `compose up` would act on: the compose files, their environment and the profiles."""
+        digest = hashlib.sha256(",".join(sorted(profiles)).encode())
+        for path in [*sorted(COMPOSE_DIR.rglob("*")), self.env_file, self.artifacts_file]:
+            if path.is_file():
+                digest.update(str(path).encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
     def compose(self, profiles: list[str] | None = None) -> DockerClient:
         """A python-on-whales client bound to this compose project."""
-        return DockerClient(
-            host=self.settings.docker_host,
+        return docker_client(
+            self.settings,
             compose_files=[COMPOSE_FILE],
             compose_env_files=[self.env_file] if self.env_file.exists() else [],
             compose_project_name=self.project,

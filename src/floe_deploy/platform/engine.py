@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import Any
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -17,9 +18,14 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 START_TIMEOUT_S = 60.0
 
 
-def docker_client(settings: Settings) -> DockerClient:
-    """The one way the toolkit talks to Docker (python-on-whales over the Docker CLI)."""
-    return DockerClient(host=settings.docker_host) if settings.docker_host else DockerClient()
+def docker_client(settings: Settings, **compose: Any) -> DockerClient:
+    """The one way the toolkit talks to Docker (python-on-whales over the Docker CLI).
+
+    `compose` takes DockerClient's compose_* options (files, env files, project, profiles).
+    """
+    if settings.docker_host:
+        return DockerClient(host=settings.docker_host, **compose)
+    return DockerClient(**compose)
 
 
 def engine_address(settings: Settings) -> str:

@@ -6,6 +6,7 @@ dequeues every second and the job runs in process (the tuned settings of platfor
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from ruamel.yaml import YAML
 from tenacity import retry, stop_after_delay, wait_fixed
 
 from floe_demo.config import LOCATION_NAME
+from floe_deploy.demo.stack import COMPOSE_DIR
 from floe_deploy.testing import free_port
 
+DAGSTER_YAML = COMPOSE_DIR / "dagster" / "dagster.yaml"
 
 
 @dataclass(frozen=True)
@@ -33,23 +37,15 @@ class DagsterProcesses:
 
 
 def dagster_yaml(postgres_host: str, postgres_port: int, user: str, database: str) -> str:
-    return f"""\
-storage:
-  postgres:
-    postgres_db:
-      hostname: {postgres_host}
-      port: {postgres_port}
-      username: {user}
-      password: {{env: POSTGRES_PASSWORD}}
-      db_name: {database}
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 1
-telemetry:
-  enabled: false
-"""
+    """The compose demo's dagster.yaml (one source of the tuned settings), pointed at this Postgres."""
+    yaml = YAML()
+    instance = yaml.load(DAGSTER_YAML)
+    instance["storage"]["postgres"]["postgres_db"].update(
+        hostname=postgres_host, port=postgres_port, username=user, db_name=database
+    )
+    text = io.StringIO()
+    yaml.dump(instance, text)
+    return text.getvalue()
 
 
 def _bin(name: str) -> str:

@@ -1,0 +1,91 @@
+"""The compose demo with its images present: `demo.up` to all healthy and to first rows in Cube,
+a second `demo.up`, and the memory of the whole stack at rest.
+
+Runs under its own project, state directory and free ports, and removes everything it made.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from typing import Any
+
+from python_on_whales import DockerClient
+
+from benchmarks.measure import Measurement
+from floe_deploy.demo.health import PROJECT_LABEL
+from floe_deploy.testing import free_port, run_task
+
+HEALTHY_STEP = "compose up --wait"
+REST_SECONDS = 15
+
+
+def _timed_up(env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    done = run_task("demo.up", "--json", env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"demo.up failed: {done.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    return seconds, report
+
+
+def _stack_memory_mib(project: str) -> dict[str, float]:
+    client = DockerClient()
+    containers = client.container.list(filters={"label": f"{PROJECT_LABEL}={project}"})
+    return {
+        stats.container_name: round(stats.memory_used / 1024**2, 1)
+        for stats in client.container.stats(containers)
+    }
+
+
+def run() -> list[Measurement]:
+    state = tempfile.mkdtemp(prefix="floe-bench-demo-")
+    project = f"floe-bench-{int(time.time())}"
+    env = {"FLOE_STATE_DIR": state, "FLOE_DEMO__PROJECT": project} | {
+        f"FLOE_DEMO__PORTS__{name}": str(free_port())
+        for name in ("DAGSTER", "CUBE", "S3", "S3_CONSOLE", "POSTGRES")
+    }
+    try:
+        first_s, first = _timed_up(env)
+        steps = first["steps"]
+        until_healthy = 0.0
+        for step in steps:
+            until_healthy += step["seconds"]
+            if step["step"].startswith(HEALTHY_STEP):
+                break
+        second_s, second = _timed_up(env)
+        time.sleep(REST_SECONDS)
+        memory = _stack_memory_mib(project)
+    finally:
+        run_task("demo.down", "--volumes", env=env)
+    return [
+        Measurement(
+            name="demo_up_to_all_healthy_seconds",
+            value=round(until_healthy, 1),
+            unit="s",
+            goal=60,
+            details={"steps": steps, "image_source": first["image_source"]},
+        ),
+        Measurement(
+            name="demo_up_to_first_rows_in_cube_seconds",
+            value=round(first_s, 1),
+            unit="s",
+            goal=120,
+            details={"cube_orders": first["cube_orders"]},
+        ),
+        Measurement(
+            name="second_demo_up_seconds",
+            value=round(second_s, 2),
+            unit="s",
+            goal=5,
+            details={"changed": second["changed"], "steps": second["steps"]},
+        ),
+        Measurement(
+            name="stack_memory_at_rest_mib",
+            value=round(sum(memory.values()), 1),
+            unit="MiB",
+            details={"per_container": memory, "after_idle_seconds": REST_SECONDS},
+        ),
+    ]

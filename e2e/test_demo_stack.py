@@ -1,0 +1,255 @@
+"""`invoke demo.*` against the real compose stack: Postgres, S3, Dagster (webserver, daemon, code
+location in the runtime image) and Cube, each test driving the tasks as a user does.
+
+The stack runs under its own project name, state directory and free ports, so a user's demo on
+the same machine is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from python_on_whales import DockerClient
+from tenacity import retry, stop_after_delay, wait_fixed
+
+from floe_demo.generator import batch_id
+from floe_demo.loader import IcebergLoader
+from floe_deploy.demo import dagster_api
+from floe_deploy.demo.health import PROJECT_LABEL, unhealthy_services
+from floe_deploy.demo.stack import DemoStack
+from floe_deploy.settings import load_settings
+from floe_deploy.testing import free_port, run_task
+from floe_deploy.testing.containers import run_labels
+
+PORT_NAMES = ("DAGSTER", "CUBE", "S3", "S3_CONSOLE", "POSTGRES")
+
+
+def demo_env(state_dir: Path, project: str) -> dict[str, str]:
+    env = {"FLOE_STATE_DIR": str(state_dir), "FLOE_DEMO__PROJECT": project}
+    return env | {f"FLOE_DEMO__PORTS__{name}": str(free_port()) for name in PORT_NAMES}
+
+
+def up_json(env: dict[str, str], *options: str) -> dict[str, Any]:
+    done = run_task("demo.up", *options, "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def status_json(env: dict[str, str]) -> dict[str, Any]:
+    done = run_task("demo.status", "--json", env=env)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+class Demo:
+    """The stack under test, seen through the toolkit's own settings."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.stack = DemoStack(
+            load_settings(
+                state_dir=env["FLOE_STATE_DIR"],
+                demo={
+                    "project": env["FLOE_DEMO__PROJECT"],
+                    "ports": {
+                        name.lower(): int(env[f"FLOE_DEMO__PORTS__{name}"]) for name in PORT_NAMES
+                    },
+                },
+            )
+        )
+
+    def cube_orders(self) -> int:
+        from floe_deploy.demo.lifecycle import cube_client  # noqa: PLC0415
+
+        return cube_client(self.stack).order_count()
+
+    def loader(self) -> IcebergLoader:
+        return IcebergLoader.from_artifacts(self.stack.artifacts("host"), self.stack.secrets())
+
+
+@pytest.fixture(scope="module")
+def demo(docker: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One stack for the module, with a one-minute schedule; removed with its volumes at the end."""
+    env = demo_env(tmp_path_factory.mktemp("demo-state"), f"floe-e2e-{secrets.token_hex(3)}")
+    stack = Demo(env)
+    try:
+        report = up_json(env, "--interval", "* * * * *", "--batch-size", "50")
+        assert report["cube_orders"] > 0
+        yield stack
+    finally:
+        run_task("demo.down", "--volumes", env=env)
+
+
+def project_objects(docker: DockerClient, project: str) -> tuple[list[str], list[str], list[str]]:
+    label = {"label": f"{PROJECT_LABEL}={project}"}
+    return (
+        [c.name for c in docker.container.list(all=True, filters=label)],
+        [n.name for n in docker.network.list(filters=label)],
+        [v.name for v in docker.volume.list(filters=label)],
+    )
+
+
+@retry(stop=stop_after_delay(120), wait=wait_fixed(1), reraise=True)
+def wait_for_cube_above(demo: Demo, count: int) -> int:
+    now = demo.cube_orders()
+    assert now > count, f"Cube still answers {now} orders"
+    return now
+
+
+@pytest.mark.requirement("007-FR-029")
+def test_generated_orders_reach_cube(demo: Demo) -> None:
+    """The seed's flow: count in Cube, trigger one batch, the count in Cube grows."""
+    before = demo.cube_orders()
+    assert before > 0
+    done = run_task("demo.trigger", "--json", env=demo.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "SUCCESS"
+    assert wait_for_cube_above(demo, before) > before
+
+
+@pytest.mark.requirement("007-FR-030")
+def test_status_reports_services_runs_and_rows(demo: Demo) -> None:
+    report = status_json(demo.env)
+    assert report["healthy"] is True
+    assert {s["service"] for s in report["services"]} == {
+        "postgres", "s3", "code-location", "webserver", "daemon", "cube",
+    }  # fmt: skip
+    assert all(s["health"] == "healthy" for s in report["services"])
+    assert report["last_run"]["status"] in {"SUCCESS", "STARTED", "QUEUED", "STARTING"}
+    rows = report["rows"]
+    assert rows["iceberg"] >= rows["mart_orders"] > 0
+    assert rows["cube_orders"] == rows["mart_orders"]
+    assert all(port.startswith("127.0.0.1:") for s in report["services"] for port in s["ports"])
+
+
+@pytest.mark.requirement("007-FR-030")
+def test_second_up_changes_nothing(demo: Demo, docker: DockerClient) -> None:
+    label = {"label": f"{PROJECT_LABEL}={demo.stack.project}"}
+    ids_before = {c.id for c in docker.container.list(filters=label)}
+    report = up_json(demo.env)
+    assert report["changed"] is False
+    assert report["first_run"] is None
+    assert {c.id for c in docker.container.list(filters=label)} == ids_before
+
+
+@pytest.mark.requirement("007-FR-030")
+def test_credentials_only_from_their_task(demo: Demo) -> None:
+    made = demo.stack.credentials(create=False)
+    password = made.postgres_password.get_secret_value()
+    up = run_task("demo.up", env=demo.env)
+    status = run_task("demo.status", env=demo.env)
+    assert password not in up.stdout + up.stderr + status.stdout + status.stderr
+    shown = run_task("demo.credentials", "--json", env=demo.env)
+    assert json.loads(shown.stdout)["postgres_password"] == password
+    assert (demo.stack.credentials_file.stat().st_mode & 0o777) == 0o600
+    assert (demo.stack.env_file.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.requirement("007-FR-032")
+def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
+    """Restart Postgres while the one-minute schedule runs: a later scheduled run succeeds, and the
+    Iceberg table holds each loaded batch exactly once."""
+    demo.stack.compose().compose.restart(["postgres"])
+    restarted = time.time()
+
+    @retry(stop=stop_after_delay(180), wait=wait_fixed(2), reraise=True)
+    def scheduled_success_after_restart() -> dagster_api.RunSummary:
+        runs = dagster_api.runs(demo.stack.dagster_url, limit=50)
+        done = [r for r in runs if r.status == "SUCCESS" and (r.start_time or 0) > restarted]
+        assert done, (
+            f"no run succeeded since the restart: {[(r.status, r.start_time) for r in runs[:5]]}"
+        )
+        return done[0]
+
+    scheduled_success_after_restart()
+    runs = dagster_api.runs(demo.stack.dagster_url, limit=100)
+    loader = demo.loader()
+    loaded = loader.loaded_batches()
+    artifacts = demo.stack.artifacts("host")
+    seed, size = artifacts.demo.seed, artifacts.demo.batch_size
+    succeeded = {r.batch_number for r in runs if r.status == "SUCCESS" and r.batch_number}
+    assert {batch_id(seed, number) for number in succeeded} <= loaded
+    snapshots = [s for s in loader.catalog.load_table(loader.identifier).snapshots() if s.summary]
+    assert len(snapshots) == len(loaded), "a batch was appended twice"
+    assert loader.read().num_rows == size * len(loaded)
+
+
+@pytest.mark.requirement("007-FR-031")
+def test_down_keeps_data_and_up_brings_it_back(demo: Demo, docker: DockerClient) -> None:
+    before = demo.cube_orders()
+    done = run_task("demo.down", env=demo.env)
+    assert done.returncode == 0, done.stderr
+    containers, networks, volumes = project_objects(docker, demo.stack.project)
+    assert containers == []
+    assert networks == []
+    assert len(volumes) == 2
+    up_json(demo.env)
+    assert demo.cube_orders() >= before
+
+
+@pytest.mark.requirement("007-FR-031")
+def test_down_volumes_removes_everything(docker: DockerClient, tmp_path: Path) -> None:
+    env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
+    first = up_json(env, "--batch-size", "10")
+    assert first["changed"] is True
+    assert first["first_run"]
+    done = run_task("demo.down", "--volumes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert project_objects(docker, env["FLOE_DEMO__PROJECT"]) == ([], [], [])
+
+
+@pytest.mark.requirement("007-FR-033")
+def test_a_taken_port_fails_before_anything_starts(docker: DockerClient, tmp_path: Path) -> None:
+    env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", int(env["FLOE_DEMO__PORTS__CUBE"])))
+        holder.listen()
+        done = run_task("demo.up", env=env)
+    assert done.returncode == 2
+    message = done.stderr.strip().splitlines()[-1]
+    assert f"port {env['FLOE_DEMO__PORTS__CUBE']}" in message
+    assert "FLOE_DEMO__PORTS__CUBE" in message
+    assert project_objects(docker, env["FLOE_DEMO__PROJECT"]) == ([], [], [])
+
+
+@pytest.mark.requirement("007-FR-033")
+def test_an_unhealthy_service_is_named_with_its_check_and_logs(
+    docker: DockerClient, service_image: Any
+) -> None:
+    """The diagnosis demo.up prints: a container of a project whose healthcheck fails."""
+    project = f"floe-e2e-{secrets.token_hex(3)}"
+    container = docker.run(
+        service_image("postgres"),
+        detach=True,
+        envs={"POSTGRES_PASSWORD": "x" * 12},
+        labels={PROJECT_LABEL: project, "com.docker.compose.service": "postgres"} | run_labels(),
+        health_cmd="echo probe-says-no && false",
+        health_interval=timedelta(seconds=1),
+        health_retries=1,
+    )
+    try:
+
+        @retry(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True)
+        def diagnosed() -> Any:
+            problems = unhealthy_services(docker, project)
+            assert problems
+            assert "unhealthy" in problems[0].state
+            assert "database system is ready" in problems[0].logs
+            return problems[0]
+
+        problem = diagnosed()
+        assert problem.service == "postgres"
+        assert problem.healthcheck_output
+        assert "probe-says-no" in problem.healthcheck_output
+        assert len(problem.logs.splitlines()) <= 30
+    finally:
+        docker.container.remove(container, force=True)

@@ -1,0 +1,1 @@
+"""The floe-dagster umbrella chart: values model, render, validation, packaging and publishing."""

@@ -1,0 +1,126 @@
+"""helm.deps and helm.mirror: the chart's dependencies, from their repositories or a mirror.
+
+With a mirror (`oci://REGISTRY/charts`) every dependency comes from it: the chart is copied to a
+scratch directory with each dependency's repository rewritten to the mirror, Helm resolves it
+there, and the archives land in the chart's charts/ directory. The committed Chart.yaml keeps
+the upstream repositories.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import helm_python
+from pydantic import BaseModel
+from ruamel.yaml import YAML
+
+from floe_deploy.errors import FloeError
+from floe_deploy.helm.chart import CHART_DIR, Dependency, dependencies
+from floe_deploy.images.registry_api import plain_http
+
+
+class DependencyReport(BaseModel):
+    chart: str
+    source: str
+    dependencies: list[Dependency]
+
+
+class MirroredChart(BaseModel):
+    name: str
+    version: str
+    reference: str
+    digest: str
+
+
+def oci_host(mirror: str) -> str:
+    if not mirror.startswith("oci://"):
+        raise FloeError(
+            f"mirror {mirror!r} is not an oci:// reference", "write --mirror oci://HOST[:PORT]/PATH"
+        )
+    return mirror.removeprefix("oci://").split("/", 1)[0]
+
+
+def update_dependencies(chart_dir: Path = CHART_DIR, mirror: str | None = None) -> DependencyReport:
+    """Fetch every dependency into charts/ (and Chart.lock without a mirror)."""
+    declared = dependencies(chart_dir)
+    try:
+        if mirror is None:
+            plain = all(
+                plain_http(oci_host(d.repository))
+                for d in declared
+                if d.repository.startswith("oci://")
+            )
+            helm_python.dependency_update(str(chart_dir), plain_http=plain)
+        else:
+            _update_from_mirror(chart_dir, mirror.rstrip("/"))
+    except helm_python.HelmError as error:
+        where = mirror or ", ".join(sorted({d.repository for d in declared}))
+        raise FloeError(
+            f"dependencies could not be fetched from {where}: {str(error).splitlines()[0]}",
+            "online: check the repository; air-gapped: `invoke helm.deps --mirror oci://REGISTRY/charts` "
+            "from a mirror filled by `invoke helm.mirror`",
+        ) from None
+    return DependencyReport(
+        chart=str(chart_dir), source=mirror or "upstream", dependencies=dependencies(chart_dir)
+    )
+
+
+def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    with tempfile.TemporaryDirectory(prefix="floe-helm-deps-") as scratch:
+        work = Path(scratch) / chart_dir.name
+        shutil.copytree(chart_dir, work, ignore=shutil.ignore_patterns("charts"))
+        metadata = yaml.load((work / "Chart.yaml").read_text())
+        for dependency in metadata.get("dependencies") or []:
+            dependency["repository"] = mirror
+        with (work / "Chart.yaml").open("w") as file:
+            yaml.dump(metadata, file)
+        helm_python.dependency_update(str(work), plain_http=plain_http(oci_host(mirror)))
+        target = chart_dir / "charts"
+        target.mkdir(exist_ok=True)
+        for archive in (work / "charts").glob("*.tgz"):
+            shutil.copy2(archive, target / archive.name)
+
+
+def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredChart]:
+    """Push each dependency archive present in charts/ to the mirror (`oci://REGISTRY/charts`)."""
+    host = oci_host(to)
+    missing = [d for d in dependencies(chart_dir) if not d.present]
+    if missing:
+        raise FloeError(
+            f"{missing[0].name} {missing[0].version} is not in {chart_dir / 'charts'}, so it cannot be mirrored",
+            "run `invoke helm.deps` on a machine that reaches its repository, then mirror from there",
+        )
+    pushed = []
+    client = helm_python.RegistryClient(plain_http=plain_http(host))
+    try:
+        for dependency in dependencies(chart_dir):
+            archive = chart_dir / "charts" / f"{dependency.name}-{dependency.version}.tgz"
+            if not archive.is_file():
+                raise FloeError(
+                    f"{dependency.name} is unpacked in charts/, not an archive",
+                    "run `invoke helm.deps` to fetch the archive",
+                )
+            reference = f"{to.rstrip('/')}/{dependency.name}:{dependency.version}"
+            try:
+                client.push(str(archive), to.rstrip("/"))
+                digest = str(client.resolve(reference)["digest"])
+            except helm_python.HelmError as error:
+                raise FloeError(
+                    f"pushing {archive.name} to {to} failed: {str(error).splitlines()[0]}",
+                    "is the registry up? `invoke platform.status`",
+                ) from None
+            pushed.append(
+                MirroredChart(
+                    name=dependency.name,
+                    version=dependency.version,
+                    reference=reference,
+                    digest=digest,
+                )
+            )
+    finally:
+        client.close()
+    return pushed

@@ -1,0 +1,102 @@
+"""What the helm tasks print."""
+
+from __future__ import annotations
+
+from floe_deploy.console import Console
+from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
+from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
+from floe_deploy.helm.validate import ValidationReport
+
+
+def show_validation(console: Console, report: ValidationReport) -> None:
+    if console.json_mode:
+        console.json(report.model_dump(mode="json") | {"ok": report.ok})
+        return
+    rows = [
+        (
+            o.values,
+            o.object,
+            o.schema_checked,
+            "ok" if not o.schema_errors else f"FAIL: {o.schema_errors[0]}",
+            "-"
+            if o.pss_errors is None
+            else ("ok" if not o.pss_errors else f"FAIL: {o.pss_errors[0]}"),
+        )
+        for o in report.objects
+    ]
+    for stand_in in report.stand_in_dependencies:
+        console.line(
+            f"NOTE: charts/ holds a STAND-IN for {stand_in}: the subchart's objects below prove "
+            "plumbing only; the official chart's workloads are checked through their values"
+        )
+    console.table("objects", ["values", "object", "schema", "schema check", "pod security"], rows)
+    console.table(
+        "values files",
+        [
+            "values",
+            "objects",
+            "values checks (umbrella + dagster schema, dagster workloads, wiring)",
+        ],
+        [
+            (v.values, v.objects, "ok" if not v.errors else "FAIL: " + "; ".join(v.errors))
+            for v in report.values_files
+        ],
+    )
+    failed = sum(not o.ok for o in report.objects) + sum(
+        bool(v.errors) for v in report.values_files
+    )
+    console.line(
+        f"{len(report.objects)} objects in {len(report.values_files)} values files, Kubernetes "
+        f"{', '.join(report.kubernetes_versions)}: {'all ok' if not failed else f'{failed} failed'}"
+    )
+
+
+def show_dependencies(console: Console, report: DependencyReport) -> None:
+    if console.json_mode:
+        console.json(report)
+        return
+    console.table(
+        f"dependencies of {report.chart} (from {report.source})",
+        ["name", "version", "repository", "in charts/"],
+        [
+            (
+                d.name,
+                d.version,
+                d.repository,
+                ("yes (STAND-IN)" if d.stand_in else "yes") if d.present else "NO",
+            )
+            for d in report.dependencies
+        ],
+    )
+
+
+def show_mirrored(console: Console, pushed: list[MirroredChart]) -> None:
+    if console.json_mode:
+        console.json({"mirrored": [p.model_dump() for p in pushed]})
+        return
+    console.table("mirrored", ["chart", "version", "reference", "digest"],
+                  [(p.name, p.version, p.reference, p.digest) for p in pushed])  # fmt: skip
+
+
+def show_packaged(console: Console, packaged: PackagedChart) -> None:
+    if console.json_mode:
+        console.json(packaged)
+        return
+    console.line(f"{packaged.archive} ({packaged.name} {packaged.version}, {packaged.digest})")
+
+
+def show_published(console: Console, published: PublishedChart) -> None:
+    if console.json_mode:
+        console.json(published)
+        return
+    console.line(f"{published.reference}@{published.digest} pushed and signed")
+
+
+def show_verified(console: Console, verified: VerifiedChart) -> None:
+    if console.json_mode:
+        console.json(verified)
+        return
+    state = "ok" if verified.signature_ok else "FAILED"
+    console.line(
+        f"{verified.reference} {verified.digest or ''}: signature {state} ({verified.detail})"
+    )

@@ -1,0 +1,204 @@
+"""helm.validate: render each values file and check every object.
+
+Checks per object: the Kubernetes schema of each supported version (strict: unknown fields are
+errors), or the CRD's schema for custom resources (a kind without a schema is an error), and
+Pod Security "restricted" for workloads. Per values file: the umbrella's own schema, the
+`dagster:` subtree against the official chart's values schema, the official chart's workloads
+as configured by those values, and the wiring between the two (Secret and ConfigMap names).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+from kubernetes_validate import utils as kv
+from pydantic import BaseModel, ValidationError
+from referencing import Registry, Resource
+
+from floe_deploy.helm import pss
+from floe_deploy.helm.chart import (
+    CHART_DIR,
+    NAMED_VALUES,
+    RenderedObject,
+    deep_merge,
+    dependencies,
+    load_values,
+    render,
+    require_dependencies,
+    values_path,
+)
+from floe_deploy.helm.schemas import SchemaStore
+from floe_deploy.helm.values_model import UmbrellaValues
+from floe_deploy.settings import Settings
+
+KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
+CRD_GROUPS = {
+    "argoproj.io", "bitnami.com", "external-secrets.io", "helm.toolkit.fluxcd.io",
+    "kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io",
+}  # fmt: skip
+
+
+class ObjectCheck(BaseModel):
+    values: str
+    template: str
+    object: str
+    schema_checked: str
+    schema_errors: list[str] = []
+    pss_errors: list[str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.schema_errors and not self.pss_errors
+
+
+class ValuesCheck(BaseModel):
+    values: str
+    objects: int
+    errors: list[str] = []
+
+
+class ValidationReport(BaseModel):
+    kubernetes_versions: list[str]
+    stand_in_dependencies: list[str] = []
+    values_files: list[ValuesCheck]
+    objects: list[ObjectCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(not v.errors for v in self.values_files) and all(o.ok for o in self.objects)
+
+
+@cache
+def _kubernetes_validator(version: str, api_version: str, kind: str) -> Validator | None:
+    """kubernetes-validate's strict schema for the kind, loaded once (its `validate` reloads it)."""
+    schema_version = [v for v in kv.all_versions() if kv.major_minor(v) <= version][-1]
+    group = (
+        api_version.split("/", maxsplit=1)[0].split(".", maxsplit=1)[0]
+        if "/" in api_version
+        else ""
+    )
+    name = f"{group}-{api_version.rsplit('/', maxsplit=1)[-1]}" if group else api_version
+    directory = f"kubernetes-json-schema/v{schema_version}-local-strict"
+    try:
+        schema = kv.schema_contents(f"{directory}/{kind.lower()}-{name}.json", version)
+    except FileNotFoundError:
+        return None
+    definitions = kv.schema_contents(f"{directory}/_definitions.json", version)
+    registry: Registry[Any] = Resource.from_contents(definitions) @ (
+        Resource.from_contents(schema) @ Registry()
+    )
+    validator: Validator = Draft202012Validator(schema, registry=registry)
+    return validator
+
+
+def _errors(validator: Validator, document: dict[str, Any], limit: int = 5) -> list[str]:
+    found = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in found[:limit]
+    ]
+
+
+def check_object(item: RenderedObject, store: SchemaStore, values: str) -> ObjectCheck:
+    group = item.api_version.split("/")[0] if "/" in item.api_version else ""
+    errors: list[str] = []
+    if group in CRD_GROUPS:
+        checked = f"CRD {item.api_version}"
+        errors = _errors(store.crd_validator(item.api_version, item.kind), item.document)
+    else:
+        checked = f"Kubernetes {KUBERNETES_VERSIONS[0]}-{KUBERNETES_VERSIONS[-1]}"
+        for version in KUBERNETES_VERSIONS:
+            validator = _kubernetes_validator(version, item.api_version, item.kind)
+            if validator is None:
+                errors.append(f"{version}: no schema for {item.api_version} {item.kind}")
+                continue
+            errors += [f"{version}: {e}" for e in _errors(validator, item.document)]
+    return ObjectCheck(
+        values=values,
+        template=item.template,
+        object=item.label,
+        schema_checked=checked,
+        schema_errors=errors,
+        pss_errors=pss.workload_problems(item.document),
+    )
+
+
+def _defaults(chart_dir: Path) -> dict[str, Any]:
+    return load_values(chart_dir / "values.yaml")
+
+
+def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
+    """The values as a whole: umbrella schema, dagster schema, dagster workloads, wiring."""
+    errors = []
+    try:
+        umbrella = UmbrellaValues.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors()[0]
+        return [f"{'.'.join(map(str, first['loc']))}: {first['msg']}"]
+    dagster = umbrella.dagster
+    validator = store.dagster_validator()
+    for problem in validator.iter_errors(dagster):
+        detail = min(problem.context or [problem], key=lambda e: len(list(e.absolute_path)) * -1)
+        where = ".".join(map(str, detail.absolute_path))
+        errors.append(f"dagster.{where}: {detail.message[:300]}")
+    errors += [f"dagster workloads: {p}" for p in pss.dagster_values_problems(dagster)]
+    secret = (dagster.get("global") or {}).get("postgresqlSecretName")
+    if secret != umbrella.secrets.secretName:
+        errors.append(
+            f"dagster.global.postgresqlSecretName is {secret!r}, not secrets.secretName "
+            f"{umbrella.secrets.secretName!r}"
+        )
+    if dagster.get("generatePostgresqlPasswordSecret", True):
+        errors.append(
+            "dagster.generatePostgresqlPasswordSecret must be false (the Secret comes from secrets.*)"
+        )
+    if umbrella.artifacts.enabled:
+        name = umbrella.artifacts.configMapName
+        for deployment in (dagster.get("dagster-user-deployments") or {}).get("deployments") or []:
+            mounted = [
+                v for v in deployment.get("volumes") or []
+                if (v.get("configMap") or {}).get("name") == name
+            ]  # fmt: skip
+            if not mounted:
+                errors.append(
+                    f"user deployment {deployment.get('name')} does not mount the artifacts ConfigMap {name}"
+                )
+    return errors
+
+
+def validate_chart(
+    settings: Settings,
+    sources: list[str] | None = None,
+    sets: dict[str, Any] | None = None,
+    chart_dir: Path = CHART_DIR,
+) -> ValidationReport:
+    """Validate the chart with each values source (default: every values file of the chart)."""
+    require_dependencies(chart_dir)
+    stand_ins = [f"{d.name} {d.version}" for d in dependencies(chart_dir) if d.stand_in]
+    store = SchemaStore(settings)
+    chosen = sources or list(NAMED_VALUES)
+    values_checks, objects = [], []
+    for source in chosen:
+        path = values_path(source, chart_dir)
+        user_values = deep_merge(load_values(path), sets or {})
+        merged = deep_merge(_defaults(chart_dir), user_values)
+        label = source if source in NAMED_VALUES else str(path)
+        rendered = render(user_values, chart_dir)
+        values_checks.append(
+            ValuesCheck(values=label, objects=len(rendered), errors=check_values(merged, store))
+        )
+        objects += [check_object(item, store, label) for item in rendered]
+    return ValidationReport(
+        kubernetes_versions=list(KUBERNETES_VERSIONS),
+        stand_in_dependencies=stand_ins,
+        values_files=values_checks,
+        objects=objects,
+    )
+
+
+def report_json(report: ValidationReport) -> str:
+    return json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2)

@@ -1,0 +1,260 @@
+"""The umbrella chart's own values, as pydantic models: the one source of `values.schema.json`.
+
+Every object forbids unknown keys, so a typo (`batchsize`, `preflight.enable`) is rejected by
+Helm itself at render time. The `dagster:` subtree belongs to the official chart and is checked
+against that chart's own values schema instead (see `floe_deploy.helm.schemas`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Image(Strict):
+    repository: str = Field(default="floe/dagster", description="the floe runtime image")
+    tag: str = Field(default="", description="default: the chart's appVersion")
+    pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+
+class PostgresEndpoint(Strict):
+    host: str = "postgres"
+    port: int = Field(default=5432, gt=0, lt=65536)
+    database: str = "floe"
+    user: str = "floe"
+
+
+class Catalog(Strict):
+    """An Iceberg catalog: `sql` (metadata in Postgres) or `rest` (Polaris)."""
+
+    type: Literal["sql", "rest"] = "sql"
+    name: str = "floe"
+    warehouse: str = "s3://floe-warehouse/warehouse"
+    postgres: PostgresEndpoint | None = PostgresEndpoint()
+    uri: str | None = None
+    client_id: str | None = None
+    scope: str = "PRINCIPAL_ROLE:ALL"
+
+
+class Storage(Strict):
+    endpoint: str | None = Field(default=None, description="S3-compatible endpoint; null for AWS")
+    bucket: str = "floe-warehouse"
+    region: str = "us-east-1"
+    accessKeyId: str = Field(
+        default="", description="not a secret; the key itself comes from the Secret"
+    )
+    pathStyle: bool = True
+
+
+class Compute(Strict):
+    type: Literal["duckdb", "trino", "snowflake", "bigquery"] = "duckdb"
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    catalog: str | None = None
+    account: str | None = None
+    project: str | None = None
+
+
+class Serving(Strict):
+    postgres: PostgresEndpoint = PostgresEndpoint()
+    schema_: str = Field(default="marts", alias="schema")
+
+
+class Artifacts(Strict):
+    """The CompiledArtifacts file (FLOE_ARTIFACTS) the chart renders into a ConfigMap."""
+
+    enabled: bool = True
+    configMapName: str = Field(
+        default="floe-artifacts",
+        description="must match the volume the user-code deployment mounts (dagster values)",
+    )
+    catalog: Catalog = Catalog()
+    storage: Storage = Storage()
+    compute: Compute = Compute()
+    serving: Serving = Serving()
+
+
+class RemoteRef(Strict):
+    key: str
+    property: str | None = None
+    version: str | None = None
+
+
+class RemoteRefs(Strict):
+    postgresPassword: RemoteRef = RemoteRef(key="floe/postgres", property="password")
+    storageSecretAccessKey: RemoteRef = RemoteRef(key="floe/storage", property="secret-access-key")
+    polarisClientSecret: RemoteRef | None = RemoteRef(key="floe/polaris", property="client-secret")
+    cubeApiSecret: RemoteRef | None = RemoteRef(key="floe/cube", property="api-secret")
+
+
+class SecretStoreRef(Strict):
+    kind: Literal["SecretStore", "ClusterSecretStore"] = "ClusterSecretStore"
+    name: str = "floe"
+
+
+class ExternalSecret(Strict):
+    enabled: bool = False
+    refreshInterval: str = "1h"
+    secretStoreRef: SecretStoreRef = SecretStoreRef()
+    remoteRefs: RemoteRefs = RemoteRefs()
+
+
+class SealedSecret(Strict):
+    enabled: bool = False
+    encryptedData: dict[str, str] = Field(
+        default_factory=dict, description="ciphertext from `kubeseal`, per key of the Secret"
+    )
+
+
+class Secrets(Strict):
+    """Where secrets come from: a pre-existing Secret (default), External Secrets, or a SealedSecret."""
+
+    secretName: str = Field(
+        default="floe-secrets",
+        description="the Secret every workload reads; equals dagster.global.postgresqlSecretName",
+    )
+    externalSecret: ExternalSecret = ExternalSecret()
+    sealedSecret: SealedSecret = SealedSecret()
+
+
+Quantity = str | int | float
+
+
+class ResourceList(Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = Field(default=None, alias="ephemeral-storage")
+
+
+class Resources(Strict):
+    requests: ResourceList = ResourceList(cpu="100m", memory="256Mi")
+    limits: ResourceList = ResourceList(cpu="1", memory="1Gi")
+
+
+class Preflight(Strict):
+    enabled: bool = False
+    checks: list[Literal["compute", "storage", "catalog", "postgres"]] = [
+        "compute", "storage", "catalog", "postgres",
+    ]  # fmt: skip
+    timeoutSeconds: float = Field(default=5, gt=0)
+    activeDeadlineSeconds: int = Field(default=120, gt=0)
+    backoffLimit: int = Field(default=0, ge=0)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="50m", memory="128Mi"),
+        limits=ResourceList(cpu="500m", memory="512Mi"),
+    )
+
+
+class NetworkPolicy(Strict):
+    enabled: bool = False
+    ingressNamespaces: list[str] = Field(
+        default_factory=list, description="namespaces allowed to reach the webserver and Cube"
+    )
+    webserverPort: int = 80
+
+
+class PodDisruptionBudget(Strict):
+    enabled: bool = False
+    minAvailable: int | str = 1
+
+
+class Schedule(Strict):
+    interval: str = Field(default="*/5 * * * *", description="cron schedule of the demo batches")
+
+
+class DataQuality(Strict):
+    nullRate: float = Field(default=0.02, ge=0, le=1)
+    duplicateRate: float = Field(default=0.01, ge=0, le=1)
+    lateArrivalRate: float = Field(default=0.05, ge=0, le=1)
+
+
+class Demo(Strict):
+    enabled: bool = False
+    schedule: Schedule = Schedule()
+    batchSize: int = Field(default=100, gt=0)
+    seed: int = 42
+    dataQuality: DataQuality = DataQuality()
+
+
+class CubeImage(Strict):
+    repository: str = "cubejs/cube"
+    tag: str = "v1.3.23"
+    pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+
+class Cube(Strict):
+    """The Cube API of demo mode, over the serving mart."""
+
+    enabled: bool = False
+    image: CubeImage = CubeImage()
+    replicas: int = Field(default=1, ge=0)
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+    affinity: dict[str, Any] = Field(default_factory=dict)
+
+
+class SeccompProfile(Strict):
+    type: Literal["RuntimeDefault", "Localhost"] = "RuntimeDefault"
+    localhostProfile: str | None = None
+
+
+class PodSecurityContext(Strict):
+    runAsNonRoot: Literal[True] = True
+    runAsUser: int = Field(default=1000, ge=1)
+    runAsGroup: int = Field(default=1000, ge=1)
+    fsGroup: int = 1000
+    seccompProfile: SeccompProfile = SeccompProfile()
+
+
+class Capabilities(Strict):
+    drop: list[str] = ["ALL"]
+    add: list[Literal["NET_BIND_SERVICE"]] = Field(default_factory=list)
+
+
+class ContainerSecurityContext(Strict):
+    allowPrivilegeEscalation: Literal[False] = False
+    readOnlyRootFilesystem: bool = True
+    capabilities: Capabilities = Capabilities()
+
+
+class UmbrellaValues(Strict):
+    """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
+
+    image: Image = Image()
+    artifacts: Artifacts = Artifacts()
+    secrets: Secrets = Secrets()
+    preflight: Preflight = Preflight()
+    networkPolicy: NetworkPolicy = NetworkPolicy()
+    podDisruptionBudget: PodDisruptionBudget = PodDisruptionBudget()
+    demo: Demo = Demo()
+    cube: Cube = Cube()
+    podSecurityContext: PodSecurityContext = PodSecurityContext()
+    containerSecurityContext: ContainerSecurityContext = ContainerSecurityContext()
+    dagster: dict[str, Any] = Field(
+        default_factory=dict,
+        description="values of the official dagster chart (validated against its own schema)",
+    )
+    global_: dict[str, Any] = Field(
+        default_factory=dict, alias="global", description="Helm's values shared with subcharts"
+    )
+
+
+def values_schema() -> dict[str, Any]:
+    """The JSON schema Helm validates values.yaml (merged with user values) against."""
+    schema = UmbrellaValues.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "floe-dagster values"
+    return schema
+
+
+def values_schema_text() -> str:
+    return json.dumps(values_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,210 @@
+"""The floe-dagster umbrella chart: dependencies, lint, render, validate, package, publish, verify."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from floe_deploy.cli import reports_errors
+
+JSON_HELP = "print the result as JSON (errors too)"
+CHART_HELP = "chart directory (default helm/floe-dagster)"
+
+
+def _chart(path: str | None):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from floe_deploy.helm.chart import CHART_DIR
+
+    return Path(path) if path else CHART_DIR
+
+
+@task(help={"mirror": "take every dependency from this mirror: oci://REGISTRY/charts (air-gapped)",
+            "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
+@reports_errors
+def deps(
+    c: Context, mirror: str | None = None, chart: str | None = None, json: bool = False
+) -> int:
+    """Fetch the chart's dependencies (the official dagster chart) into charts/."""
+    from floe_deploy.console import Console
+    from floe_deploy.helm.dependencies import update_dependencies
+    from floe_deploy.helm.render import show_dependencies
+
+    console = Console(json_mode=json)
+    show_dependencies(console, update_dependencies(_chart(chart), mirror))
+    return 0
+
+
+@task(
+    help={"to": "mirror to push to: oci://REGISTRY/charts", "chart": CHART_HELP, "json": JSON_HELP}
+)
+@reports_errors
+def mirror(c: Context, to: str, chart: str | None = None, json: bool = False) -> int:
+    """Push the pinned dependency charts present in charts/ to a mirror, for air-gapped installs."""
+    from floe_deploy.console import Console
+    from floe_deploy.helm.dependencies import mirror_dependencies
+    from floe_deploy.helm.render import show_mirrored
+
+    console = Console(json_mode=json)
+    show_mirrored(console, mirror_dependencies(to, _chart(chart)))
+    return 0
+
+
+@task(help={"chart": CHART_HELP, "json": JSON_HELP})
+@reports_errors
+def lint(c: Context, chart: str | None = None, json: bool = False) -> int:
+    """`helm lint --strict` through the Helm SDK (exit 3 on errors)."""
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.helm.publish import lint_chart
+
+    console = Console(json_mode=json)
+    result = lint_chart(_chart(chart))
+    messages = result.get("messages") or []
+    errors = result.get("errors") or []
+    if json:
+        console.json(result)
+    else:
+        for message in messages:  # type: ignore[attr-defined]
+            console.line(f"[{message['severity']}] {message['path']}: {message['error']}")
+        console.line(f"lint: {len(errors)} errors, {len(messages)} messages")  # type: ignore[arg-type]
+    return int(ExitCode.UNHEALTHY) if errors else 0
+
+
+@task(
+    iterable=["set"],
+    help={"values": "prod, demo, default or a values file", "set": "key=value override (repeatable)",
+          "chart": CHART_HELP},
+)  # fmt: skip
+@reports_errors
+def template(
+    c: Context, values: str = "default", set: list[str] | None = None, chart: str | None = None
+) -> int:
+    """Render the chart offline and print the manifests."""
+    import sys
+
+    from ruamel.yaml import YAML
+
+    from floe_deploy.helm.chart import deep_merge, load_values, parse_sets, render, values_path
+
+    directory = _chart(chart)
+    chosen = deep_merge(load_values(values_path(values, directory)), parse_sets(set or []))
+    yaml = YAML()
+    for item in render(chosen, directory):
+        sys.stdout.write(f"---\n# Source: {item.template}\n")
+        yaml.dump(item.document, sys.stdout)
+    return 0
+
+
+@task(
+    iterable=["values", "set"],
+    help={"values": "prod, demo, default or a values file (repeatable; default: all of the chart's)",
+          "set": "key=value override applied to each (repeatable)", "chart": CHART_HELP, "json": JSON_HELP},
+)  # fmt: skip
+@reports_errors
+def validate(
+    c: Context,
+    values: list[str] | None = None,
+    set: list[str] | None = None,
+    chart: str | None = None,
+    json: bool = False,
+) -> int:
+    """Render each values file; check every object against Kubernetes 1.29-1.34 or its CRD, and Pod Security (exit 3 on failure)."""
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.helm.chart import parse_sets
+    from floe_deploy.helm.render import show_validation
+    from floe_deploy.helm.validate import validate_chart
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    report = validate_chart(load_settings(), values or None, parse_sets(set or []), _chart(chart))
+    show_validation(console, report)
+    return 0 if report.ok else int(ExitCode.UNHEALTHY)
+
+
+@task(
+    help={"check": "only check that values.schema.json matches the pydantic models (exit 3 if not)"}
+)
+@reports_errors
+def schema(c: Context, check: bool = False) -> int:
+    """Write helm/floe-dagster/values.schema.json from the pydantic values models."""
+    from floe_deploy.helm.chart import CHART_DIR
+    from floe_deploy.helm.values_model import values_schema_text
+
+    path = CHART_DIR / "values.schema.json"
+    text = values_schema_text()
+    if check:
+        same = path.read_text() == text
+        print(
+            f"{path}: {'up to date' if same else 'differs from the models: run `invoke helm.schema`'}"
+        )
+        return 0 if same else 3
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+@task(help={"version": "chart version and appVersion (default: the release version from git)",
+            "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
+@reports_errors
+def package(
+    c: Context, version: str | None = None, chart: str | None = None, json: bool = False
+) -> int:
+    """Package the chart (dependencies included) into build/charts/."""
+    from floe_deploy.console import Console
+    from floe_deploy.helm.publish import package_chart
+    from floe_deploy.helm.render import show_packaged
+
+    console = Console(json_mode=json)
+    show_packaged(console, package_chart(_chart(chart), version=version))
+    return 0
+
+
+@task(help={"registry": "oci://HOST[:PORT]/charts", "version": "chart version (default: from git)",
+            "key": "cosign private key (default: the dev key pair)", "force": "replace an existing version",
+            "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
+@reports_errors
+def publish(
+    c: Context,
+    registry: str,
+    version: str | None = None,
+    key: str | None = None,
+    force: bool = False,
+    chart: str | None = None,
+    json: bool = False,
+) -> int:
+    """Package, push to an OCI registry and cosign-sign the chart's digest."""
+    from pathlib import Path
+
+    from floe_deploy.console import Console
+    from floe_deploy.helm.publish import package_chart, publish_chart
+    from floe_deploy.helm.render import show_published
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    packaged = package_chart(_chart(chart), version=version)
+    published = publish_chart(
+        load_settings(), registry, packaged, Path(key) if key else None, force=force
+    )
+    show_published(console, published)
+    return 0
+
+
+@task(help={"reference": "oci://HOST[:PORT]/charts/floe-dagster:VERSION",
+            "key": "cosign public key (default: the dev key pair's)", "json": JSON_HELP})  # fmt: skip
+@reports_errors
+def verify(c: Context, reference: str, key: str | None = None, json: bool = False) -> int:
+    """Check a published chart's cosign signature (exit 3 if it fails)."""
+    from pathlib import Path
+
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.helm.publish import verify_chart
+    from floe_deploy.helm.render import show_verified
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    verified = verify_chart(load_settings(), reference, Path(key) if key else None)
+    show_verified(console, verified)
+    return 0 if verified.signature_ok else int(ExitCode.UNHEALTHY)
