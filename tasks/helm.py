@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke.context import Context
 from invoke.tasks import task
 
@@ -11,9 +13,7 @@ JSON_HELP = "print the result as JSON (errors too)"
 CHART_HELP = "chart directory (default helm/floe-dagster)"
 
 
-def _chart(path: str | None):  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
+def _chart(path: str | None) -> Path:
     from floe_deploy.helm.chart import CHART_DIR
 
     return Path(path) if path else CHART_DIR
@@ -175,8 +175,6 @@ def publish(
     json: bool = False,
 ) -> int:
     """Package, push to an OCI registry and cosign-sign the chart's digest."""
-    from pathlib import Path
-
     from floe_deploy.console import Console
     from floe_deploy.helm.publish import package_chart, publish_chart
     from floe_deploy.helm.render import show_published
@@ -196,8 +194,6 @@ def publish(
 @reports_errors
 def verify(c: Context, reference: str, key: str | None = None, json: bool = False) -> int:
     """Check a published chart's cosign signature (exit 3 if it fails)."""
-    from pathlib import Path
-
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
     from floe_deploy.helm.publish import verify_chart

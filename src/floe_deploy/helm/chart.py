@@ -67,6 +67,10 @@ def _yaml() -> YAML:
 
 
 def chart_metadata(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise FloeError(
+            f"{chart_dir} is not a chart (no Chart.yaml)", "pass --chart DIR of a Helm chart"
+        )
     data: dict[str, Any] = _yaml().load((chart_dir / "Chart.yaml").read_text())
     return data
 
@@ -74,6 +78,7 @@ def chart_metadata(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
 def values_path(name: str, chart_dir: Path = CHART_DIR) -> Path:
     """`prod`, `demo`, `default` or a file path."""
     if name in NAMED_VALUES:
+        chart_metadata(chart_dir)
         return chart_dir / NAMED_VALUES[name]
     path = Path(name)
     if not path.is_file():
@@ -113,6 +118,11 @@ def parse_sets(expressions: Iterable[str]) -> dict[str, Any]:
                 f"--set {expression!r} is malformed: {error}", "write --set path.to.key=value"
             ) from None
     return merged
+
+
+def one_line(error: BaseException) -> str:
+    """Helm's multi-line messages as one line (the toolkit's errors are one line)."""
+    return " ".join(part.strip(" -") for part in str(error).splitlines() if part.strip(" -"))
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -183,18 +193,24 @@ def render(
     values: dict[str, Any], chart_dir: Path = CHART_DIR, *, validate_schema: bool = True
 ) -> list[RenderedObject]:
     """Render the chart offline and parse every manifest into objects (NOTES.txt left out)."""
-    chart = helm_python.Chart.load(str(chart_dir))
+    chart_metadata(chart_dir)
+    try:
+        chart = helm_python.Chart.load(str(chart_dir))
+    except helm_python.HelmError as error:
+        raise FloeError(
+            f"{chart_dir} cannot be loaded: {one_line(error)}", "fix the chart"
+        ) from None
     try:
         if validate_schema:
             chart.validate_schema(chart.merge_values(values))
         manifests = chart.render(values, name=RELEASE_NAME, namespace=NAMESPACE, is_install=True)
     except helm_python.HelmValuesError as error:
         raise FloeError(
-            f"values rejected by the chart's schema: {error}", "fix the key named above"
+            f"values rejected by the chart's schema: {one_line(error)}", "fix the key named above"
         ) from None
     except helm_python.HelmRenderError as error:
         raise FloeError(
-            f"rendering failed: {error}", "fix the template or value named above"
+            f"rendering failed: {one_line(error)}", "fix the template or value named above"
         ) from None
     finally:
         chart.close()

@@ -1,0 +1,200 @@
+"""The umbrella chart rendered through the Helm Go SDK, asserting on objects as the dagster and
+Airflow charts' own tests do: each toggle on and off, each values file, the hook Job, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from floe_demo.config import CompiledArtifacts
+from tests.helm.conftest import Renderer, find
+
+pytestmark = pytest.mark.requirement("007-FR-021")
+
+
+def test_defaults_render_the_artifacts_config_map_only(rendered: Renderer) -> None:
+    objects = rendered()
+    own = [o for o in objects if "charts/dagster" not in o.template]
+    assert [o.label for o in own] == ["ConfigMap/floe-artifacts"]
+    artifacts = CompiledArtifacts.model_validate_json(own[0].document["data"]["artifacts.json"])
+    assert artifacts.demo.enabled is False
+    assert artifacts.storage.bucket == "floe-warehouse"
+
+
+def test_artifacts_toggle_off(rendered: Renderer) -> None:
+    assert not find(rendered(artifacts={"enabled": False}), "ConfigMap", "artifacts")
+
+
+def test_user_code_mounts_the_artifacts_config_map(rendered: Renderer) -> None:
+    (code,) = find(rendered(), "Deployment", "floe-demo")
+    pod = code.document["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["floe-artifacts"]["configMap"]["name"] == "floe-artifacts"
+    container = pod["containers"][0]
+    assert {"name": "FLOE_ARTIFACTS", "value": "/opt/floe/config/artifacts.json"} in container[
+        "env"
+    ]
+    assert {
+        "name": "floe-artifacts",
+        "mountPath": "/opt/floe/config",
+        "readOnly": True,
+    } in container["volumeMounts"]
+
+
+def test_demo_settings_reach_the_code_location_configuration(rendered: Renderer) -> None:
+    objects = rendered(
+        demo={"enabled": True, "schedule": {"interval": "*/7 * * * *"}, "batchSize": 250,
+              "dataQuality": {"nullRate": 0.1, "duplicateRate": 0.2, "lateArrivalRate": 0.3}},
+    )  # fmt: skip
+    (config_map,) = find(objects, "ConfigMap", "artifacts")
+    demo = CompiledArtifacts.model_validate_json(config_map.document["data"]["artifacts.json"]).demo
+    assert (demo.enabled, demo.schedule_interval, demo.batch_size) == (True, "*/7 * * * *", 250)
+    quality = demo.data_quality
+    assert (quality.null_rate, quality.duplicate_rate, quality.late_arrival_rate) == (0.1, 0.2, 0.3)
+
+
+def test_demo_values_file_runs_every_five_minutes_with_cube(rendered: Renderer) -> None:
+    objects = rendered("values-demo.yaml")
+    (config_map,) = find(objects, "ConfigMap", "artifacts")
+    demo = json.loads(config_map.document["data"]["artifacts.json"])["demo"]
+    assert demo["enabled"] is True
+    assert demo["schedule_interval"] == "*/5 * * * *"
+    (cube,) = find(objects, "Deployment", "cube")
+    env = {e["name"]: e for e in cube.document["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CUBEJS_API_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "floe-secrets",
+        "key": "CUBEJS_API_SECRET",
+    }
+    (model,) = find(objects, "ConfigMap", "cube-model")
+    assert "cube(`Orders`" in model.document["data"]["Orders.js"]
+    assert find(objects, "Service", "cube")
+
+
+def test_cube_toggle_off(rendered: Renderer) -> None:
+    assert not [o for o in rendered() if "cube" in o.name]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_external_secret_toggle(rendered: Renderer, enabled: bool) -> None:
+    objects = rendered(secrets={"externalSecret": {"enabled": enabled}})
+    found = find(objects, "ExternalSecret")
+    assert bool(found) is enabled
+    if enabled:
+        spec = found[0].document["spec"]
+        assert spec["target"]["name"] == "floe-secrets"
+        assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "floe"}
+        keys = {item["secretKey"] for item in spec["data"]}
+        assert {
+            "postgresql-password",
+            "POSTGRES_PASSWORD",
+            "POLARIS_CLIENT_SECRET",
+            "AWS_SECRET_ACCESS_KEY",
+        } <= keys
+
+
+def test_external_secret_feeds_the_secret_the_dagster_chart_reads(rendered: Renderer) -> None:
+    objects = rendered("values-prod.yaml")
+    (external,) = find(objects, "ExternalSecret")
+    (webserver,) = find(objects, "Deployment", "webserver")
+    env = webserver.document["spec"]["template"]["spec"]["containers"][0]["env"]
+    reference = next(e for e in env if e["name"] == "DAGSTER_PG_PASSWORD")["valueFrom"][
+        "secretKeyRef"
+    ]
+    assert reference == {
+        "name": external.document["spec"]["target"]["name"],
+        "key": "postgresql-password",
+    }
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_sealed_secret_toggle(rendered: Renderer, enabled: bool) -> None:
+    objects = rendered(
+        secrets={
+            "sealedSecret": {
+                "enabled": enabled,
+                "encryptedData": {"POSTGRES_PASSWORD": "AgBy3i4OJSWK+PiTySYZZA=="},
+            }
+        }
+    )
+    found = find(objects, "SealedSecret")
+    assert bool(found) is enabled
+    if enabled:
+        assert found[0].document["spec"]["encryptedData"] == {
+            "POSTGRES_PASSWORD": "AgBy3i4OJSWK+PiTySYZZA=="
+        }
+        assert found[0].document["spec"]["template"]["metadata"]["name"] == "floe-secrets"
+
+
+def test_preflight_hook_job(rendered: Renderer) -> None:
+    objects = rendered(preflight={"enabled": True}, secrets={"externalSecret": {"enabled": True}})
+    (job,) = find(objects, "Job", "preflight")
+    annotations = job.document["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert annotations["argocd.argoproj.io/hook"] == "PreSync"
+    container = job.document["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["floe-preflight"]
+    assert container["args"][0] == "--json"
+    assert container["image"] == "floe/dagster:0.1.0"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FLOE_STORAGE__BUCKET"] == "floe-warehouse"
+    assert env["FLOE_CATALOG__URI"] == "postgresql://floe@postgres:5432/floe"
+    assert container["envFrom"] == [{"secretRef": {"name": "floe-secrets"}}]
+    (external,) = find(objects, "ExternalSecret")
+    assert int(external.document["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        annotations["helm.sh/hook-weight"]
+    )
+    (config_map,) = find(objects, "ConfigMap", "artifacts")
+    assert (
+        config_map.document["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    )
+
+
+def test_preflight_hook_for_a_rest_catalog(rendered: Renderer) -> None:
+    (job,) = find(rendered("values-prod.yaml"), "Job", "preflight")
+    env = {
+        e["name"]: e.get("value")
+        for e in job.document["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["FLOE_CATALOG__TYPE"] == "rest"
+    assert env["FLOE_CATALOG__URI"] == "https://polaris.data.svc:8181/api/catalog"
+    assert env["POLARIS_CLIENT_ID"] == "floe-dagster"
+
+
+def test_preflight_off_by_default(rendered: Renderer) -> None:
+    assert not find(rendered(), "Job")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_network_policies_toggle(rendered: Renderer, enabled: bool) -> None:
+    objects = rendered(
+        networkPolicy={"enabled": enabled, "ingressNamespaces": ["ingress-nginx"]},
+        cube={"enabled": True},
+    )
+    policies = find(objects, "NetworkPolicy")
+    assert len(policies) == (4 if enabled else 0)
+    if enabled:
+        (webserver,) = [p for p in policies if p.name.endswith("webserver-ingress")]
+        source = webserver.document["spec"]["ingress"][0]["from"][0]
+        assert source == {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+        }
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_pod_disruption_budgets_toggle(rendered: Renderer, enabled: bool) -> None:
+    budgets = find(rendered(podDisruptionBudget={"enabled": enabled}), "PodDisruptionBudget")
+    assert {b.document["spec"]["selector"]["matchLabels"].get("component") for b in budgets} == (
+        {"dagster-webserver", "user-deployments"} if enabled else set()
+    )
+
+
+def test_prod_values_turn_on_what_prod_needs(rendered: Renderer) -> None:
+    objects = rendered("values-prod.yaml")
+    kinds = {o.kind for o in objects}
+    assert {"ExternalSecret", "Job", "NetworkPolicy", "PodDisruptionBudget"} <= kinds
+    assert not find(objects, "Secret")
+    (webserver,) = find(objects, "Deployment", "webserver")
+    spec = webserver.document["spec"]
+    assert spec["replicas"] == 2
+    assert "podAntiAffinity" in spec["template"]["spec"]["affinity"]
