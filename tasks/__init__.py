@@ -10,10 +10,11 @@ from invoke.collection import Collection
 _TASKS_DIR = str(Path(__file__).resolve().parent)
 sys.path[:] = [entry for entry in sys.path if str(Path(entry or ".").resolve()) != _TASKS_DIR]
 
-from tasks import demo, helm, images, platform, preflight  # noqa: E402
+from tasks import demo, gitops, helm, images, platform, preflight  # noqa: E402
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(demo))
+namespace.add_collection(Collection.from_module(gitops))
 namespace.add_collection(Collection.from_module(helm))
 namespace.add_collection(Collection.from_module(images))
 namespace.add_collection(Collection.from_module(platform))

@@ -21,7 +21,7 @@ ArtifactsFactory = Callable[..., Path]
 
 
 @pytest.fixture
-def make_artifacts(  # noqa: PLR0917 (pytest passes fixtures positionally)
+def make_artifacts(
     tmp_path: Path,
     local_postgres: PostgresEndpoint,
     local_database: str,

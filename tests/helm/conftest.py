@@ -10,18 +10,12 @@ from typing import Any
 import pytest
 
 from floe_deploy.helm.chart import RenderedObject, deep_merge, load_values, render
-from floe_deploy.settings import Settings, load_settings
 from floe_deploy.testing.charts import chart_with_stand_in
 
 
 @pytest.fixture(scope="session")
 def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart_with_stand_in(tmp_path_factory.mktemp("chart"))
-
-
-@pytest.fixture(scope="session")
-def helm_settings() -> Settings:
-    return load_settings()
 
 
 Renderer = Callable[..., list[RenderedObject]]

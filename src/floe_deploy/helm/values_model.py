@@ -226,6 +226,16 @@ class ContainerSecurityContext(Strict):
     capabilities: Capabilities = Capabilities()
 
 
+class Release(Strict):
+    """What a GitOps environment deploys: read by the Argo CD ApplicationSet and `gitops.promote`,
+    ignored by the chart's templates."""
+
+    chartRepository: str = Field(
+        default="", description="oci://REGISTRY/PATH the chart is pulled from"
+    )
+    chartVersion: str = Field(default="", description="the floe-dagster chart version to deploy")
+
+
 class UmbrellaValues(Strict):
     """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
 
@@ -239,6 +249,7 @@ class UmbrellaValues(Strict):
     cube: Cube = Cube()
     podSecurityContext: PodSecurityContext = PodSecurityContext()
     containerSecurityContext: ContainerSecurityContext = ContainerSecurityContext()
+    release: Release = Release()
     dagster: dict[str, Any] = Field(
         default_factory=dict,
         description="values of the official dagster chart (validated against its own schema)",

@@ -1,0 +1,130 @@
+"""gitops.promote against a real registry: the image and the chart must be published there,
+the diff is printed, --dry-run writes nothing, --commit makes the promotion branch, and the
+promoted tree still validates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import helm_python
+import pytest
+from python_on_whales import DockerClient
+
+from e2e.conftest import TEST_LABEL
+from floe_deploy.gitops.manifests import GITOPS_DIR
+from floe_deploy.gitops.yaml_edit import set_values
+from floe_deploy.testing import run_task
+from floe_deploy.testing.charts import chart_with_stand_in
+
+pytestmark = pytest.mark.requirement("007-FR-040")
+
+NEW = "0.2.0"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
+    """A repository with gitops/ pointed at the test registry, dev at 0.2.0, both published."""
+    root = tmp_path / "repo"
+    shutil.copytree(GITOPS_DIR, root / "gitops")
+    for path in (root / "gitops").rglob("*.yaml"):
+        path.write_text(path.read_text().replace("registry.example.com", registry))
+    dev = root / "gitops" / "environments" / "dev"
+    (dev / "values.yaml").write_text(
+        set_values((dev / "values.yaml").read_text(), {
+            ("image", "tag"): NEW, ("release", "chartVersion"): NEW,
+            ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): NEW,
+        })
+    )  # fmt: skip
+    (dev / "ocirepository.yaml").write_text(
+        set_values((dev / "ocirepository.yaml").read_text(), {("spec", "ref", "tag"): NEW})
+    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
+    git(
+        root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "environments"
+    )
+
+    context = tmp_path / "image"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
+    (context / "marker").write_text("floe promote test\n")
+    reference = f"{registry}/floe/dagster:{NEW}"
+    docker.buildx.build(context, tags=[reference], labels={TEST_LABEL: "promote"}, load=True)
+    docker.image.push(reference, quiet=True)
+
+    packaged_chart = chart_with_stand_in(tmp_path / "chart")
+    archive = helm_python.package(
+        str(packaged_chart), destination=str(tmp_path), version=NEW, app_version=NEW
+    )
+    client = helm_python.RegistryClient(plain_http=True)
+    client.push(archive, f"oci://{registry}/charts")
+    client.close()
+    return root
+
+
+def promote(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+    return run_task("gitops.promote", "--root", str(repo / "gitops"), *args, env=env)
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(repo: Path) -> None:
+    done = promote(repo, "--from", "dev", "--to", "staging", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"+  tag: {NEW}" in done.stdout
+    assert "-  tag: 0.1.0" in done.stdout
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_commit_makes_the_branch_and_keeps_comments(repo: Path, gitops_chart_dir: Path) -> None:
+    staging = repo / "gitops" / "environments" / "staging" / "values.yaml"
+    before = staging.read_text()
+    done = promote(repo, "--from", "dev", "--to", "staging", "--commit", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["branch"] == f"promote/staging-{NEW}"
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == report["branch"]
+    assert git(repo, "status", "--porcelain") == ""
+    assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
+        "gitops/environments/staging/ocirepository.yaml", "gitops/environments/staging/values.yaml",
+    ]  # fmt: skip
+    after = staging.read_text()
+    changed = [
+        (b, a) for b, a in zip(before.splitlines(), after.splitlines(), strict=True) if b != a
+    ]
+    assert len(changed) == 3
+    assert all(b.replace("0.1.0", NEW) == a for b, a in changed)
+    validated = run_task(
+        "gitops.validate",
+        "--root",
+        str(repo / "gitops"),
+        "--chart",
+        str(gitops_chart_dir),
+        "--json",
+    )
+    assert json.loads(validated.stdout)["ok"] is True, validated.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("option", "what"), [("--image-tag", "image"), ("--chart-version", "chart")]
+)
+def test_an_unpublished_version_is_refused(repo: Path, option: str, what: str) -> None:
+    done = promote(repo, "--from", "dev", "--to", "staging", option, "9.9.9")
+    assert done.returncode == 2
+    assert f"{what} " in done.stderr
+    assert ":9.9.9 is not published" in done.stderr
+    assert git(repo, "status", "--porcelain") == ""
+
+
+@pytest.fixture(scope="module")
+def gitops_chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return chart_with_stand_in(tmp_path_factory.mktemp("chart"))

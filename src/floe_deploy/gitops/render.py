@@ -1,0 +1,67 @@
+"""What the gitops tasks print."""
+
+from __future__ import annotations
+
+from floe_deploy.console import Console
+from floe_deploy.gitops.promote import PromotionReport
+from floe_deploy.gitops.validate import GitOpsReport
+
+
+def _cell(errors: list[str]) -> str:
+    return (
+        "ok"
+        if not errors
+        else f"FAIL: {errors[0]}" + (f" (+{len(errors) - 1})" if len(errors) > 1 else "")
+    )
+
+
+def show_validation(console: Console, report: GitOpsReport) -> None:
+    if console.json_mode:
+        console.json(report.model_dump(mode="json") | {"ok": report.ok})
+        return
+    console.table(
+        "manifests",
+        ["file", "object", "schema", "references", "secrets"],
+        [(d.file, d.object, _cell(d.schema_errors), _cell(d.reference_errors), _cell(d.secret_errors))
+         for d in report.documents],
+    )  # fmt: skip
+    console.table(
+        "environments (chart rendered and validated with each values file)",
+        ["environment", "values", "objects", "checks"],
+        [(e.environment, e.values_file, e.objects, _cell(e.errors)) for e in report.environments],
+    )
+    for d in report.documents:
+        for error in [*d.schema_errors, *d.reference_errors, *d.secret_errors]:
+            console.line(f"FAIL {d.file} {d.object}: {error}")
+    for e in report.environments:
+        for error in e.errors:
+            console.line(f"FAIL {e.values_file} ({e.environment}): {error}")
+    failed = sum(not d.ok for d in report.documents) + sum(
+        bool(e.errors) for e in report.environments
+    )
+    console.line(f"{len(report.documents)} manifests, {len(report.environments)} environments: "
+                 f"{'all ok' if not failed else f'{failed} failed'}")  # fmt: skip
+
+
+def show_promotion(console: Console, report: PromotionReport) -> None:
+    if console.json_mode:
+        console.json(report)
+        return
+    console.line(report.diff.rstrip() or "(no change)")
+    if report.dry_run:
+        console.line(
+            f"dry run: {report.target} would run image {report.image} and chart {report.chart}; nothing written"
+        )
+    elif not report.changed_files:
+        console.line(
+            f"{report.target} already runs image tag {report.image_tag} and chart {report.chart_version}"
+        )
+    else:
+        where = (
+            f" on branch {report.branch} ({report.commit[:12] if report.commit else ''})"
+            if report.branch
+            else ""
+        )
+        console.line(
+            f"promoted {report.source} → {report.target}: {', '.join(report.changed_files)}{where}"
+        )

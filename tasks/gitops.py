@@ -1,0 +1,84 @@
+"""GitOps: validate the Argo CD and Flux examples, promote releases between environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from floe_deploy.cli import reports_errors
+
+JSON_HELP = "print the result as JSON (errors too)"
+ROOT_HELP = "the gitops directory (default: gitops/ of this repository)"
+
+
+def _root(path: str | None) -> Path:
+    from floe_deploy.gitops.manifests import GITOPS_DIR
+
+    return Path(path) if path else GITOPS_DIR
+
+
+@task(
+    help={
+        "root": ROOT_HELP,
+        "chart": "chart directory to render (default helm/floe-dagster)",
+        "json": JSON_HELP,
+    }
+)
+@reports_errors
+def validate(
+    c: Context, root: str | None = None, chart: str | None = None, json: bool = False
+) -> int:
+    """Check every manifest (schemas, references, plaintext secrets) and render each environment (exit 3 on failure)."""
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.gitops.render import show_validation
+    from floe_deploy.gitops.validate import validate_gitops
+    from floe_deploy.helm.chart import CHART_DIR
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    report = validate_gitops(load_settings(), _root(root), Path(chart) if chart else CHART_DIR)
+    show_validation(console, report)
+    return 0 if report.ok else int(ExitCode.UNHEALTHY)
+
+
+@task(
+    help={
+        "from_": "environment to promote from (dev, staging)",
+        "to": "the next environment (staging, prod)",
+        "image_tag": "image tag to promote (default: the source environment's)",
+        "chart_version": "chart version to promote (default: the source environment's)",
+        "commit": "make a branch promote/<env>-<tag> and commit there",
+        "dry_run": "print the diff, write nothing",
+        "force": "allow skipping an environment (dev → prod)",
+        "root": ROOT_HELP,
+        "json": JSON_HELP,
+    }
+)
+@reports_errors
+def promote(
+    c: Context,
+    from_: str,
+    to: str,
+    image_tag: str | None = None,
+    chart_version: str | None = None,
+    commit: bool = False,
+    dry_run: bool = False,
+    force: bool = False,
+    root: str | None = None,
+    json: bool = False,
+) -> int:
+    """Copy image tag and chart version to the next environment, keeping comments; checks they are published."""
+    from floe_deploy.console import Console
+    from floe_deploy.gitops.promote import promote as run_promotion
+    from floe_deploy.gitops.render import show_promotion
+
+    console = Console(json_mode=json)
+    report = run_promotion(
+        from_, to, root=_root(root), image_tag=image_tag, chart_version=chart_version,
+        force=force, dry_run=dry_run, commit=commit,
+    )  # fmt: skip
+    show_promotion(console, report)
+    return 0
