@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from floe_demo.config import CatalogConfig, ComputeConfig, PostgresConfig, ServingConfig
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -23,23 +25,9 @@ class Image(Strict):
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
-class PostgresEndpoint(Strict):
-    host: str = "postgres"
-    port: int = Field(default=5432, gt=0, lt=65536)
-    database: str = "floe"
-    user: str = "floe"
-
-
-class Catalog(Strict):
-    """An Iceberg catalog: `sql` (metadata in Postgres) or `rest` (Polaris)."""
-
-    type: Literal["sql", "rest"] = "sql"
-    name: str = "floe"
-    warehouse: str = "s3://floe-warehouse/warehouse"
-    postgres: PostgresEndpoint | None = PostgresEndpoint()
-    uri: str | None = None
-    client_id: str | None = None
-    scope: str = "PRINCIPAL_ROLE:ALL"
+DEFAULT_POSTGRES = PostgresConfig(host="postgres", port=5432, database="floe", user="floe")
+"""Catalog, compute and serving are CompiledArtifacts' own models (one definition); storage is
+camelCase here, as Helm values are, and becomes CompiledArtifacts' snake_case in the ConfigMap."""
 
 
 class Storage(Strict):
@@ -52,21 +40,6 @@ class Storage(Strict):
     pathStyle: bool = True
 
 
-class Compute(Strict):
-    type: Literal["duckdb", "trino", "snowflake", "bigquery"] = "duckdb"
-    host: str | None = None
-    port: int | None = None
-    user: str | None = None
-    catalog: str | None = None
-    account: str | None = None
-    project: str | None = None
-
-
-class Serving(Strict):
-    postgres: PostgresEndpoint = PostgresEndpoint()
-    schema_: str = Field(default="marts", alias="schema")
-
-
 class Artifacts(Strict):
     """The CompiledArtifacts file (FLOE_ARTIFACTS) the chart renders into a ConfigMap."""
 
@@ -75,10 +48,12 @@ class Artifacts(Strict):
         default="floe-artifacts",
         description="must match the volume the user-code deployment mounts (dagster values)",
     )
-    catalog: Catalog = Catalog()
+    catalog: CatalogConfig = CatalogConfig(
+        type="sql", warehouse="s3://floe-warehouse/warehouse", postgres=DEFAULT_POSTGRES
+    )
     storage: Storage = Storage()
-    compute: Compute = Compute()
-    serving: Serving = Serving()
+    compute: ComputeConfig = ComputeConfig()
+    serving: ServingConfig = ServingConfig(postgres=DEFAULT_POSTGRES)
 
 
 class RemoteRef(Strict):
