@@ -55,6 +55,7 @@ class Demo:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
+        self.first_up: dict[str, Any] = {}
         self.stack = DemoStack(
             load_settings(
                 state_dir=env["FLOE_STATE_DIR"],
@@ -82,8 +83,7 @@ def demo(docker: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = demo_env(tmp_path_factory.mktemp("demo-state"), f"floe-e2e-{secrets.token_hex(3)}")
     stack = Demo(env)
     try:
-        report = up_json(env, "--interval", "* * * * *", "--batch-size", "50")
-        assert report["cube_orders"] > 0
+        stack.first_up = up_json(env, "--interval", "* * * * *", "--batch-size", "50")
         yield stack
     finally:
         run_task("demo.down", "--volumes", env=env)
@@ -103,6 +103,21 @@ def wait_for_cube_above(demo: Demo, count: int) -> int:
     now = demo.cube_orders()
     assert now > count, f"Cube still answers {now} orders"
     return now
+
+
+@pytest.mark.requirement("007-FR-030")
+def test_first_up_reports_a_changed_stack_its_first_run_and_urls(demo: Demo) -> None:
+    report = demo.first_up
+    assert report["changed"] is True
+    assert report["first_run"]
+    assert report["cube_orders"] > 0
+    ports = demo.stack.ports
+    assert report["urls"]["Dagster UI"] == f"http://127.0.0.1:{ports.dagster}"
+    assert report["urls"]["Cube API"] == f"http://127.0.0.1:{ports.cube}/cubejs-api/v1"
+    steps = [step["step"] for step in report["steps"]]
+    assert steps[0].startswith("platform preflight")
+    assert steps[-1] == "rows in Cube"
+    assert any(step.startswith("compose up --wait") for step in steps)
 
 
 @pytest.mark.requirement("007-FR-029")
@@ -196,17 +211,6 @@ def test_down_keeps_data_and_up_brings_it_back(demo: Demo, docker: DockerClient)
     assert demo.cube_orders() >= before
 
 
-@pytest.mark.requirement("007-FR-031")
-def test_down_volumes_removes_everything(docker: DockerClient, tmp_path: Path) -> None:
-    env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
-    first = up_json(env, "--batch-size", "10")
-    assert first["changed"] is True
-    assert first["first_run"]
-    done = run_task("demo.down", "--volumes", env=env)
-    assert done.returncode == 0, done.stderr
-    assert project_objects(docker, env["FLOE_DEMO__PROJECT"]) == ([], [], [])
-
-
 @pytest.mark.requirement("007-FR-033")
 def test_a_taken_port_fails_before_anything_starts(docker: DockerClient, tmp_path: Path) -> None:
     env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
@@ -253,3 +257,11 @@ def test_an_unhealthy_service_is_named_with_its_check_and_logs(
         assert len(problem.logs.splitlines()) <= 30
     finally:
         docker.container.remove(container, force=True)
+
+
+@pytest.mark.requirement("007-FR-031")
+def test_down_volumes_removes_everything(demo: Demo, docker: DockerClient) -> None:
+    """Last in the module: takes the module's stack down with its volumes."""
+    done = run_task("demo.down", "--volumes", env=demo.env)
+    assert done.returncode == 0, done.stderr
+    assert project_objects(docker, demo.stack.project) == ([], [], [])
