@@ -118,3 +118,25 @@ def test_package_publish_sign_and_verify(registry: str, tmp_path: Path) -> None:
     unsigned = run_task("helm.verify", f"{target}/floe-dagster:9.9.9", "--json", env=env)
     assert unsigned.returncode == 3
     assert json.loads(unsigned.stdout)["digest"] is None
+
+
+def test_update_locks_and_build_rebuilds_from_the_lock(registry: str, tmp_path: Path) -> None:
+    """A chart whose dependency repository is a (test) OCI registry: deps resolves and writes
+    Chart.lock; with charts/ emptied, deps rebuilds exactly the locked version from the lock."""
+    source = chart_with_stand_in(tmp_path / "online")
+    task_ok("helm.mirror", "--to", f"oci://{registry}/charts", "--chart", str(source))
+    chart = bare_chart(tmp_path / "locked")
+    yaml = YAML()
+    metadata = yaml.load((chart / "Chart.yaml").read_text())
+    metadata["dependencies"][0]["repository"] = f"oci://{registry}/charts"
+    with (chart / "Chart.yaml").open("w") as file:
+        yaml.dump(metadata, file)
+
+    assert task_ok("helm.deps", "--chart", str(chart))["source"] == "Chart.yaml repositories"
+    lock = YAML(typ="safe").load((chart / "Chart.lock").read_text())
+    assert [(d["name"], d["version"]) for d in lock["dependencies"]] == [("dagster", "1.13.27")]
+    assert lock["digest"].startswith("sha256:")
+
+    shutil.rmtree(chart / "charts")
+    assert task_ok("helm.deps", "--chart", str(chart))["source"] == "Chart.lock"
+    assert (chart / "charts" / "dagster-1.13.27.tgz").is_file()

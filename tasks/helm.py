@@ -20,18 +20,23 @@ def _chart(path: str | None) -> Path:
 
 
 @task(help={"mirror": "take every dependency from this mirror: oci://REGISTRY/charts (air-gapped)",
+            "update": "resolve again and rewrite Chart.lock instead of rebuilding from it",
             "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
 @reports_errors
 def deps(
-    c: Context, mirror: str | None = None, chart: str | None = None, json: bool = False
+    c: Context,
+    mirror: str | None = None,
+    update: bool = False,
+    chart: str | None = None,
+    json: bool = False,
 ) -> int:
-    """Fetch the chart's dependencies (the official dagster chart) into charts/."""
+    """Fetch the chart's dependencies (the official dagster chart) into charts/, from Chart.lock when present."""
     from floe_deploy.console import Console
     from floe_deploy.helm.dependencies import update_dependencies
     from floe_deploy.helm.render import show_dependencies
 
     console = Console(json_mode=json)
-    show_dependencies(console, update_dependencies(_chart(chart), mirror))
+    show_dependencies(console, update_dependencies(_chart(chart), mirror, update=update))
     return 0
 
 

@@ -42,9 +42,13 @@ def oci_host(mirror: str) -> str:
     return mirror.removeprefix("oci://").split("/", 1)[0]
 
 
-def update_dependencies(chart_dir: Path = CHART_DIR, mirror: str | None = None) -> DependencyReport:
-    """Fetch every dependency into charts/ (and Chart.lock without a mirror)."""
+def update_dependencies(
+    chart_dir: Path = CHART_DIR, mirror: str | None = None, *, update: bool = False
+) -> DependencyReport:
+    """Fetch every dependency into charts/: rebuilt from Chart.lock when there is one (unless
+    `update`), else resolved from Chart.yaml's repositories and locked; or from a mirror."""
     declared = dependencies(chart_dir)
+    locked = (chart_dir / "Chart.lock").is_file() and not update and mirror is None
     try:
         if mirror is None:
             plain = all(
@@ -52,7 +56,8 @@ def update_dependencies(chart_dir: Path = CHART_DIR, mirror: str | None = None) 
                 for d in declared
                 if d.repository.startswith("oci://")
             )
-            helm_python.dependency_update(str(chart_dir), plain_http=plain)
+            fetch = helm_python.dependency_build if locked else helm_python.dependency_update
+            fetch(str(chart_dir), plain_http=plain)
         else:
             _update_from_mirror(chart_dir, mirror.rstrip("/"))
     except helm_python.HelmError as error:
@@ -62,8 +67,9 @@ def update_dependencies(chart_dir: Path = CHART_DIR, mirror: str | None = None) 
             "online: check the repository; air-gapped: `invoke helm.deps --mirror oci://REGISTRY/charts` "
             "from a mirror filled by `invoke helm.mirror`",
         ) from None
+    source = mirror or ("Chart.lock" if locked else "Chart.yaml repositories")
     return DependencyReport(
-        chart=str(chart_dir), source=mirror or "upstream", dependencies=dependencies(chart_dir)
+        chart=str(chart_dir), source=source, dependencies=dependencies(chart_dir)
     )
 
 
