@@ -35,6 +35,15 @@ def bare_chart(target: Path) -> Path:
     return chart
 
 
+def point_dependency_at(chart: Path, repository: str) -> None:
+    """Chart.yaml's dagster dependency from another repository (a test registry)."""
+    yaml = YAML()
+    metadata = yaml.load((chart / "Chart.yaml").read_text())
+    metadata["dependencies"][0]["repository"] = repository
+    with (chart / "Chart.yaml").open("w") as file:
+        yaml.dump(metadata, file)
+
+
 def test_mirror_then_deps_from_the_mirror_then_validate(registry: str, tmp_path: Path) -> None:
     mirror = f"oci://{registry}/charts"
     source = chart_with_stand_in(tmp_path / "online")
@@ -59,11 +68,7 @@ def test_mirror_then_deps_from_the_mirror_then_validate(registry: str, tmp_path:
 
 def test_an_unreachable_repository_is_a_clear_error(tmp_path: Path) -> None:
     chart = bare_chart(tmp_path)
-    yaml = YAML()
-    metadata = yaml.load((chart / "Chart.yaml").read_text())
-    metadata["dependencies"][0]["repository"] = f"oci://127.0.0.1:{free_port()}/charts"
-    with (chart / "Chart.yaml").open("w") as file:
-        yaml.dump(metadata, file)
+    point_dependency_at(chart, f"oci://127.0.0.1:{free_port()}/charts")
     done = run_task("helm.deps", "--chart", str(chart))
     assert done.returncode == 2
     assert "could not be fetched" in done.stderr
@@ -126,11 +131,7 @@ def test_update_locks_and_build_rebuilds_from_the_lock(registry: str, tmp_path: 
     source = chart_with_stand_in(tmp_path / "online")
     task_ok("helm.mirror", "--to", f"oci://{registry}/charts", "--chart", str(source))
     chart = bare_chart(tmp_path / "locked")
-    yaml = YAML()
-    metadata = yaml.load((chart / "Chart.yaml").read_text())
-    metadata["dependencies"][0]["repository"] = f"oci://{registry}/charts"
-    with (chart / "Chart.yaml").open("w") as file:
-        yaml.dump(metadata, file)
+    point_dependency_at(chart, f"oci://{registry}/charts")
 
     assert task_ok("helm.deps", "--chart", str(chart))["source"] == "Chart.yaml repositories"
     lock = YAML(typ="safe").load((chart / "Chart.lock").read_text())

@@ -86,18 +86,9 @@ def template(
     c: Context, values: str = "default", set: list[str] | None = None, chart: str | None = None
 ) -> int:
     """Render the chart offline and print the manifests."""
-    import sys
+    from floe_deploy.helm.chart import template_text
 
-    from ruamel.yaml import YAML
-
-    from floe_deploy.helm.chart import deep_merge, load_values, parse_sets, render, values_path
-
-    directory = _chart(chart)
-    chosen = deep_merge(load_values(values_path(values, directory)), parse_sets(set or []))
-    yaml = YAML()
-    for item in render(chosen, directory):
-        sys.stdout.write(f"---\n# Source: {item.template}\n")
-        yaml.dump(item.document, sys.stdout)
+    print(template_text(values, set or [], _chart(chart)), end="")
     return 0
 
 

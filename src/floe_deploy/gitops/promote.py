@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -18,10 +17,8 @@ from floe_deploy.commands import run
 from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import ENVIRONMENTS, GITOPS_DIR, relative
 from floe_deploy.gitops.yaml_edit import set_values
-from floe_deploy.helm.chart import load_values
+from floe_deploy.helm.chart import CHART_DIR, chart_metadata, load_values, parse_values
 from floe_deploy.images.registry_api import get_manifest
-
-CHART_NAME = "floe-dagster"
 
 
 class PromotionReport(BaseModel):
@@ -67,7 +64,7 @@ def _require_published(reference: str, what: str) -> None:
 
 
 def _target_changes(values_text: str, tag: str, version: str) -> dict[tuple[str | int, ...], str]:
-    values = load_values_text(values_text)
+    values = parse_values(values_text)
     changes: dict[tuple[str | int, ...], str] = {
         ("image", "tag"): tag,
         ("release", "chartVersion"): version,
@@ -81,15 +78,6 @@ def _target_changes(values_text: str, tag: str, version: str) -> dict[tuple[str 
                 ("dagster", "dagster-user-deployments", "deployments", index, "image", "tag")
             ] = tag
     return changes
-
-
-def load_values_text(text: str) -> dict[str, Any]:
-    import io  # noqa: PLC0415
-
-    from ruamel.yaml import YAML  # noqa: PLC0415
-
-    loaded = YAML(typ="safe", pure=True).load(io.StringIO(text))
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def promote(
@@ -108,7 +96,7 @@ def promote(
     source_values = load_values(environments / source / "values.yaml")
     target_file = environments / target / "values.yaml"
     target_text = target_file.read_text()
-    target_values = load_values_text(target_text)
+    target_values = parse_values(target_text, str(target_file))
     tag = image_tag or str((source_values.get("image") or {}).get("tag") or "")
     version = chart_version or str((source_values.get("release") or {}).get("chartVersion") or "")
     if not tag or not version:
@@ -120,7 +108,10 @@ def promote(
     charts = str((target_values.get("release") or {}).get("chartRepository") or "").removeprefix(
         "oci://"
     )
-    image, chart = f"{repository}:{tag}", f"{charts.rstrip('/')}/{CHART_NAME}:{version}"
+    image, chart = (
+        f"{repository}:{tag}",
+        f"{charts.rstrip('/')}/{chart_metadata(CHART_DIR)['name']}:{version}",
+    )
     _require_published(image, "image")
     _require_published(chart, "chart")
 

@@ -6,6 +6,7 @@ Rendering goes through the Helm Go SDK (helm-python-sdk); no helm binary and no 
 
 from __future__ import annotations
 
+import io
 import tarfile
 import tomllib
 from collections.abc import Iterable
@@ -90,16 +91,21 @@ def values_path(name: str, chart_dir: Path = CHART_DIR) -> Path:
 
 
 def load_values(path: Path) -> dict[str, Any]:
+    return parse_values(path.read_text(), str(path))
+
+
+def parse_values(text: str, source: str = "values") -> dict[str, Any]:
+    """A values document as a mapping; `source` names it in errors."""
     try:
-        data = _yaml().load(path.read_text())
+        data = _yaml().load(text)
     except YAMLError as error:
         raise FloeError(
-            f"{path} is not valid YAML: {str(error).splitlines()[0]}", "fix the file"
+            f"{source} is not valid YAML: {str(error).splitlines()[0]}", "fix the file"
         ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise FloeError(f"{path} is not a YAML mapping", "a values file maps keys to values")
+        raise FloeError(f"{source} is not a YAML mapping", "a values file maps keys to values")
     return data
 
 
@@ -222,3 +228,14 @@ def render(
             if document:
                 objects.append(RenderedObject(template=template, document=document))
     return objects
+
+
+def template_text(values: str, sets: Iterable[str], chart_dir: Path = CHART_DIR) -> str:
+    """`helm template` output: every rendered object, each after a `# Source:` line."""
+    chosen = deep_merge(load_values(values_path(values, chart_dir)), parse_sets(sets))
+    yaml = YAML()
+    out = io.StringIO()
+    for item in render(chosen, chart_dir):
+        out.write(f"---\n# Source: {item.template}\n")
+        yaml.dump(item.document, out)
+    return out.getvalue()

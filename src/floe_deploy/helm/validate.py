@@ -9,7 +9,6 @@ as configured by those values, and the wiring between the two (Secret and Config
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -198,7 +197,3 @@ def validate_chart(
         values_files=values_checks,
         objects=objects,
     )
-
-
-def report_json(report: ValidationReport) -> str:
-    return json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2)
