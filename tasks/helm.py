@@ -86,9 +86,15 @@ def template(
     c: Context, values: str = "default", set: list[str] | None = None, chart: str | None = None
 ) -> int:
     """Render the chart offline and print the manifests."""
-    from floe_deploy.helm.chart import template_text
+    import sys
 
-    print(template_text(values, set or [], _chart(chart)), end="")
+    from floe_deploy.helm.rendering import prepare_chart, template_text
+    from floe_deploy.settings import load_settings
+
+    prepared = prepare_chart(_chart(chart), load_settings().dagster_chart)
+    for notice in prepared.notices:
+        print(f"NOTE: {notice}", file=sys.stderr)
+    print(template_text(values, set or [], prepared, _chart(chart)), end="")
     return 0
 
 

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         description="directory with crds/ and dagster/ JSON schemas; unset: a cache in the state "
         "dir, filled from the pinned upstream sources",
     )
+    dagster_chart: Path | None = Field(
+        default=None,
+        description="an unpacked official dagster chart to render with when the umbrella's charts/ "
+        "has none (`invoke helm.deps` fills charts/); e.g. a copy made on a connected machine",
+    )
     min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
     min_free_memory_gb: float = Field(
         default=4.0, description="Free memory below this is unhealthy."

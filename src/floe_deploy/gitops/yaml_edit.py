@@ -46,7 +46,7 @@ def set_values(text: str, changes: dict[Path_, str]) -> str:
     """`text` with each path's scalar replaced; paths that are absent raise."""
     lines = text.splitlines(keepends=True)
     document = _load(text)
-    edits: list[tuple[int, int, int, str]] = []
+    edits: set[tuple[int, int, int, str]] = set()  # a set: aliases of one anchor edit it once
     for path, value in changes.items():
         node: Any = document
         for key in path[:-1]:
@@ -67,7 +67,7 @@ def set_values(text: str, changes: dict[Path_, str]) -> str:
         content = lines[line].rstrip("\n")
         end = _scalar_end(content, column, bool(node.fa.flow_style()))
         original = content[column:end]
-        edits.append((line, column, end, _render_scalar(value, original)))
+        edits.add((line, column, end, _render_scalar(value, original)))
     for line, column, end, replacement in sorted(edits, reverse=True):
         newline = lines[line][len(lines[line].rstrip("\n")) :]
         content = lines[line].rstrip("\n")

@@ -6,7 +6,6 @@ Rendering goes through the Helm Go SDK (helm-python-sdk); no helm binary and no 
 
 from __future__ import annotations
 
-import io
 import tarfile
 import tomllib
 from collections.abc import Iterable
@@ -193,49 +192,3 @@ def locked_version(package: str) -> str:
         if entry["name"] == package:
             return str(entry["version"])
     raise FloeError(f"{package} is not in uv.lock", "run `uv lock`")
-
-
-def render(
-    values: dict[str, Any], chart_dir: Path = CHART_DIR, *, validate_schema: bool = True
-) -> list[RenderedObject]:
-    """Render the chart offline and parse every manifest into objects (NOTES.txt left out)."""
-    chart_metadata(chart_dir)
-    try:
-        chart = helm_python.Chart.load(str(chart_dir))
-    except helm_python.HelmError as error:
-        raise FloeError(
-            f"{chart_dir} cannot be loaded: {one_line(error)}", "fix the chart"
-        ) from None
-    try:
-        if validate_schema:
-            chart.validate_schema(chart.merge_values(values))
-        manifests = chart.render(values, name=RELEASE_NAME, namespace=NAMESPACE, is_install=True)
-    except helm_python.HelmValuesError as error:
-        raise FloeError(
-            f"values rejected by the chart's schema: {one_line(error)}", "fix the key named above"
-        ) from None
-    except helm_python.HelmRenderError as error:
-        raise FloeError(
-            f"rendering failed: {one_line(error)}", "fix the template or value named above"
-        ) from None
-    finally:
-        chart.close()
-    objects = []
-    for template, text in sorted(manifests.items()):
-        if template.endswith("NOTES.txt"):
-            continue
-        for document in _yaml().load_all(text):
-            if document:
-                objects.append(RenderedObject(template=template, document=document))
-    return objects
-
-
-def template_text(values: str, sets: Iterable[str], chart_dir: Path = CHART_DIR) -> str:
-    """`helm template` output: every rendered object, each after a `# Source:` line."""
-    chosen = deep_merge(load_values(values_path(values, chart_dir)), parse_sets(sets))
-    yaml = YAML()
-    out = io.StringIO()
-    for item in render(chosen, chart_dir):
-        out.write(f"---\n# Source: {item.template}\n")
-        yaml.dump(item.document, out)
-    return out.getvalue()

@@ -62,6 +62,9 @@ def resource_problems(resources: dict[str, Any] | None, name: str) -> list[str]:
     return problems
 
 
+TMP_RULE = "no writable emptyDir at /tmp (read-only root)"
+
+
 def workload_problems(document: dict[str, Any]) -> list[str] | None:
     """Violations of a workload (empty when it complies); None for objects that run no pods."""
     spec = pod_spec(document)
@@ -82,8 +85,12 @@ def workload_problems(document: dict[str, Any]) -> list[str] | None:
         problems += resource_problems(container.get("resources"), name)
         mounts = {m.get("mountPath"): m.get("name") for m in container.get("volumeMounts") or []}
         if mounts.get("/tmp") not in empty_dirs:
-            problems.append(f"{name}: no writable emptyDir at /tmp (read-only root)")
+            problems.append(f"{name}: {TMP_RULE}")
     return problems
+
+
+def init_container_names(document: dict[str, Any]) -> set[str]:
+    return {c.get("name", "?") for c in (pod_spec(document) or {}).get("initContainers") or []}
 
 
 def _component_problems(component: dict[str, Any], name: str) -> list[str]:
@@ -94,7 +101,7 @@ def _component_problems(component: dict[str, Any], name: str) -> list[str]:
     empty_dirs = {v["name"] for v in component.get("volumes") or [] if "emptyDir" in v}
     mounts = {m.get("mountPath"): m.get("name") for m in component.get("volumeMounts") or []}
     if mounts.get("/tmp") not in empty_dirs:
-        problems.append(f"{name}: no writable emptyDir at /tmp (read-only root)")
+        problems.append(f"{name}: {TMP_RULE}")
     return problems
 
 

@@ -24,12 +24,13 @@ def show_validation(console: Console, report: ValidationReport) -> None:
         )
         for o in report.objects
     ]
-    for stand_in in report.stand_in_dependencies:
-        console.line(
-            f"NOTE: charts/ holds a STAND-IN for {stand_in}: the subchart's objects below prove "
-            "plumbing only; the official chart's workloads are checked through their values"
-        )
+    for dependency in report.dependencies:
+        if notice := dependency.notice:
+            console.line(f"NOTE: {notice}")
     console.table("objects", ["values", "object", "schema", "schema check", "pod security"], rows)
+    for check in report.objects:
+        for warning in check.warnings:
+            console.line(f"WARNING: {check.values} {check.object}: {warning}")
     console.table(
         "values files",
         [

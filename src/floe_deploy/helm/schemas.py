@@ -9,6 +9,7 @@ the pinned upstream sources below. Kubernetes' own schemas ship with `kubernetes
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -97,6 +98,67 @@ def kubernetes_definitions() -> dict[str, Any]:
     )
     definitions = json.loads(bundled.read_text())["$defs"]
     return {"definitions": definitions, "$defs": definitions}
+
+
+KUBERNETES_DEFINITIONS_REF = re.compile(r"^https?://[^#]*/_definitions\.json#/definitions/(?P<pointer>.+)$")
+"""A remote `$ref` into Kubernetes' definitions (kubernetesjsonschema.dev, yannh's mirror, ...)."""
+
+
+def embed_kubernetes_definitions(schema: dict[str, Any], source: str) -> int:
+    """Point a chart schema's remote Kubernetes `$ref`s at definitions embedded in the schema
+    itself, taken from the bundled ones (what newer dagster charts do upstream), so Helm
+    validates values offline. Returns how many refs were rewritten; any other remote `$ref`
+    is an error that names it. The schema is changed in place."""
+    key = "definitions" if "definitions" in schema and "$defs" not in schema else "$defs"
+    bundled = kubernetes_definitions()["$defs"]
+    needed: set[str] = set()
+    rewritten = 0
+
+    def visit(node: Any, *, own: bool) -> None:
+        nonlocal rewritten
+        if isinstance(node, list):
+            for item in node:
+                visit(item, own=own)
+            return
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and own and not ref.startswith("#"):
+            match = KUBERNETES_DEFINITIONS_REF.match(ref)
+            if match is None:
+                raise FloeError(
+                    f"{source} refers to {ref}, which cannot be resolved offline",
+                    "vendor that document into the chart's schema, or report the chart version",
+                )
+            node["$ref"] = f"#/{key}/{match['pointer']}"
+            needed.add(match["pointer"].split("/", 1)[0])
+            rewritten += 1
+        elif isinstance(ref, str) and not own and ref.startswith("#/$defs/"):
+            node["$ref"] = f"#/{key}/{ref.removeprefix('#/$defs/')}"
+            needed.add(ref.removeprefix("#/$defs/").split("/", 1)[0])
+        for value in node.values():
+            visit(value, own=own)
+
+    visit(schema, own=True)
+    embedded: dict[str, Any] = {}
+    while pending := needed - embedded.keys():
+        for name in sorted(pending):
+            if name not in bundled:
+                raise FloeError(
+                    f"{source} refers to the Kubernetes definition {name}, which the bundled "
+                    f"Kubernetes {KUBERNETES_DEFINITIONS_VERSION} schemas lack",
+                    "report the chart version",
+                )
+            embedded[name] = json.loads(json.dumps(bundled[name]))
+            visit(embedded[name], own=False)
+    definitions = schema.setdefault(key, {})
+    for name, definition in embedded.items():
+        if name in definitions and definitions[name] != definition:
+            raise FloeError(
+                f"{source} already defines {name} differently", "report the chart version"
+            )
+        definitions[name] = definition
+    return rewritten
 
 
 def without_required(schema: Any) -> Any:

@@ -25,16 +25,15 @@ from floe_deploy.helm.chart import (
     NAMED_VALUES,
     RenderedObject,
     deep_merge,
-    dependencies,
     load_values,
-    render,
-    require_dependencies,
     values_path,
 )
+from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
 from floe_deploy.helm.schemas import SchemaStore
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import Settings
 
+DAGSTER_TEMPLATES = f"{CHART_DIR.name}/charts/dagster/"
 KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 CRD_GROUPS = {
     "argoproj.io", "bitnami.com", "external-secrets.io", "helm.toolkit.fluxcd.io",
@@ -49,6 +48,8 @@ class ObjectCheck(BaseModel):
     schema_checked: str
     schema_errors: list[str] = []
     pss_errors: list[str] | None = None
+    warnings: list[str] = []
+    """Rules the chart that renders the object offers no way to satisfy (its gap, named)."""
 
     @property
     def ok(self) -> bool:
@@ -63,7 +64,8 @@ class ValuesCheck(BaseModel):
 
 class ValidationReport(BaseModel):
     kubernetes_versions: list[str]
-    stand_in_dependencies: list[str] = []
+    dependencies: list[RenderedDependency] = []
+    schema_refs_embedded: int = 0
     values_files: list[ValuesCheck]
     objects: list[ObjectCheck]
 
@@ -116,18 +118,49 @@ def check_object(item: RenderedObject, store: SchemaStore, values: str) -> Objec
                 errors.append(f"{version}: no schema for {item.api_version} {item.kind}")
                 continue
             errors += [f"{version}: {e}" for e in _errors(validator, item.document)]
+    problems = pss.workload_problems(item.document)
+    warnings = []
+    if problems and item.template.startswith(DAGSTER_TEMPLATES):
+        # The dagster chart renders its init containers with no volumeMounts of the user's.
+        gaps = {f"{name}: {pss.TMP_RULE}" for name in pss.init_container_names(item.document)}
+        warnings = [
+            f"{p}: the dagster chart offers no volumeMounts for its init containers (chart gap)"
+            for p in problems
+            if p in gaps
+        ]
+        problems = [p for p in problems if p not in gaps]
     return ObjectCheck(
         values=values,
         template=item.template,
         object=item.label,
         schema_checked=checked,
         schema_errors=errors,
-        pss_errors=pss.workload_problems(item.document),
+        pss_errors=problems,
+        warnings=warnings,
     )
 
 
 def _defaults(chart_dir: Path) -> dict[str, Any]:
     return load_values(chart_dir / "values.yaml")
+
+
+def _image_mismatches(repository: str, tag: str, dagster: dict[str, Any]) -> list[str]:
+    """Every floe workload of the dagster chart runs the one runtime image, `image`."""
+    wanted = f"{repository}:{tag}"
+    workloads = {
+        "dagster.dagsterWebserver.image": dagster.get("dagsterWebserver", {}).get("image"),
+        "dagster.dagsterDaemon.image": dagster.get("dagsterDaemon", {}).get("image"),
+    }
+    for deployment in (dagster.get("dagster-user-deployments") or {}).get("deployments") or []:
+        workloads[f"user deployment {deployment.get('name')} image"] = deployment.get("image")
+    errors = []
+    for where, image in workloads.items():
+        found = f"{(image or {}).get('repository')}:{(image or {}).get('tag')}"
+        if found != wanted:
+            errors.append(
+                f"{where} is {found}, not the runtime image {wanted} (make it an alias of `image`)"
+            )
+    return errors
 
 
 def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
@@ -155,6 +188,7 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
         errors.append(
             "dagster.generatePostgresqlPasswordSecret must be false (the Secret comes from secrets.*)"
         )
+    errors += _image_mismatches(umbrella.image.repository, umbrella.image.tag, dagster)
     if umbrella.artifacts.enabled:
         name = umbrella.artifacts.configMapName
         for deployment in (dagster.get("dagster-user-deployments") or {}).get("deployments") or []:
@@ -176,8 +210,7 @@ def validate_chart(
     chart_dir: Path = CHART_DIR,
 ) -> ValidationReport:
     """Validate the chart with each values source (default: every values file of the chart)."""
-    require_dependencies(chart_dir)
-    stand_ins = [f"{d.name} {d.version}" for d in dependencies(chart_dir) if d.stand_in]
+    chart = prepare_chart(chart_dir, settings.dagster_chart)
     store = SchemaStore(settings)
     chosen = sources or list(NAMED_VALUES)
     values_checks, objects = [], []
@@ -186,14 +219,15 @@ def validate_chart(
         user_values = deep_merge(load_values(path), sets or {})
         merged = deep_merge(_defaults(chart_dir), user_values)
         label = source if source in NAMED_VALUES else str(path)
-        rendered = render(user_values, chart_dir)
+        rendered = render(user_values, chart)
         values_checks.append(
             ValuesCheck(values=label, objects=len(rendered), errors=check_values(merged, store))
         )
         objects += [check_object(item, store, label) for item in rendered]
     return ValidationReport(
         kubernetes_versions=list(KUBERNETES_VERSIONS),
-        stand_in_dependencies=stand_ins,
+        dependencies=list(chart.dependencies),
+        schema_refs_embedded=chart.schema_refs_embedded,
         values_files=values_checks,
         objects=objects,
     )

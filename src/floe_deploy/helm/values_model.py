@@ -21,7 +21,11 @@ class Strict(BaseModel):
 
 class Image(Strict):
     repository: str = Field(default="floe/dagster", description="the floe runtime image")
-    tag: str = Field(default="", description="default: the chart's appVersion")
+    tag: str = Field(
+        default="0.1.0",
+        min_length=1,
+        description="the release version (`helm.package` sets it); `0.1.0@sha256:…` pins a digest",
+    )
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
@@ -132,7 +136,6 @@ class NetworkPolicy(Strict):
     ingressNamespaces: list[str] = Field(
         default_factory=list, description="namespaces allowed to reach the webserver and Cube"
     )
-    webserverPort: int = 80
 
 
 class PodDisruptionBudget(Strict):

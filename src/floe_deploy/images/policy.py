@@ -61,6 +61,7 @@ def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[Pol
     user = getattr(config, "user", "") or ""
     labels = getattr(config, "labels", None) or {}
     entrypoint = list(getattr(config, "entrypoint", None) or [])
+    command = list(getattr(config, "cmd", None) or [])
     env = list(getattr(config, "env", None) or [])
     uid = user.split(":")[0]
     if image_name == RUNTIME_IMAGE:
@@ -82,12 +83,21 @@ def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[Pol
         for item in env
         if SECRET_ENV_NAME.search(item.split("=", 1)[0]) and item.split("=", 1)[1:] != [""]
     ]
-    shell_form = entrypoint[:2] == ["/bin/sh", "-c"]
-    entrypoint_check = PolicyCheck(
-        name="exec-form entrypoint",
-        passed=bool(entrypoint) and not shell_form,
-        detail=" ".join(entrypoint) or "none",
-    )
+    start = entrypoint or command
+    if image_name == RUNTIME_IMAGE:
+        # Kubernetes workloads name the program in `args` (the dagster chart, dagster-k8s's run
+        # pods): an ENTRYPOINT would be prepended to it (`dagster dagster ...`).
+        entrypoint_check = PolicyCheck(
+            name="no ENTRYPOINT, exec-form CMD",
+            passed=not entrypoint and bool(command) and command[:2] != ["/bin/sh", "-c"],
+            detail=f"entrypoint {' '.join(entrypoint) or 'none'}; cmd {' '.join(command) or 'none'}",
+        )
+    else:
+        entrypoint_check = PolicyCheck(
+            name="exec-form entrypoint",
+            passed=bool(start) and start[:2] != ["/bin/sh", "-c"],
+            detail=" ".join(start) or "none",
+        )
     return [
         *([] if image_name == BASE_IMAGE else [user_check, entrypoint_check]),
         PolicyCheck(

@@ -210,6 +210,8 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("debootstrap (golden base)", package_with("debootstrap", "debootstrap")),
     ("postgresql (tests on loopback)", package_with("pg_ctlcluster", "postgresql")),
     ("openssl (TLS test certificates)", package_with("openssl", "openssl")),
+    ("podman (helm.smoke plays the rendered pods)", package_with("podman", "podman")),
+    ("catatonit (podman's pause process)", package_with("catatonit", "catatonit")),
     ("cosign (signatures)", COSIGN.ensure),
     ("oras (SBOM attachments)", ORAS.ensure),
 ]
