@@ -7,6 +7,8 @@ before anything is written, so a wrong setting leaves no namespace, table or par
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,10 @@ def storage_properties(artifacts: CompiledArtifacts, secrets: Secrets) -> dict[s
     }
     if storage.endpoint:
         properties["s3.endpoint"] = storage.endpoint
+        # S3-compatible servers (MinIO releases, s3rver, Ceph) reject the checksums the AWS SDKs
+        # send by default since 2025; Arrow's S3 client reads these from the environment only.
+        os.environ.setdefault("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
+        os.environ.setdefault("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required")
     return properties
 
 

@@ -34,7 +34,14 @@ def load(timeout: float | None) -> PreflightSettings:
         ) from None
 
 
-def run(selected: list[str], output: Format, timeout: float | None, write_probe: bool) -> int:
+def run(
+    selected: list[str],
+    output: Format,
+    timeout: float | None,
+    write_probe: bool,
+    *,
+    warnings_ok: bool = False,
+) -> int:
     """Load settings, run, print; the exit code. Shared by the console script and `invoke preflight`."""
     try:
         settings = load(timeout)
@@ -48,6 +55,8 @@ def run(selected: list[str], output: Format, timeout: float | None, write_probe:
         return int(ExitCode.USAGE)
     report = run_preflight(settings, selected, write_probe=write_probe)
     emit(report, output)
+    if warnings_ok and report.exit_code is ExitCode.WARNINGS:
+        return int(ExitCode.OK)
     return int(report.exit_code)
 
 
@@ -85,6 +94,12 @@ def emit(report: Report, output: Format) -> None:
     help="Seconds each check may take (default 5, FLOE_TIMEOUT).",
 )
 @click.option("--write-probe", is_flag=True, help="Storage: also put, get and delete one object.")
+@click.option(
+    "--warnings-ok",
+    is_flag=True,
+    help="Exit 0 when there are warnings but no errors (the Helm pre-install hook: on a fresh "
+    "install the SQL catalog has no tables yet).",
+)
 def main(
     *,
     checks: tuple[str, ...],
@@ -93,13 +108,19 @@ def main(
     output: Format,
     timeout: float | None,
     write_probe: bool,
+    warnings_ok: bool,
 ) -> None:
     """Probe compute, storage, catalog, Postgres and the local platform before a deployment.
 
     Exit codes: 0 all ok, 2 usage or configuration error, 3 at least one error, 4 warnings only.
     """
     selected = list(CHECKS) if check_all or not checks else list(checks)
-    sys.exit(run(selected, "json" if as_json_flag else output, timeout, write_probe))
+    sys.exit(
+        run(
+            selected, "json" if as_json_flag else output, timeout, write_probe,
+            warnings_ok=warnings_ok,
+        )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

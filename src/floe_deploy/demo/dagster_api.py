@@ -40,7 +40,9 @@ def _host_port(url: str) -> tuple[str, int]:
     return host, int(port or 80)
 
 
-def submit_run(url: str, tags: dict[str, str], job: str = JOB_NAME) -> str:
+def submit_run(
+    url: str, tags: dict[str, str], job: str = JOB_NAME, location: str = LOCATION_NAME
+) -> str:
     """Queue one run of the job; its run id."""
     from dagster_graphql import (  # noqa: PLC0415 (slow import, only where a run is launched)
         DagsterGraphQLClient,
@@ -50,16 +52,18 @@ def submit_run(url: str, tags: dict[str, str], job: str = JOB_NAME) -> str:
     host, port = _host_port(url)
     try:
         return DagsterGraphQLClient(host, port_number=port).submit_job_execution(
-            job, repository_location_name=LOCATION_NAME, tags=tags
+            job, repository_location_name=location, tags=tags
         )
     except (DagsterGraphQLClientError, httpx.HTTPError, OSError) as error:
         raise DagsterApiError(f"launching {job} failed: {error}") from None
 
 
-def submit_batch(url: str, batch_number: int | None = None) -> tuple[str, int]:
+def submit_batch(
+    url: str, batch_number: int | None = None, location: str = LOCATION_NAME
+) -> tuple[str, int]:
     """Queue one demo batch (default: now's epoch second as its number); (run id, batch number)."""
     number = batch_number if batch_number is not None else int(time.time())
-    return submit_run(url, {BATCH_TAG: str(number)}), number
+    return submit_run(url, {BATCH_TAG: str(number)}, location=location), number
 
 
 def runs(url: str, limit: int = 20, job: str = JOB_NAME) -> list[RunSummary]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from floe_deploy.console import Console
 from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
 from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
+from floe_deploy.helm.smoke import SmokeReport
 from floe_deploy.helm.validate import ValidationReport
 
 
@@ -100,4 +101,30 @@ def show_verified(console: Console, verified: VerifiedChart) -> None:
     state = "ok" if verified.signature_ok else "FAILED"
     console.line(
         f"{verified.reference} {verified.digest or ''}: signature {state} ({verified.detail})"
+    )
+
+
+def show_smoke(console: Console, report: SmokeReport) -> None:
+    if console.json_mode:
+        console.json(report.model_dump(mode="json") | {"ok": report.ok})
+        return
+    for substitution in report.substitutions:
+        console.line(f"SUBSTITUTED: {substitution}")
+    console.table(
+        f"played workloads ({report.values} values)",
+        ["workload", "pod", "ready", "probe", "detail"],
+        [
+            (w.workload, w.pod, f"yes ({w.seconds} s)" if w.ready else "NO", w.probe, w.detail)
+            for w in report.workloads
+        ],
+    )
+    for workload in report.workloads:
+        if not workload.ready:
+            console.line(f"--- last log lines of {workload.pod} ---\n{workload.logs}")
+            console.line(f"Remediation: {workload.remediation}")
+    console.table("checks", ["check", "result"], list(report.checks.items()))
+    console.line(
+        f"run {report.run_id or '-'}: {report.run_status or 'not launched'}; "
+        f"orders in Cube: {report.rows_in_cube if report.rows_in_cube is not None else '-'}; "
+        + ", ".join(f"{k} at {v} s" for k, v in report.seconds.items())
     )

@@ -75,6 +75,13 @@ CATALOG: tuple[ImageSpec, ...] = (
         needs_network=True,
     ),
     ImageSpec(
+        name="busybox",
+        kind=ImageKind.SERVICE,
+        description="BusyBox (Debian's) for the dagster chart's init containers (nslookup, sh)",
+        upstream="busybox:1.28",
+        needs_network=True,
+    ),
+    ImageSpec(
         name="registry",
         kind=ImageKind.SERVICE,
         description="OCI registry (Debian's docker-registry), for tests and mirrors",

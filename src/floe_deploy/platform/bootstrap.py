@@ -190,10 +190,11 @@ def ensure_arm64_emulation(apt: Apt) -> tuple[Outcome, str]:
 
 
 def package_with(program: str, package: str) -> Callable[[Apt], tuple[Outcome, str]]:
-    """A step that installs `package` when `program` is not on the search path."""
+    """A step that installs `package` when `program` (a name on the search path, or an absolute
+    path) is missing."""
 
     def ensure(apt: Apt) -> tuple[Outcome, str]:
-        if path := shutil.which(program):
+        if path := shutil.which(program) or (program if Path(program).is_file() else None):
             return Outcome.PRESENT, f"{program} at {path}"
         apt.install(package)
         return Outcome.INSTALLED, f"{package} (distribution package)"
@@ -212,6 +213,8 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("openssl (TLS test certificates)", package_with("openssl", "openssl")),
     ("podman (helm.smoke plays the rendered pods)", package_with("podman", "podman")),
     ("catatonit (podman's pause process)", package_with("catatonit", "catatonit")),
+    ("netavark (podman's pod network)", package_with("/usr/lib/podman/netavark", "netavark")),
+    ("aardvark-dns (pod names in DNS)", package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns")),
     ("cosign (signatures)", COSIGN.ensure),
     ("oras (SBOM attachments)", ORAS.ensure),
 ]

@@ -1,0 +1,161 @@
+"""Podman, as `helm.smoke` uses it: play Kubernetes YAML (`podman kube play`), name pods after
+their Services, run probes, read logs, clean up.
+
+Podman is driven through its CLI: Debian's podman 4.3 has no API service running here, and
+`kube play` is a CLI verb. Every call carries the containers.conf whose ulimits fit this
+sandbox (without it each container fails with "error setting rlimit").
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from floe_deploy.commands import run, tail
+from floe_deploy.errors import FloeError
+
+CONTAINERS_CONF = """[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+
+[network]
+network_backend = "netavark"
+"""
+"""Ulimits this sandbox allows; netavark (with aardvark-dns) so pods resolve each other by name."""
+INSTALL = "install podman, catatonit, netavark and aardvark-dns (`scripts/bootstrap` does)"
+
+
+class Podman:
+    """One smoke's podman session: its network, secrets and pods, all removed by `remove_all`."""
+
+    def __init__(self, state_dir: Path, network: str) -> None:
+        conf = state_dir / "podman" / "containers.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(CONTAINERS_CONF)
+        self.env = {"CONTAINERS_CONF": str(conf)}
+        self.network = network
+        self.pods: list[str] = []
+        self.secrets: list[str] = []
+
+    def __call__(self, *argv: str, timeout: float = 120) -> str:
+        return run(["podman", *argv], remediation=INSTALL, env=self.env, timeout=timeout)
+
+    def try_(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        """A call whose failure is an answer (probes, inspections)."""
+        return subprocess.run(
+            ["podman", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **self.env},
+            timeout=60,
+        )
+
+    def load_image(self, reference: str, image_id: str) -> None:
+        """Copy an image from Docker's store into podman's, unless podman has that image id."""
+        found = self.try_("image", "inspect", reference, "--format", "{{.Id}}")
+        if found.returncode == 0 and image_id.removeprefix("sha256:").startswith(
+            found.stdout.strip()[:12]
+        ):
+            return
+        with tempfile.NamedTemporaryFile(suffix=".tar") as archive:
+            run(
+                ["docker", "save", "-o", archive.name, reference],
+                remediation="is the Docker engine up? `invoke platform.status`",
+                timeout=600,
+            )
+            self("load", "-q", "-i", archive.name, timeout=600)
+        self("tag", f"localhost/{reference}", reference)
+
+    def create_network(self) -> None:
+        self.try_("network", "rm", "-f", self.network)
+        self("network", "create", self.network)
+
+    def create_secret(self, name: str, data: dict[str, str]) -> None:
+        """A Secret as podman 4.3's kube play reads it: the JSON of the data map, values base64."""
+        encoded = {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}
+        self.try_("secret", "rm", name)
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+            json.dump(encoded, file)
+            file.flush()
+            self("secret", "create", name, file.name)
+        self.secrets.append(name)
+
+    def play(self, documents: list[dict[str, Any]], configmaps: list[Path] | None) -> list[str]:
+        """`podman kube play` one workload on the network; the names of the pods it made."""
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
+            # JSON is YAML, and has no line folding for podman's parser to mangle long args.
+            file.write("\n---\n".join(json.dumps(document) for document in documents))
+            file.flush()
+            argv = ["kube", "play", "--network", self.network, "--replace"]
+            for configmap in configmaps or []:
+                argv += ["--configmap", str(configmap)]
+            done = self.try_(*argv, file.name)
+        if done.returncode != 0:
+            raise FloeError(
+                f"podman kube play refused {documents[-1].get('kind')}/"
+                f"{(documents[-1].get('metadata') or {}).get('name')}: {tail(done.stderr, 3)}",
+                "fix the value the error names, or check `podman kube play` support for the field",
+            )
+        ids = []
+        lines = done.stdout.splitlines()
+        for index, line in enumerate(lines):
+            if line.strip() == "Pod:" and index + 1 < len(lines):
+                ids.append(lines[index + 1].strip())
+        names = [self("pod", "inspect", pod_id, "--format", "{{.Name}}").strip() for pod_id in ids]
+        self.pods += names
+        return names
+
+    def alias(self, pod: str, alias: str) -> None:
+        """Make `pod` answer to a Service's name on the network, as cluster DNS would."""
+        infra = self("pod", "inspect", pod, "--format", "{{.InfraContainerID}}").strip()
+        self("network", "disconnect", self.network, infra)
+        self("network", "connect", "--alias", alias, self.network, infra)
+
+    def pod_ip(self, pod: str) -> str:
+        infra = self("pod", "inspect", pod, "--format", "{{.InfraContainerID}}").strip()
+        networks = json.loads(
+            self("inspect", infra, "--format", "{{json .NetworkSettings.Networks}}")
+        )
+        return str(networks[self.network]["IPAddress"])
+
+    def containers(self, pod: str) -> list[dict[str, Any]]:
+        """The pod's containers (infra left out): name, state, exit code, restarts."""
+        listed = json.loads(
+            self("ps", "-a", "--filter", f"pod={pod}", "--format", "json") or "[]"
+        )
+        found = []
+        for entry in listed:
+            if entry.get("IsInfra"):
+                continue
+            name = entry["Names"][0]
+            state = json.loads(self("inspect", name, "--format", "{{json .State}}"))
+            restarts = self("inspect", name, "--format", "{{.RestartCount}}").strip()
+            found.append(
+                {
+                    "name": name,
+                    "status": state.get("Status"),
+                    "exit_code": state.get("ExitCode"),
+                    "restarts": int(restarts or 0),
+                }
+            )
+        return found
+
+    def logs(self, container: str, lines: int = 30) -> str:
+        done = self.try_("logs", "--tail", str(lines), container)
+        return (done.stdout + done.stderr).strip()
+
+    def remove_all(self) -> None:
+        """Every pod on the network (a killed earlier run's too), the secrets, the network."""
+        listed = self.try_("pod", "ps", "-q", "--filter", f"network={self.network}").stdout.split()
+        for pod in [*reversed(self.pods), *listed]:
+            self.try_("pod", "rm", "-f", "-t", "2", pod)
+        for secret in self.secrets:
+            self.try_("secret", "rm", secret)
+        self.try_("network", "rm", "-f", self.network)
+        self.pods.clear()
+        self.secrets.clear()

@@ -1,0 +1,739 @@
+"""helm.smoke: render the umbrella chart with the real dagster chart and play its pods with
+`podman kube play`, then prove the platform works.
+
+What this is: the rendered workloads (Deployments, the hook Jobs, their ConfigMaps) started on
+one machine exactly as rendered (command, args, env, mounts, user, security context), with
+Postgres and S3 from the project's images beside them and the chart's Secret made from
+generated credentials (in place of the External Secrets operator). What it is not: a cluster.
+There is no scheduler, no kube-proxy (a Service is only its name: the pod it selects answers to
+it on the pod network, at the container's port), no admission, and one pod per Deployment.
+
+Where a workload needs the Kubernetes API itself (the K8sRunLauncher creating a run's Job), a
+stand-in API server answers that call (see kube_api_standin) and the smoke plays the Job's pod;
+the kubelet's service-account token mount and KUBERNETES_SERVICE_* variables are added to pods
+that automount a token. The report lists each substitution.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from copy import deepcopy
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import boto3
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel
+from ruamel.yaml import YAML
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from floe_demo.cube import CubeClient, CubeError
+from floe_deploy.console import Console
+from floe_deploy.demo import dagster_api
+from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.helm.chart import (
+    CHART_DIR,
+    NAMED_VALUES,
+    RenderedObject,
+    deep_merge,
+    load_values,
+    values_path,
+)
+from floe_deploy.helm.podman import Podman
+from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.images.services import stack_images
+from floe_deploy.platform.engine import docker_client
+from floe_deploy.settings import Settings
+
+SMOKE_IMAGES = ["postgres", "s3", "cube", "dagster", "busybox"]
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_PORT = 6443
+POSTGRES = {"host": "postgres", "port": 5432, "database": "floe", "user": "floe"}
+S3_ENDPOINT = "http://s3:9000"
+S3_ACCESS_KEY = "floe-smoke"
+READY_TIMEOUT_S = 240.0
+RUN_TIMEOUT_S = 300.0
+
+REMEDIATIONS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"No such command '(\w[\w-]*)'"),
+        "the image's ENTRYPOINT is prepended to the chart's args (`dagster dagster …`): "
+        "drop the ENTRYPOINT, as the dagster chart's images do",
+    ),
+    (
+        re.compile(r"(?i)permission denied.*(bind|listen)|(bind|listen).*permission denied|"
+                   r"EACCES.*:(\d+)"),
+        "a non-root process with no capabilities cannot bind a port below 1024 on a real node: "
+        "listen on a port ≥ 1024 (dagster.dagsterWebserver.service.port)",
+    ),
+    (
+        re.compile(r"(?i)(no such file or directory|FileNotFoundError|not found).*"
+                   r"(/opt|/etc|/cube|/tmp|\.json|\.yaml)"),
+        "a file the workload reads is not mounted: check the volumes and volumeMounts it renders",
+    ),
+    (
+        re.compile(r"(?i)(secret|key).*(not found|no such|does not exist)|"
+                   r"(not found|no such).*(secret|key)"),
+        "the Secret lacks a key the workload reads: compare secretKeyRef keys with secrets.secretName's keys",
+    ),
+    (
+        re.compile(r"(?i)read-only file system"),
+        "the workload writes outside its emptyDir mounts: mount an emptyDir where it writes",
+    ),
+]
+
+
+class WorkloadState(BaseModel):
+    workload: str
+    pod: str
+    ready: bool
+    seconds: float | None = None
+    probe: str = ""
+    detail: str = ""
+    logs: str = ""
+    remediation: str = ""
+
+
+class SmokeReport(BaseModel):
+    values: str
+    dependencies: list[RenderedDependency]
+    substitutions: list[str]
+    workloads: list[WorkloadState]
+    checks: dict[str, str]
+    run_id: str | None = None
+    run_status: str | None = None
+    rows_in_cube: int | None = None
+    seconds: dict[str, float]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(w.ready for w in self.workloads)
+            and self.run_status == "SUCCESS"
+            and bool(self.rows_in_cube)
+            and all(v.startswith("ok") for v in self.checks.values())
+        )
+
+
+class SmokeFailed(FloeError):
+    """A played workload or a platform check failed; the report says which and why."""
+
+    def __init__(self, message: str, remediation: str, report: SmokeReport) -> None:
+        super().__init__(message, remediation, exit_code=ExitCode.UNHEALTHY)
+        self.report = report
+
+
+def _remediation(logs: str) -> str:
+    for pattern, advice in REMEDIATIONS:
+        if pattern.search(logs):
+            return advice
+    return "read the log lines above; `invoke helm.template` shows what the pod was rendered with"
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the smoke like Ctrl-C does, so cleanup runs either way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _split_reference(reference: str) -> dict[str, str]:
+    repository, _, tag = reference.rpartition(":")
+    return {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
+
+
+def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+    """The user's values with what the played platform needs: the images here (one runtime
+    image everywhere), Postgres and S3 at the played services, the preflight hook on."""
+    runtime = _split_reference(images["dagster"])
+    values = deepcopy(chosen)
+    values["image"] = runtime
+    dagster = values.setdefault("dagster", {})
+    for component in ("dagsterWebserver", "dagsterDaemon"):
+        dagster.setdefault(component, {})["image"] = runtime
+    for deployment in dagster.get("dagster-user-deployments", {}).get("deployments") or []:
+        deployment["image"] = runtime
+    dagster["postgresql"] = {
+        **dagster.get("postgresql", {}),
+        "image": _split_reference(images["postgres"]),
+        "postgresqlHost": POSTGRES["host"],
+        "postgresqlUsername": POSTGRES["user"],
+        "postgresqlDatabase": POSTGRES["database"],
+        "postgresqlParams": {},
+    }
+    dagster["busybox"] = {"image": _split_reference(images["busybox"])}
+    artifacts = values.setdefault("artifacts", {})
+    if (artifacts.get("catalog") or {}).get("type", "sql") == "sql":
+        artifacts.setdefault("catalog", {})["postgres"] = dict(POSTGRES)
+    artifacts["serving"] = {**artifacts.get("serving", {}), "postgres": dict(POSTGRES)}
+    artifacts["storage"] = {
+        **artifacts.get("storage", {}),
+        "endpoint": S3_ENDPOINT,
+        "accessKeyId": S3_ACCESS_KEY,
+        "pathStyle": True,
+    }
+    values["cube"] = {**values.get("cube", {}), "enabled": True, "image": _split_reference(images["cube"])}
+    values["preflight"] = {**values.get("preflight", {}), "enabled": True}
+    values["secrets"] = {**values.get("secrets", {}), "externalSecret": {"enabled": False},
+                         "sealedSecret": {"enabled": False}}  # fmt: skip
+    return values
+
+
+class _Tls(BaseModel):
+    ca: str
+    cert: str
+    key: str
+    token: str
+
+
+def _api_tls(host: str) -> _Tls:
+    """A throwaway CA and a server certificate for the API stand-in, plus a token."""
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder().subject_name(name("floe-smoke-ca")).issuer_name(name("floe-smoke-ca"))
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder().subject_name(name(host)).issuer_name(ca.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    pem = serialization.Encoding.PEM
+    return _Tls(
+        ca=ca.public_bytes(pem).decode(),
+        cert=cert.public_bytes(pem).decode(),
+        key=key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        token=secrets.token_urlsafe(32),
+    )
+
+
+def _pod(name: str, labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
+            "spec": spec}  # fmt: skip
+
+
+def _labels(document: dict[str, Any]) -> dict[str, str]:
+    template = (document.get("spec") or {}).get("template") or {}
+    return dict(((template.get("metadata") or {}).get("labels")) or {})
+
+
+def _selected(service: RenderedObject, labels: dict[str, str]) -> bool:
+    selector = (service.document.get("spec") or {}).get("selector") or {}
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+class Smoke:
+    """One smoke run: its podman session, its scratch directory, what it played."""
+
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.run_dir = settings.state_dir / "smoke"
+        self.podman = Podman(settings.state_dir, network="floe-smoke")
+        self.substitutions: list[str] = []
+        self.workloads: list[WorkloadState] = []
+        self.ips: dict[str, str] = {}
+        self.config_maps: dict[str, dict[str, Any]] = {}
+        self.seconds: dict[str, float] = {}
+        self.started = time.monotonic()
+
+    def mark(self, name: str) -> None:
+        self.seconds[name] = round(time.monotonic() - self.started, 1)
+
+    # --- what runs beside the chart -------------------------------------------------------
+
+    def play_services(self, images: dict[str, str], credentials: dict[str, str]) -> None:
+        """Postgres and S3 from the project's images, as pods named like the chart expects."""
+        postgres = _pod("postgres", {"floe-smoke": "postgres"}, {
+            "containers": [{
+                "name": "postgres", "image": images["postgres"], "imagePullPolicy": "IfNotPresent",
+                "env": [{"name": "POSTGRES_USER", "value": POSTGRES["user"]},
+                        {"name": "POSTGRES_PASSWORD", "value": credentials["postgres"]},
+                        {"name": "POSTGRES_DB", "value": POSTGRES["database"]}],
+            }],
+        })  # fmt: skip
+        s3 = _pod("s3", {"floe-smoke": "s3"}, {
+            "containers": [{
+                "name": "s3", "image": images["s3"], "imagePullPolicy": "IfNotPresent",
+                "args": ["server", "/data"],
+                "env": [{"name": "MINIO_ROOT_USER", "value": S3_ACCESS_KEY},
+                        {"name": "MINIO_ROOT_PASSWORD", "value": credentials["s3"]}],
+            }],
+        })  # fmt: skip
+        for document, alias in ((postgres, "postgres"), (s3, "s3")):
+            (pod,) = self.podman.play([document], None)
+            self.podman.alias(pod, alias)
+            self.ips[alias] = self.podman.pod_ip(pod)
+        self._wait(
+            "postgres",
+            lambda: self.podman.try_("exec", "postgres-postgres", "pg_isready", "-h", "127.0.0.1",
+                                     "-q").returncode == 0,
+        )  # fmt: skip
+        self._wait("s3", lambda: self._http_ok(f"http://{self.ips['s3']}:9000/", accept_4xx=True))
+        client = boto3.client(
+            "s3", endpoint_url=f"http://{self.ips['s3']}:9000", aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=credentials["s3"], region_name="us-east-1",
+        )  # fmt: skip
+        client.create_bucket(Bucket="floe-warehouse")
+
+    def play_api_standin(self, runtime_image: str) -> _Tls:
+        tls = _api_tls("kubernetes")
+        account = self.run_dir / "serviceaccount"
+        account.mkdir(parents=True, exist_ok=True)
+        (account / "token").write_text(tls.token)
+        (account / "ca.crt").write_text(tls.ca)
+        (account / "namespace").write_text("floe")
+        server = self.run_dir / "kube-api"
+        server.mkdir(parents=True, exist_ok=True)
+        (server / "tls.crt").write_text(tls.cert)
+        (server / "tls.key").write_text(tls.key)
+        (server / "token").write_text(tls.token)
+        script = resources.files("floe_deploy.helm").joinpath("kube_api_standin.py").read_text()
+        (server / "server.py").write_text(script)
+        jobs = self.run_dir / "jobs"
+        jobs.mkdir(parents=True, exist_ok=True)
+        for path in (server, jobs, *server.iterdir()):
+            path.chmod(0o777 if path.is_dir() else 0o644)
+        document = _pod("kubernetes", {"floe-smoke": "kube-api"}, {
+            "containers": [{
+                "name": "api", "image": runtime_image, "imagePullPolicy": "IfNotPresent",
+                "command": ["python3", "/standin/server.py"],
+                "env": [{"name": "TLS_CERT", "value": "/standin/tls.crt"},
+                        {"name": "TLS_KEY", "value": "/standin/tls.key"},
+                        {"name": "TOKEN_FILE", "value": "/standin/token"},
+                        {"name": "JOBS_DIR", "value": "/jobs"},
+                        {"name": "PORT", "value": str(API_PORT)}],
+                "volumeMounts": [{"name": "standin", "mountPath": "/standin"},
+                                 {"name": "jobs", "mountPath": "/jobs"}],
+            }],
+            "volumes": [{"name": "standin", "hostPath": {"path": str(server), "type": "Directory"}},
+                        {"name": "jobs", "hostPath": {"path": str(jobs), "type": "Directory"}}],
+        })  # fmt: skip
+        (pod,) = self.podman.play([document], None)
+        self.podman.alias(pod, "kubernetes")
+        self.substitutions.append(
+            f"Kubernetes API: a stand-in at https://kubernetes:{API_PORT} (TLS, service-account "
+            "token) that records the Jobs the K8sRunLauncher creates; the smoke plays each Job's pod"
+        )
+        return tls
+
+    # --- the chart's own objects -----------------------------------------------------------
+
+    def kubelet_additions(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """What a kubelet adds to a pod that automounts its service-account token."""
+        if spec.get("automountServiceAccountToken") is False:
+            return spec
+        spec = deepcopy(spec)
+        spec.setdefault("volumes", []).append(
+            {"name": "kube-api-access", "hostPath": {"path": str(self.run_dir / "serviceaccount"),
+                                                     "type": "Directory"}}
+        )  # fmt: skip
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            container.setdefault("volumeMounts", []).append(
+                {"name": "kube-api-access", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}
+            )
+            container.setdefault("env", []).extend(
+                [{"name": "KUBERNETES_SERVICE_HOST", "value": "kubernetes"},
+                 {"name": "KUBERNETES_SERVICE_PORT", "value": str(API_PORT)}]
+            )  # fmt: skip
+        return spec
+
+    def subpath_files(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A ConfigMap key mounted with subPath becomes a file mount: podman 4.3 ignores subPath
+        for configMap volumes and would mount the whole map as a directory there."""
+        volumes = {v["name"]: v for v in spec.get("volumes") or []}
+        spec = deepcopy(spec)
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            for mount in container.get("volumeMounts") or []:
+                config_map = (volumes.get(mount["name"]) or {}).get("configMap")
+                if not mount.get("subPath") or not config_map:
+                    continue
+                data = self.config_maps[config_map["name"]].get("data") or {}
+                path = self.run_dir / "subpath" / config_map["name"] / mount["subPath"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(data[mount["subPath"]])
+                path.chmod(0o644)
+                name = f"{mount['name']}-{len(spec['volumes'])}"
+                spec["volumes"].append({"name": name, "hostPath": {"path": str(path), "type": "File"}})
+                mount["name"] = name
+                del mount["subPath"]
+                note = ("a ConfigMap key mounted with subPath is played as a file mount (podman 4.3 "
+                        "ignores subPath for configMap volumes)")  # fmt: skip
+                if note not in self.substitutions:
+                    self.substitutions.append(note)
+        return spec
+
+    def play_workload(
+        self, item: RenderedObject, services: list[RenderedObject], configmaps: list[Path]
+    ) -> str:
+        document = deepcopy(item.document)
+        if item.kind == "Job":
+            template = document["spec"]["template"]
+            document = _pod(item.name, _labels(item.document), template["spec"])
+        if document["kind"] == "Pod":
+            document["spec"] = self.subpath_files(self.kubelet_additions(document["spec"]))
+        else:
+            template = document["spec"]["template"]
+            template["spec"] = self.subpath_files(self.kubelet_additions(template["spec"]))
+            if template["spec"].get("initContainers"):
+                # podman 4.3 restarts an init container that succeeded when the pod's policy is
+                # Always, then fails removing it; a kubelet never reruns a finished one.
+                template["spec"]["restartPolicy"] = "OnFailure"
+                note = ("restartPolicy Always is played as OnFailure for pods with init "
+                        "containers (podman 4.3 would rerun a finished init container)")  # fmt: skip
+                if note not in self.substitutions:
+                    self.substitutions.append(note)
+        (pod,) = self.podman.play([document], configmaps)
+        labels = _labels(item.document) or dict(document["metadata"].get("labels") or {})
+        for service in services:
+            if _selected(service, labels):
+                self.podman.alias(pod, service.name)
+        self.ips[item.label] = self.podman.pod_ip(pod)
+        return pod
+
+    def wait_ready(self, item: RenderedObject, pod: str) -> WorkloadState:
+        """Until every container runs and the rendered readiness probe passes (as a kubelet
+        probes: from the node to the pod's IP, or exec in the container)."""
+        started = time.monotonic()
+        spec = item.document["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        probe = container.get("readinessProbe") or {}
+        name = f"{pod}-{container['name']}"
+        deadline = started + READY_TIMEOUT_S
+        detail = "not started"
+        while time.monotonic() < deadline:
+            states = self.podman.containers(pod)
+            broken = [s for s in states if s["restarts"] > 0 or s["status"] == "exited" and
+                      s["exit_code"] not in (0, None) ]  # fmt: skip
+            if broken:
+                detail = f"{broken[0]['name']} exited with code {broken[0]['exit_code']}"
+                name = broken[0]["name"]
+                break
+            main = next((s for s in states if s["name"] == f"{pod}-{container['name']}"), None)
+            if main and main["status"] == "running":
+                ok, detail = self._probe(item, pod, container, probe)
+                if ok:
+                    return WorkloadState(
+                        workload=item.label, pod=pod, ready=True,
+                        seconds=round(time.monotonic() - started, 1), probe=_describe(probe),
+                    )  # fmt: skip
+            time.sleep(1)
+        else:
+            detail = f"not ready within {READY_TIMEOUT_S:.0f} s ({detail})"
+        logs = self.podman.logs(name)
+        return WorkloadState(
+            workload=item.label, pod=pod, ready=False, probe=_describe(probe), detail=detail,
+            logs=logs, remediation=_remediation(logs),
+        )  # fmt: skip
+
+    def _probe(
+        self, item: RenderedObject, pod: str, container: dict[str, Any], probe: dict[str, Any]
+    ) -> tuple[bool, str]:
+        ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
+        if "exec" in probe:
+            done = self.podman.try_("exec", f"{pod}-{container['name']}", *probe["exec"]["command"])
+            return done.returncode == 0, (done.stdout + done.stderr).strip()[-200:]
+        for kind in ("httpGet", "tcpSocket"):
+            if kind in probe:
+                port = probe[kind]["port"]
+                port = ports.get(port, port)
+                if kind == "tcpSocket":
+                    return self._http_ok(f"http://{self.ips[item.label]}:{port}/", accept_4xx=True), ""
+                path = probe[kind].get("path", "/")
+                return self._http_ok(f"http://{self.ips[item.label]}:{port}{path}"), ""
+        return True, "no readiness probe rendered: running counts as ready"
+
+    @staticmethod
+    def _http_ok(url: str, *, accept_4xx: bool = False) -> bool:
+        try:
+            response = httpx.get(url, timeout=3)
+        except httpx.HTTPError:
+            return False
+        return response.status_code < (500 if accept_4xx else 400)
+
+    def _wait(self, what: str, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.5)
+        raise FloeError(f"{what} did not become ready within {timeout:.0f} s",
+                        f"`podman logs {what}-{what}` says why", exit_code=ExitCode.FAILURE)  # fmt: skip
+
+    def run_job(self, item: RenderedObject, configmaps: list[Path], timeout: float = 180) -> tuple[int, str]:
+        """Play a Job's pod and wait for it to end; (exit code, last log lines)."""
+        pod = self.play_workload(item, [], configmaps)
+        container = f"{pod}-{item.document['spec']['template']['spec']['containers'][0]['name']}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = {s["name"]: s for s in self.podman.containers(pod)}
+            state = states.get(container)
+            if state and state["status"] in {"exited", "stopped"}:
+                return int(state["exit_code"] or 0), self.podman.logs(container)
+            time.sleep(1)
+        return -1, self.podman.logs(container)
+
+
+def _describe(probe: dict[str, Any]) -> str:
+    if "exec" in probe:
+        return "exec " + " ".join(probe["exec"]["command"])
+    for kind in ("httpGet", "tcpSocket"):
+        if kind in probe:
+            return f"{kind} {probe[kind].get('path', '')}:{probe[kind]['port']}"
+    return "none"
+
+
+def _configmaps(objects: list[RenderedObject], directory: Path) -> list[Path]:
+    """One file per ConfigMap: `kube play --configmap` reads the first document of a file."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    paths = []
+    for item in objects:
+        if item.kind == "ConfigMap":
+            path = directory / f"{item.name}.yaml"
+            path.write_text(json.dumps(item.document))
+            paths.append(path)
+    return paths
+
+
+def _hooks(objects: list[RenderedObject]) -> list[RenderedObject]:
+    jobs = [
+        o for o in objects
+        if o.kind == "Job" and "helm.sh/hook" in ((o.document.get("metadata") or {}).get("annotations") or {})
+    ]  # fmt: skip
+    return sorted(jobs, key=lambda o: int(o.document["metadata"]["annotations"].get("helm.sh/hook-weight", "0")))
+
+
+def run_smoke(
+    settings: Settings,
+    console: Console,
+    values: str = "demo",
+    sets: dict[str, Any] | None = None,
+    chart_dir: Path = CHART_DIR,
+    *,
+    keep: bool = False,
+) -> SmokeReport:
+    """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
+    `keep`: then it stays for inspection until the next smoke)."""
+    chart = prepare_chart(chart_dir, settings.dagster_chart)
+    for notice in chart.notices:
+        console.line(f"NOTE: {notice}")
+    label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
+    chosen = deep_merge(
+        deep_merge(load_values(chart_dir / "values.yaml"), load_values(values_path(values, chart_dir))),
+        sets or {},
+    )
+    smoke = Smoke(settings, console)
+    with console.step("images (the project's, in podman's store)"):
+        _, images = stack_images(settings, SMOKE_IMAGES, console, rebuild=False)
+        engine = docker_client(settings)
+        for reference in images.values():
+            smoke.podman.load_image(reference, str(engine.image.inspect(reference).id))
+    credentials = {"postgres": secrets.token_urlsafe(18), "s3": secrets.token_urlsafe(18),
+                   "cube": secrets.token_urlsafe(24), "polaris": secrets.token_urlsafe(18)}  # fmt: skip
+    smoke.started = time.monotonic()
+    with console.step("render with the real dagster chart"):
+        objects = render(smoke_values(chosen, images), chart)
+    smoke.mark("render")
+    report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
+                         workloads=[], checks={}, seconds={})  # fmt: skip
+    with _terminate_as_interrupt():
+        try:
+            _play(smoke, objects, images, credentials, report)
+        except BaseException:
+            keep = False
+            raise
+        finally:
+            if keep:
+                console.line(f"kept for inspection: pods on podman network {smoke.podman.network}")
+            else:
+                with console.step("remove everything played"):
+                    smoke.podman.remove_all()
+    report.substitutions = smoke.substitutions
+    report.workloads = smoke.workloads
+    report.seconds = smoke.seconds
+    if not report.ok:
+        failed = [w for w in report.workloads if not w.ready]
+        what = (
+            f"{failed[0].workload} did not become ready: {failed[0].detail}" if failed
+            else next((f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")),
+                      f"the run ended {report.run_status}")
+        )  # fmt: skip
+        raise SmokeFailed(
+            f"helm.smoke failed: {what}",
+            failed[0].remediation if failed else "the report above names the failed check",
+            report,
+        )
+    return report
+
+
+def _play(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    images: dict[str, str],
+    credentials: dict[str, str],
+    report: SmokeReport,
+) -> None:
+    console, podman = smoke.console, smoke.podman
+    podman.remove_all()
+    podman.create_network()
+    secret_name = next(
+        (str(o.document["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"])
+         for o in objects if o.kind == "Job"), "floe-secrets",
+    )  # fmt: skip
+    podman.create_secret(secret_name, {
+        "postgresql-password": credentials["postgres"], "POSTGRES_PASSWORD": credentials["postgres"],
+        "AWS_SECRET_ACCESS_KEY": credentials["s3"], "POLARIS_CLIENT_SECRET": credentials["polaris"],
+        "CUBEJS_API_SECRET": credentials["cube"],
+    })  # fmt: skip
+    smoke.substitutions.append(
+        f"Secret {secret_name}: made from generated credentials (podman secret) in place of "
+        "the External Secrets operator"
+    )
+    with console.step("Postgres and S3 (the project's images)"):
+        smoke.play_services(images, credentials)
+    with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
+        smoke.play_api_standin(images["dagster"])
+    configmaps = _configmaps(objects, smoke.run_dir / "configmaps")
+    smoke.config_maps = {o.name: o.document for o in objects if o.kind == "ConfigMap"}
+    services = [o for o in objects if o.kind == "Service"]
+    for hook in _hooks(objects):
+        with console.step(f"hook {hook.label}"):
+            code, logs = smoke.run_job(hook, configmaps)
+        report.checks[f"{hook.label} exit code"] = "ok: 0" if code == 0 else f"FAIL: {code}: {logs[-300:]}"
+        if code != 0:
+            return
+    workloads = [o for o in objects if o.kind == "Deployment"]
+    played = []
+    with console.step(f"play {len(workloads)} Deployments"):
+        for item in workloads:
+            played.append((item, smoke.play_workload(item, services, configmaps)))
+    for item, pod in played:
+        with console.step(f"ready: {item.label}"):
+            state = smoke.wait_ready(item, pod)
+        smoke.workloads.append(state)
+        if not state.ready:
+            return
+    smoke.mark("all pods ready")
+    webserver = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-webserver"))
+    url = f"http://{smoke.ips[webserver.label]}:{webserver.document['spec']['template']['spec']['containers'][0]['ports'][0]['containerPort']}"
+    report.checks["webserver answers /server_info"] = "ok" if smoke._http_ok(f"{url}/server_info") else "FAIL"
+    locations = [d["name"] for d in (values_dagster(objects))]
+    for location in locations:
+        report.checks[f"code location {location} loaded over gRPC"] = _location_status(url, location)
+    cube = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-cube"))
+    cube_url = f"http://{smoke.ips[cube.label]}:4000"
+    report.checks["Cube answers /readyz"] = "ok" if smoke._http_ok(f"{cube_url}/readyz") else "FAIL"
+    with console.step("one run through the K8sRunLauncher"):
+        try:
+            report.run_id, _ = dagster_api.submit_batch(url, location=locations[0])
+            report.run_status = _follow_run(smoke, url, report.run_id, configmaps)
+        except dagster_api.DagsterApiError as error:
+            report.checks["run launched"] = f"FAIL: {error}"
+            return
+    smoke.mark("first run success")
+    if report.run_status == "SUCCESS":
+        with console.step("rows in Cube"):
+            report.rows_in_cube = _cube_rows(cube_url, credentials["cube"])
+
+
+def values_dagster(objects: list[RenderedObject]) -> list[dict[str, Any]]:
+    """The code locations of the rendered workspace (one per user deployment)."""
+    for item in objects:
+        if item.kind == "ConfigMap" and item.name.endswith("-workspace-yaml"):
+            workspace = YAML(typ="safe", pure=True).load(item.document["data"]["workspace.yaml"])
+            return [entry["grpc_server"] | {"name": entry["grpc_server"]["location_name"]}
+                    for entry in workspace.get("load_from") or []]  # fmt: skip
+    return []
+
+
+def _location_status(url: str, location: str) -> str:
+    query = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name
+      loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+    try:
+        body = httpx.post(f"{url}/graphql", json={"query": query}, timeout=10).json()
+    except (httpx.HTTPError, ValueError) as error:
+        return f"FAIL: {error}"
+    for entry in body["data"]["workspaceOrError"].get("locationEntries", []):
+        if entry["name"] == location:
+            kind = entry["locationOrLoadError"]["__typename"]
+            return "ok" if kind == "RepositoryLocation" else f"FAIL: {entry['locationOrLoadError']}"
+    return f"FAIL: no location {location} in the workspace"
+
+
+def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> str:
+    """Play each Job the K8sRunLauncher creates for the run; the run's final status."""
+    jobs = smoke.run_dir / "jobs"
+    played: set[str] = set()
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for path in sorted(jobs.glob("*.json")):
+            if path.name.endswith(".status.json") or path.stem in played:
+                continue
+            job = json.loads(path.read_text())
+            labels = (job["spec"]["template"].get("metadata") or {}).get("labels") or {}
+            if labels.get("dagster/run-id") != run_id:
+                continue
+            played.add(path.stem)
+            item = RenderedObject(template="dagster-k8s (K8sRunLauncher)", document=job)
+            pod = smoke.play_workload(item, [], configmaps)
+            smoke.console.line(f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}")
+        status = dagster_api.run_status(url, run_id)
+        if status in dagster_api.FINISHED:
+            for stem in played:
+                (jobs / f"{stem}.status.json").write_text(
+                    json.dumps({"succeeded": 1} if status == "SUCCESS" else {"failed": 1})
+                )
+            return status
+        time.sleep(1)
+    return "TIMEOUT"
+
+
+def _cube_rows(cube_url: str, secret: str) -> int:
+    @retry(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True,
+           retry=retry_if_exception_type((CubeError, AssertionError, httpx.HTTPError)))  # fmt: skip
+    def rows() -> int:
+        count = CubeClient(cube_url, secret, timeout=10).order_count()
+        assert count > 0
+        return count
+
+    try:
+        return rows()
+    except (CubeError, AssertionError, httpx.HTTPError):
+        return 0
+
+
