@@ -92,9 +92,10 @@ def template(
     from floe_deploy.settings import load_settings
 
     prepared = prepare_chart(_chart(chart), load_settings().dagster_chart)
+    text = template_text(values, set or [], prepared, _chart(chart))
     for notice in prepared.notices:
         print(f"NOTE: {notice}", file=sys.stderr)
-    print(template_text(values, set or [], prepared, _chart(chart)), end="")
+    print(text, end="")
     return 0
 
 
@@ -212,7 +213,8 @@ def verify(c: Context, reference: str, key: str | None = None, json: bool = Fals
     iterable=["set"],
     help={"values": "prod, demo, default or a values file (default: demo)",
           "set": "key=value override (repeatable)", "chart": CHART_HELP, "json": JSON_HELP,
-          "keep": "leave what was played running for inspection (removed by the next smoke)"},
+          "keep": "leave what was played running for inspection (removed by the next smoke)",
+          "image": "runtime image to play (default: the one the project builds here)"},
 )  # fmt: skip
 @reports_errors
 def smoke(
@@ -221,6 +223,7 @@ def smoke(
     set: list[str] | None = None,
     chart: str | None = None,
     keep: bool = False,
+    image: str | None = None,
     json: bool = False,
 ) -> int:
     """Play the rendered pods with podman and prove the platform works (exit 3 on failure).
@@ -243,9 +246,19 @@ def smoke(
     console = Console(json_mode=json)
     try:
         report = run_smoke(
-            load_settings(), console, values, parse_sets(set or []), _chart(chart), keep=keep
+            load_settings(),
+            console,
+            values,
+            parse_sets(set or []),
+            _chart(chart),
+            keep=keep,
+            runtime_image=image,
         )
     except SmokeFailed as failed:
+        if json:
+            error = {"message": failed.message, "remediation": failed.remediation}
+            console.json(failed.report.model_dump(mode="json") | {"ok": False, "error": error})
+            return int(failed.exit_code)
         show_smoke(console, failed.report)
         raise
     show_smoke(console, report)

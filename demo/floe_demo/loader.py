@@ -8,7 +8,6 @@ before anything is written, so a wrong setting leaves no namespace, table or par
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 from typing import Any
 

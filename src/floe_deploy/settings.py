@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         default=4.0, description="Free memory below this is unhealthy."
     )
 
+    @field_validator("schemas_dir", "dagster_chart", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("platforms", mode="before")
     @classmethod
     def _split_platforms(cls, value: Any) -> Any:

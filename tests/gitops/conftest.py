@@ -1,4 +1,5 @@
-"""A writable copy of gitops/ (inside a scratch repository root) and the chart with the stand-in."""
+"""A writable copy of gitops/ (inside a scratch repository root) and the umbrella chart, rendered
+with the real dagster chart (charts/ or FLOE_DAGSTER_CHART)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from floe_deploy.gitops.manifests import GITOPS_DIR
-from floe_deploy.testing.charts import chart_with_stand_in
+from floe_deploy.helm.chart import CHART_DIR
 
 
 @pytest.fixture(scope="session")
-def gitops_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return chart_with_stand_in(tmp_path_factory.mktemp("gitops-chart"))
+def gitops_chart() -> Path:
+    return CHART_DIR
 
 
 @pytest.fixture

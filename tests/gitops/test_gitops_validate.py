@@ -83,8 +83,9 @@ def plant(root: Path, relative: str, old: str, new: str) -> None:
          "Secret 'floe-unknown-values' is made by no ExternalSecret"),
         ("environments/prod/ocirepository.yaml", "    tag: 0.1.0", "    tag: 0.0.9",
          "differs from release.chartVersion"),
-        ("environments/staging/values.yaml", "          tag: 0.1.0 ", "          tag: 0.0.9 ",
-         "runs tag '0.0.9', image.tag is '0.1.0'"),
+        ("environments/staging/values.yaml", "        image: *floe-image",
+         "        image: {repository: registry.example.com/floe/dagster, tag: 0.0.9}",
+         "image is registry.example.com/floe/dagster:0.0.9, not the runtime image"),
     ],
 )  # fmt: skip
 def test_each_planted_mistake_fails_with_its_own_message(

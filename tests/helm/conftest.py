@@ -1,33 +1,41 @@
-"""Rendering fixtures: a copy of the umbrella chart with the labelled dagster stand-in in charts/
-(it proves plumbing only, never compatibility; see floe_deploy.testing.charts)."""
+"""Rendering fixtures: the umbrella chart with the real official dagster chart (the one
+`invoke helm.deps` fetched into charts/, else the `dagster_chart` setting; CI points
+FLOE_DAGSTER_CHART at a shared copy). The session prints which version it rendered."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from floe_deploy.helm.chart import RenderedObject, deep_merge, load_values, render
-from floe_deploy.testing.charts import chart_with_stand_in
+from floe_deploy.helm.chart import CHART_DIR, RenderedObject, deep_merge, load_values
+from floe_deploy.helm.rendering import PreparedChart, prepare_chart, render
+from floe_deploy.settings import load_settings
 
 
 @pytest.fixture(scope="session")
-def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return chart_with_stand_in(tmp_path_factory.mktemp("chart"))
+def real_chart() -> PreparedChart:
+    chart = prepare_chart(CHART_DIR, load_settings().dagster_chart)
+    for dependency in chart.dependencies:
+        assert not dependency.stand_in, "chart requirements are proven with the real dagster chart"
+        print(f"\nrendering with {dependency.name} {dependency.rendered} from {dependency.source}")
+        if dependency.notice:
+            print(f"NOTE: {dependency.notice}")
+    return chart
 
 
 Renderer = Callable[..., list[RenderedObject]]
 
 
 @pytest.fixture(scope="session")
-def rendered(chart_dir: Path) -> Renderer:
-    """Render with a named values file (or none) plus overrides; objects of the umbrella and stand-in."""
+def rendered(real_chart: PreparedChart) -> Renderer:
+    """Render with a named values file (or none) plus overrides: the umbrella's and the real
+    dagster chart's objects."""
 
     def run(values: str | None = None, **overrides: Any) -> list[RenderedObject]:
-        base = load_values(chart_dir / values) if values else {}
-        return render(deep_merge(base, overrides), chart_dir)
+        base = load_values(CHART_DIR / values) if values else {}
+        return render(deep_merge(base, overrides), real_chart)
 
     return run
 

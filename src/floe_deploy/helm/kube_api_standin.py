@@ -61,23 +61,26 @@ class Handler(BaseHTTPRequestHandler):
         parts = self._path()
         if parts is None:
             return
-        if parts[:4] == ["apis", "batch", "v1", "namespaces"] and parts[5:6] == ["jobs"]:
-            if len(parts) == 7:
-                stored = JOBS_DIR / f"{parts[6]}.json"
-                if not stored.is_file():
-                    self._status(404, "NotFound", f'jobs.batch "{parts[6]}" not found')
-                    return
-                job = json.loads(stored.read_text())
-                status = JOBS_DIR / f"{parts[6]}.status.json"
-                job["status"] = json.loads(status.read_text()) if status.is_file() else {"active": 1}
-                self._send(200, job)
+        if (
+            parts[:4] == ["apis", "batch", "v1", "namespaces"]
+            and parts[5:6] == ["jobs"]
+            and len(parts) == 7
+        ):
+            stored = JOBS_DIR / f"{parts[6]}.json"
+            if not stored.is_file():
+                self._status(404, "NotFound", f'jobs.batch "{parts[6]}" not found')
                 return
+            job = json.loads(stored.read_text())
+            status = JOBS_DIR / f"{parts[6]}.status.json"
+            job["status"] = json.loads(status.read_text()) if status.is_file() else {"active": 1}
+            self._send(200, job)
+            return
         if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["pods"]:
             self._send(200, {"kind": "PodList", "apiVersion": "v1", "items": []})
             return
         self._status(404, "NotFound", f"the smoke's API stand-in does not serve GET {self.path}")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (BaseHTTPRequestHandler's name)
+    def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"kube-api stand-in: {format % args}\n")
 
 

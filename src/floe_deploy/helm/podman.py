@@ -125,9 +125,7 @@ class Podman:
 
     def containers(self, pod: str) -> list[dict[str, Any]]:
         """The pod's containers (infra left out): name, state, exit code, restarts."""
-        listed = json.loads(
-            self("ps", "-a", "--filter", f"pod={pod}", "--format", "json") or "[]"
-        )
+        listed = json.loads(self("ps", "-a", "--filter", f"pod={pod}", "--format", "json") or "[]")
         found = []
         for entry in listed:
             if entry.get("IsInfra"):

@@ -191,9 +191,7 @@ def render(values: dict[str, Any], chart: PreparedChart) -> list[RenderedObject]
     return objects
 
 
-def template_text(
-    values: str, sets: list[str], chart: PreparedChart, chart_dir: Path
-) -> str:
+def template_text(values: str, sets: list[str], chart: PreparedChart, chart_dir: Path) -> str:
     """`helm template` output: every rendered object, each after a `# Source:` line."""
     chosen = deep_merge(load_values(values_path(values, chart_dir)), parse_sets(sets))
     yaml = YAML()

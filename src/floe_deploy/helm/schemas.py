@@ -100,7 +100,9 @@ def kubernetes_definitions() -> dict[str, Any]:
     return {"definitions": definitions, "$defs": definitions}
 
 
-KUBERNETES_DEFINITIONS_REF = re.compile(r"^https?://[^#]*/_definitions\.json#/definitions/(?P<pointer>.+)$")
+KUBERNETES_DEFINITIONS_REF = re.compile(
+    r"^https?://[^#]*/_definitions\.json#/definitions/(?P<pointer>.+)$"
+)
 """A remote `$ref` into Kubernetes' definitions (kubernetesjsonschema.dev, yannh's mirror, ...)."""
 
 

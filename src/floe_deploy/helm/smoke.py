@@ -75,19 +75,25 @@ REMEDIATIONS: list[tuple[re.Pattern[str], str]] = [
         "drop the ENTRYPOINT, as the dagster chart's images do",
     ),
     (
-        re.compile(r"(?i)permission denied.*(bind|listen)|(bind|listen).*permission denied|"
-                   r"EACCES.*:(\d+)"),
+        re.compile(
+            r"(?i)permission denied.*(bind|listen)|(bind|listen).*permission denied|"
+            r"EACCES.*:(\d+)"
+        ),
         "a non-root process with no capabilities cannot bind a port below 1024 on a real node: "
         "listen on a port ≥ 1024 (dagster.dagsterWebserver.service.port)",
     ),
     (
-        re.compile(r"(?i)(no such file or directory|FileNotFoundError|not found).*"
-                   r"(/opt|/etc|/cube|/tmp|\.json|\.yaml)"),
+        re.compile(
+            r"(?i)(no such file or directory|FileNotFoundError|not found|does not exist)"
+            r".*(/opt|/etc|/cube|/tmp|\.json|\.yaml)"
+        ),
         "a file the workload reads is not mounted: check the volumes and volumeMounts it renders",
     ),
     (
-        re.compile(r"(?i)(secret|key).*(not found|no such|does not exist)|"
-                   r"(not found|no such).*(secret|key)"),
+        re.compile(
+            r"(?i)secret \S+ has not \S+ key|(secret|key).*(not found|no such|does not exist)|"
+            r"(not found|no such).*(secret|key)"
+        ),
         "the Secret lacks a key the workload reads: compare secretKeyRef keys with secrets.secretName's keys",
     ),
     (
@@ -127,6 +133,10 @@ class SmokeReport(BaseModel):
             and bool(self.rows_in_cube)
             and all(v.startswith("ok") for v in self.checks.values())
         )
+
+
+class _Refused(Exception):
+    """podman refused to create a workload's pod; its WorkloadState says why."""
 
 
 class SmokeFailed(FloeError):
@@ -193,7 +203,11 @@ def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, An
         "accessKeyId": S3_ACCESS_KEY,
         "pathStyle": True,
     }
-    values["cube"] = {**values.get("cube", {}), "enabled": True, "image": _split_reference(images["cube"])}
+    values["cube"] = {
+        **values.get("cube", {}),
+        "enabled": True,
+        "image": _split_reference(images["cube"]),
+    }
     values["preflight"] = {**values.get("preflight", {}), "enabled": True}
     values["secrets"] = {**values.get("secrets", {}), "externalSecret": {"enabled": False},
                          "sealedSecret": {"enabled": False}}  # fmt: skip
@@ -388,7 +402,9 @@ class Smoke:
                 path.write_text(data[mount["subPath"]])
                 path.chmod(0o644)
                 name = f"{mount['name']}-{len(spec['volumes'])}"
-                spec["volumes"].append({"name": name, "hostPath": {"path": str(path), "type": "File"}})
+                spec["volumes"].append(
+                    {"name": name, "hostPath": {"path": str(path), "type": "File"}}
+                )
                 mount["name"] = name
                 del mount["subPath"]
                 note = ("a ConfigMap key mounted with subPath is played as a file mount (podman 4.3 "
@@ -417,7 +433,14 @@ class Smoke:
                         "containers (podman 4.3 would rerun a finished init container)")  # fmt: skip
                 if note not in self.substitutions:
                     self.substitutions.append(note)
-        (pod,) = self.podman.play([document], configmaps)
+        try:
+            (pod,) = self.podman.play([document], configmaps)
+        except FloeError as refused:
+            self.workloads.append(
+                WorkloadState(workload=item.label, pod="-", ready=False, detail=refused.message,
+                              remediation=_remediation(refused.message))
+            )  # fmt: skip
+            raise _Refused from None
         labels = _labels(item.document) or dict(document["metadata"].get("labels") or {})
         for service in services:
             if _selected(service, labels):
@@ -437,8 +460,8 @@ class Smoke:
         detail = "not started"
         while time.monotonic() < deadline:
             states = self.podman.containers(pod)
-            broken = [s for s in states if s["restarts"] > 0 or s["status"] == "exited" and
-                      s["exit_code"] not in (0, None) ]  # fmt: skip
+            broken = [s for s in states if s["restarts"] > 0 or (s["status"] == "exited" and
+                      s["exit_code"] not in (0, None)) ]  # fmt: skip
             if broken:
                 detail = f"{broken[0]['name']} exited with code {broken[0]['exit_code']}"
                 name = broken[0]["name"]
@@ -472,7 +495,9 @@ class Smoke:
                 port = probe[kind]["port"]
                 port = ports.get(port, port)
                 if kind == "tcpSocket":
-                    return self._http_ok(f"http://{self.ips[item.label]}:{port}/", accept_4xx=True), ""
+                    return self._http_ok(
+                        f"http://{self.ips[item.label]}:{port}/", accept_4xx=True
+                    ), ""
                 path = probe[kind].get("path", "/")
                 return self._http_ok(f"http://{self.ips[item.label]}:{port}{path}"), ""
         return True, "no readiness probe rendered: running counts as ready"
@@ -494,7 +519,9 @@ class Smoke:
         raise FloeError(f"{what} did not become ready within {timeout:.0f} s",
                         f"`podman logs {what}-{what}` says why", exit_code=ExitCode.FAILURE)  # fmt: skip
 
-    def run_job(self, item: RenderedObject, configmaps: list[Path], timeout: float = 180) -> tuple[int, str]:
+    def run_job(
+        self, item: RenderedObject, configmaps: list[Path], timeout: float = 180
+    ) -> tuple[int, str]:
         """Play a Job's pod and wait for it to end; (exit code, last log lines)."""
         pod = self.play_workload(item, [], configmaps)
         container = f"{pod}-{item.document['spec']['template']['spec']['containers'][0]['name']}"
@@ -535,7 +562,10 @@ def _hooks(objects: list[RenderedObject]) -> list[RenderedObject]:
         o for o in objects
         if o.kind == "Job" and "helm.sh/hook" in ((o.document.get("metadata") or {}).get("annotations") or {})
     ]  # fmt: skip
-    return sorted(jobs, key=lambda o: int(o.document["metadata"]["annotations"].get("helm.sh/hook-weight", "0")))
+    return sorted(
+        jobs,
+        key=lambda o: int(o.document["metadata"]["annotations"].get("helm.sh/hook-weight", "0")),
+    )
 
 
 def run_smoke(
@@ -546,6 +576,7 @@ def run_smoke(
     chart_dir: Path = CHART_DIR,
     *,
     keep: bool = False,
+    runtime_image: str | None = None,
 ) -> SmokeReport:
     """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
     `keep`: then it stays for inspection until the next smoke)."""
@@ -554,12 +585,15 @@ def run_smoke(
         console.line(f"NOTE: {notice}")
     label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
     chosen = deep_merge(
-        deep_merge(load_values(chart_dir / "values.yaml"), load_values(values_path(values, chart_dir))),
+        deep_merge(
+            load_values(chart_dir / "values.yaml"), load_values(values_path(values, chart_dir))
+        ),
         sets or {},
     )
     smoke = Smoke(settings, console)
     with console.step("images (the project's, in podman's store)"):
         _, images = stack_images(settings, SMOKE_IMAGES, console, rebuild=False)
+        images["dagster"] = runtime_image or images["dagster"]
         engine = docker_client(settings)
         for reference in images.values():
             smoke.podman.load_image(reference, str(engine.image.inspect(reference).id))
@@ -574,6 +608,8 @@ def run_smoke(
     with _terminate_as_interrupt():
         try:
             _play(smoke, objects, images, credentials, report)
+        except _Refused:
+            pass
         except BaseException:
             keep = False
             raise
@@ -634,7 +670,9 @@ def _play(
     for hook in _hooks(objects):
         with console.step(f"hook {hook.label}"):
             code, logs = smoke.run_job(hook, configmaps)
-        report.checks[f"{hook.label} exit code"] = "ok: 0" if code == 0 else f"FAIL: {code}: {logs[-300:]}"
+        report.checks[f"{hook.label} exit code"] = (
+            "ok: 0" if code == 0 else f"FAIL: {code}: {logs[-300:]}"
+        )
         if code != 0:
             return
     workloads = [o for o in objects if o.kind == "Deployment"]
@@ -651,10 +689,14 @@ def _play(
     smoke.mark("all pods ready")
     webserver = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-webserver"))
     url = f"http://{smoke.ips[webserver.label]}:{webserver.document['spec']['template']['spec']['containers'][0]['ports'][0]['containerPort']}"
-    report.checks["webserver answers /server_info"] = "ok" if smoke._http_ok(f"{url}/server_info") else "FAIL"
+    report.checks["webserver answers /server_info"] = (
+        "ok" if smoke._http_ok(f"{url}/server_info") else "FAIL"
+    )
     locations = [d["name"] for d in (values_dagster(objects))]
     for location in locations:
-        report.checks[f"code location {location} loaded over gRPC"] = _location_status(url, location)
+        report.checks[f"code location {location} loaded over gRPC"] = _location_status(
+            url, location
+        )
     cube = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-cube"))
     cube_url = f"http://{smoke.ips[cube.label]}:4000"
     report.checks["Cube answers /readyz"] = "ok" if smoke._http_ok(f"{cube_url}/readyz") else "FAIL"
@@ -711,7 +753,9 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
             played.add(path.stem)
             item = RenderedObject(template="dagster-k8s (K8sRunLauncher)", document=job)
             pod = smoke.play_workload(item, [], configmaps)
-            smoke.console.line(f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}")
+            smoke.console.line(
+                f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}"
+            )
         status = dagster_api.run_status(url, run_id)
         if status in dagster_api.FINISHED:
             for stem in played:
@@ -735,5 +779,3 @@ def _cube_rows(cube_url: str, secret: str) -> int:
         return rows()
     except (CubeError, AssertionError, httpx.HTTPError):
         return 0
-
-

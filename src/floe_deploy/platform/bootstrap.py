@@ -214,7 +214,10 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("podman (helm.smoke plays the rendered pods)", package_with("podman", "podman")),
     ("catatonit (podman's pause process)", package_with("catatonit", "catatonit")),
     ("netavark (podman's pod network)", package_with("/usr/lib/podman/netavark", "netavark")),
-    ("aardvark-dns (pod names in DNS)", package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns")),
+    (
+        "aardvark-dns (pod names in DNS)",
+        package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns"),
+    ),
     ("cosign (signatures)", COSIGN.ensure),
     ("oras (SBOM attachments)", ORAS.ensure),
 ]

@@ -1,0 +1,103 @@
+"""helm.smoke against the real dagster chart: the rendered pods played with podman kube play.
+
+Real: the dagster chart's templates (FLOE_DAGSTER_CHART or charts/), podman running every
+rendered container with its command, args, env, mounts, user and security context, Postgres and
+S3 from the project's images, Dagster's webserver, daemon, code server and a run pod built by
+dagster-k8s from the rendered instance config, Cube. Stand-in (a protocol stand-in, said so in
+the report): the Kubernetes API the K8sRunLauncher calls to create the run's Job. Each failure a
+cluster would show is planted and must be reported with its remediation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from floe_deploy.helm.chart import CHART_DIR, load_values
+from floe_deploy.helm.podman import Podman
+from floe_deploy.settings import load_settings
+from floe_deploy.testing import run_task
+
+pytestmark = pytest.mark.requirement("007-FR-043")
+
+
+def smoke(*args: str) -> tuple[int, dict[str, Any]]:
+    done = run_task("helm.smoke", "--json", *args)
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def nothing_left() -> None:
+    """Every pod, the network and the secret of the smoke are gone."""
+    podman = Podman(load_settings().state_dir, network="floe-smoke")
+    assert podman.try_("pod", "ps", "-q", "--filter", "network=floe-smoke").stdout.strip() == ""
+    assert podman.try_("network", "exists", "floe-smoke").returncode != 0
+
+
+def test_demo_values_play_and_a_run_lands_rows() -> None:
+    code, report = smoke()
+    assert code == 0, report
+    assert report["ok"] is True
+    assert [w["ready"] for w in report["workloads"]] == [True] * 4
+    assert report["run_status"] == "SUCCESS"
+    assert report["rows_in_cube"] > 0
+    assert all(value.startswith("ok") for value in report["checks"].values())
+    assert any("Kubernetes API: a stand-in" in s for s in report["substitutions"])
+    print(f"\nrendered with {report['dependencies']}; seconds {report['seconds']}")
+    nothing_left()
+
+
+def failed_workload(report: dict[str, Any]) -> dict[str, Any]:
+    assert report["ok"] is False
+    (failed,) = [w for w in report["workloads"] if not w["ready"]]
+    return dict(failed)
+
+
+def test_a_privileged_port_is_reported() -> None:
+    code, report = smoke(
+        "--set", "dagster.dagsterWebserver.service.port=80",
+        "--set", "dagster.dagsterWebserver.readinessProbe.httpGet.port=80",
+    )  # fmt: skip
+    assert code == 3
+    failed = failed_workload(report)
+    assert failed["workload"].endswith("-webserver")
+    assert "port" in failed["remediation"]
+    assert failed["logs"]
+    nothing_left()
+
+
+def test_a_missing_mount_is_reported(tmp_path: Path) -> None:
+    values = load_values(CHART_DIR / "values-demo.yaml")
+    (deployment,) = load_values(CHART_DIR / "values.yaml")["dagster"]["dagster-user-deployments"][
+        "deployments"
+    ]
+    deployment["volumeMounts"] = [
+        m for m in deployment["volumeMounts"] if m["name"] != "floe-artifacts"
+    ]
+    values["dagster"] = {"dagster-user-deployments": {"deployments": [deployment]}}
+    path = tmp_path / "values.yaml"
+    YAML().dump(values, path)
+    code, report = smoke("--values", str(path))
+    assert code == 3
+    failed = failed_workload(report)
+    assert "user-deployments" in failed["workload"]
+    assert "not mounted" in failed["remediation"]
+    nothing_left()
+
+
+def test_a_wrong_secret_key_is_reported() -> None:
+    code, report = smoke(
+        "--set",
+        "dagster.dagsterWebserver.env[0].name=EXTRA,"
+        "dagster.dagsterWebserver.env[0].valueFrom.secretKeyRef.name=floe-secrets,"
+        "dagster.dagsterWebserver.env[0].valueFrom.secretKeyRef.key=no-such-key",
+    )
+    assert code == 3
+    failed = failed_workload(report)
+    assert failed["workload"].endswith("-webserver")
+    assert "no-such-key" in failed["detail"]
+    assert "Secret lacks a key" in failed["remediation"]
+    nothing_left()
