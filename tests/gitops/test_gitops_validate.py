@@ -84,8 +84,8 @@ def plant(root: Path, relative: str, old: str, new: str) -> None:
         ("environments/prod/ocirepository.yaml", "    tag: 0.1.0", "    tag: 0.0.9",
          "differs from release.chartVersion"),
         ("environments/staging/values.yaml", "        image: *floe-image",
-         "        image: {repository: registry.example.com/floe/dagster, tag: 0.0.9}",
-         "image is registry.example.com/floe/dagster:0.0.9, not the runtime image"),
+         "        image: {repository: registry.example.com/floe/dagster, tag: 0.0.9, pullPolicy: IfNotPresent}",
+         "runs tag '0.0.9', image.tag is '0.1.0'"),
     ],
 )  # fmt: skip
 def test_each_planted_mistake_fails_with_its_own_message(
