@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from python_on_whales import DockerClient
 from ruamel.yaml import YAML
 
+from floe_deploy.console import Console
 from floe_deploy.helm.chart import CHART_DIR, load_values
 from floe_deploy.helm.podman import Podman
+from floe_deploy.images.services import stack_images
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import run_task
 
@@ -47,6 +50,22 @@ def test_demo_values_play_and_a_run_lands_rows() -> None:
     assert all(value.startswith("ok") for value in report["checks"].values())
     assert any("Kubernetes API: a stand-in" in s for s in report["substitutions"])
     print(f"\nrendered with {report['dependencies']}; seconds {report['seconds']}")
+    nothing_left()
+
+
+def test_prod_values_play_against_the_played_postgres_and_s3() -> None:
+    """Prod's REST catalog (Polaris) cannot run here: the catalog is the SQL catalog on the
+    played Postgres; everything else is prod's (two webserver replicas, preflight hook, ...)."""
+    code, report = smoke(
+        "--values", "prod",
+        "--set", "artifacts.catalog.type=sql,artifacts.catalog.warehouse=s3://floe-prod-warehouse/w",
+    )  # fmt: skip
+    assert code == 0, report
+    webservers = [w for w in report["workloads"] if w["workload"].endswith("-webserver")]
+    assert len(webservers) == 2
+    assert all(w["ready"] for w in report["workloads"])
+    assert report["run_status"] == "SUCCESS"
+    assert report["rows_in_cube"] > 0
     nothing_left()
 
 
@@ -100,4 +119,22 @@ def test_a_wrong_secret_key_is_reported() -> None:
     assert failed["workload"].endswith("-webserver")
     assert "no-such-key" in failed["detail"]
     assert "Secret lacks a key" in failed["remediation"]
+    nothing_left()
+
+
+def test_a_doubled_entrypoint_is_reported(docker: DockerClient, tmp_path: Path) -> None:
+    """The runtime image the smoke plays, with the ENTRYPOINT it must not have."""
+    _, images = stack_images(load_settings(), ["dagster"], Console(json_mode=True), rebuild=False)
+    (tmp_path / "Dockerfile").write_text(f'FROM {images["dagster"]}\nENTRYPOINT ["dagster"]\n')
+    planted = "floe/dagster-entrypoint-planted:smoke"
+    docker.build(tmp_path, tags=[planted], labels={"org.floe-deploy.e2e": "1"})
+    try:
+        code, report = smoke("--image", planted)
+    finally:
+        docker.image.remove(planted, force=True)
+    assert code == 3
+    failed = failed_workload(report)
+    assert "user-deployments" in failed["workload"]
+    assert "No such command 'dagster'" in failed["logs"]
+    assert "ENTRYPOINT" in failed["remediation"]
     nothing_left()

@@ -143,8 +143,9 @@ class Podman:
             )
         return found
 
-    def logs(self, container: str, lines: int = 30) -> str:
-        done = self.try_("logs", "--tail", str(lines), container)
+    def logs(self, container: str, lines: int | None = 30) -> str:
+        """The container's last `lines` log lines (all of them for None)."""
+        done = self.try_("logs", *(["--tail", str(lines)] if lines else []), container)
         return (done.stdout + done.stderr).strip()
 
     def remove_all(self) -> None:

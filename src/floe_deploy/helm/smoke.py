@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import httpx
@@ -39,7 +39,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 from ruamel.yaml import YAML
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from floe_demo.cube import CubeClient, CubeError
 from floe_deploy.console import Console
@@ -67,6 +75,7 @@ S3_ENDPOINT = "http://s3:9000"
 S3_ACCESS_KEY = "floe-smoke"
 READY_TIMEOUT_S = 240.0
 RUN_TIMEOUT_S = 300.0
+T = TypeVar("T")
 
 REMEDIATIONS: list[tuple[re.Pattern[str], str]] = [
     (
@@ -145,6 +154,18 @@ class SmokeFailed(FloeError):
     def __init__(self, message: str, remediation: str, report: SmokeReport) -> None:
         super().__init__(message, remediation, exit_code=ExitCode.UNHEALTHY)
         self.report = report
+
+
+def poll(step: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T | None:
+    """Call `step` until it returns something; None when `timeout` passes first."""
+    try:
+        return Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(interval),
+            retry=retry_if_result(lambda result: result is None),
+        )(step)
+    except RetryError:
+        return None
 
 
 def _remediation(logs: str) -> str:
@@ -290,8 +311,11 @@ class Smoke:
 
     # --- what runs beside the chart -------------------------------------------------------
 
-    def play_services(self, images: dict[str, str], credentials: dict[str, str]) -> None:
-        """Postgres and S3 from the project's images, as pods named like the chart expects."""
+    def play_services(
+        self, images: dict[str, str], credentials: dict[str, str], bucket: str
+    ) -> None:
+        """Postgres and S3 (with the values' bucket) from the project's images, as pods named
+        like the chart expects."""
         postgres = _pod("postgres", {"floe-smoke": "postgres"}, {
             "containers": [{
                 "name": "postgres", "image": images["postgres"], "imagePullPolicy": "IfNotPresent",
@@ -322,7 +346,7 @@ class Smoke:
             "s3", endpoint_url=f"http://{self.ips['s3']}:9000", aws_access_key_id=S3_ACCESS_KEY,
             aws_secret_access_key=credentials["s3"], region_name="us-east-1",
         )  # fmt: skip
-        client.create_bucket(Bucket="floe-warehouse")
+        client.create_bucket(Bucket=bucket)
 
     def play_api_standin(self, runtime_image: str) -> _Tls:
         tls = _api_tls("kubernetes")
@@ -407,15 +431,17 @@ class Smoke:
                 )
                 mount["name"] = name
                 del mount["subPath"]
-                note = ("a ConfigMap key mounted with subPath is played as a file mount (podman 4.3 "
-                        "ignores subPath for configMap volumes)")  # fmt: skip
-                if note not in self.substitutions:
-                    self.substitutions.append(note)
+                self.note(
+                    "a ConfigMap key mounted with subPath is played as a file mount (podman 4.3 "
+                    "ignores subPath for configMap volumes)"
+                )
         return spec
 
     def play_workload(
         self, item: RenderedObject, services: list[RenderedObject], configmaps: list[Path]
-    ) -> str:
+    ) -> list[str]:
+        """Play one workload as rendered (one pod per replica); each pod answers to the names of
+        the Services that select it."""
         document = deepcopy(item.document)
         if item.kind == "Job":
             template = document["spec"]["template"]
@@ -429,12 +455,21 @@ class Smoke:
                 # podman 4.3 restarts an init container that succeeded when the pod's policy is
                 # Always, then fails removing it; a kubelet never reruns a finished one.
                 template["spec"]["restartPolicy"] = "OnFailure"
-                note = ("restartPolicy Always is played as OnFailure for pods with init "
-                        "containers (podman 4.3 would rerun a finished init container)")  # fmt: skip
-                if note not in self.substitutions:
-                    self.substitutions.append(note)
+                self.note(
+                    "restartPolicy Always is played as OnFailure for pods with init containers "
+                    "(podman 4.3 would rerun a finished init container)"
+                )
+        pod_spec = (
+            document["spec"] if document["kind"] == "Pod" else document["spec"]["template"]["spec"]
+        )
+        for container in pod_spec.get("containers") or []:
+            if container.pop("ports", None):
+                self.note(
+                    "containerPorts are left out of the played pods: podman 4.3 publishes each on "
+                    "the host (a second replica could not start); probes still use them"
+                )
         try:
-            (pod,) = self.podman.play([document], configmaps)
+            pods = self.podman.play([document], configmaps)
         except FloeError as refused:
             self.workloads.append(
                 WorkloadState(workload=item.label, pod="-", ready=False, detail=refused.message,
@@ -442,11 +477,22 @@ class Smoke:
             )  # fmt: skip
             raise _Refused from None
         labels = _labels(item.document) or dict(document["metadata"].get("labels") or {})
-        for service in services:
-            if _selected(service, labels):
-                self.podman.alias(pod, service.name)
-        self.ips[item.label] = self.podman.pod_ip(pod)
-        return pod
+        for pod in pods:
+            for service in services:
+                if _selected(service, labels):
+                    self.podman.alias(pod, service.name)
+            self.ips[pod] = self.podman.pod_ip(pod)
+        return pods
+
+    def url_of(self, played: list[tuple[RenderedObject, str]], suffix: str) -> str:
+        """http://<first pod's IP>:<first containerPort> of the Deployment named *suffix."""
+        item, pod = next((i, p) for i, p in played if i.name.endswith(suffix))
+        container = item.document["spec"]["template"]["spec"]["containers"][0]
+        return f"http://{self.ips[pod]}:{container['ports'][0]['containerPort']}"
+
+    def note(self, substitution: str) -> None:
+        if substitution not in self.substitutions:
+            self.substitutions.append(substitution)
 
     def wait_ready(self, item: RenderedObject, pod: str) -> WorkloadState:
         """Until every container runs and the rendered readiness probe passes (as a kubelet
@@ -455,28 +501,39 @@ class Smoke:
         spec = item.document["spec"]["template"]["spec"]
         container = spec["containers"][0]
         probe = container.get("readinessProbe") or {}
-        name = f"{pod}-{container['name']}"
-        deadline = started + READY_TIMEOUT_S
-        detail = "not started"
-        while time.monotonic() < deadline:
+        main_name = f"{pod}-{container['name']}"
+        last = {"detail": "not started", "container": main_name}
+
+        def step() -> WorkloadState | bool | None:
             states = self.podman.containers(pod)
             broken = [s for s in states if s["restarts"] > 0 or (s["status"] == "exited" and
-                      s["exit_code"] not in (0, None)) ]  # fmt: skip
+                      s["exit_code"] not in (0, None))]  # fmt: skip
             if broken:
-                detail = f"{broken[0]['name']} exited with code {broken[0]['exit_code']}"
-                name = broken[0]["name"]
-                break
-            main = next((s for s in states if s["name"] == f"{pod}-{container['name']}"), None)
+                crashed = broken[0]
+                last["detail"] = (
+                    f"{crashed['name']} crashed and was restarted {crashed['restarts']} times"
+                    if crashed["restarts"]
+                    else f"{crashed['name']} exited with code {crashed['exit_code']}"
+                )
+                last["container"] = broken[0]["name"]
+                return False
+            main = next((s for s in states if s["name"] == main_name), None)
             if main and main["status"] == "running":
-                ok, detail = self._probe(item, pod, container, probe)
+                ok, last["detail"] = self._probe(item, pod, container, probe)
                 if ok:
                     return WorkloadState(
                         workload=item.label, pod=pod, ready=True,
                         seconds=round(time.monotonic() - started, 1), probe=_describe(probe),
                     )  # fmt: skip
-            time.sleep(1)
-        else:
+            return None
+
+        outcome = poll(step, READY_TIMEOUT_S)
+        if isinstance(outcome, WorkloadState):
+            return outcome
+        detail = last["detail"]
+        if outcome is None:
             detail = f"not ready within {READY_TIMEOUT_S:.0f} s ({detail})"
+        name = last["container"]
         logs = self.podman.logs(name)
         return WorkloadState(
             workload=item.label, pod=pod, ready=False, probe=_describe(probe), detail=detail,
@@ -495,11 +552,9 @@ class Smoke:
                 port = probe[kind]["port"]
                 port = ports.get(port, port)
                 if kind == "tcpSocket":
-                    return self._http_ok(
-                        f"http://{self.ips[item.label]}:{port}/", accept_4xx=True
-                    ), ""
+                    return self._http_ok(f"http://{self.ips[pod]}:{port}/", accept_4xx=True), ""
                 path = probe[kind].get("path", "/")
-                return self._http_ok(f"http://{self.ips[item.label]}:{port}{path}"), ""
+                return self._http_ok(f"http://{self.ips[pod]}:{port}{path}"), ""
         return True, "no readiness probe rendered: running counts as ready"
 
     @staticmethod
@@ -511,28 +566,38 @@ class Smoke:
         return response.status_code < (500 if accept_4xx else 400)
 
     def _wait(self, what: str, ready: Callable[[], bool], timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            time.sleep(0.5)
-        raise FloeError(f"{what} did not become ready within {timeout:.0f} s",
-                        f"`podman logs {what}-{what}` says why", exit_code=ExitCode.FAILURE)  # fmt: skip
+        if poll(lambda: True if ready() else None, timeout, interval=0.5) is None:
+            raise FloeError(
+                f"{what} did not become ready within {timeout:.0f} s",
+                f"`podman logs {what}-{what}` says why",
+                exit_code=ExitCode.FAILURE,
+            )
 
     def run_job(
         self, item: RenderedObject, configmaps: list[Path], timeout: float = 180
     ) -> tuple[int, str]:
         """Play a Job's pod and wait for it to end; (exit code, last log lines)."""
-        pod = self.play_workload(item, [], configmaps)
+        (pod,) = self.play_workload(item, [], configmaps)
         container = f"{pod}-{item.document['spec']['template']['spec']['containers'][0]['name']}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            states = {s["name"]: s for s in self.podman.containers(pod)}
-            state = states.get(container)
+
+        def ended() -> tuple[int, str] | None:
+            state = {s["name"]: s for s in self.podman.containers(pod)}.get(container)
             if state and state["status"] in {"exited", "stopped"}:
-                return int(state["exit_code"] or 0), self.podman.logs(container)
-            time.sleep(1)
-        return -1, self.podman.logs(container)
+                return int(state["exit_code"] or 0), self.podman.logs(container, lines=None)
+            return None
+
+        return poll(ended, timeout) or (-1, self.podman.logs(container))
+
+
+def _job_failures(logs: str) -> str:
+    """What a failed hook said: floe-preflight's failed checks, else its last lines."""
+    try:
+        results = json.loads(logs)["results"]
+    except (ValueError, KeyError, TypeError):
+        return logs[-500:]
+    return "; ".join(
+        f"{r['service']}: {r['status']}: {r['message']}" for r in results if r["status"] != "ok"
+    )
 
 
 def _describe(probe: dict[str, Any]) -> str:
@@ -601,13 +666,15 @@ def run_smoke(
                    "cube": secrets.token_urlsafe(24), "polaris": secrets.token_urlsafe(18)}  # fmt: skip
     smoke.started = time.monotonic()
     with console.step("render with the real dagster chart"):
-        objects = render(smoke_values(chosen, images), chart)
+        played = smoke_values(chosen, images)
+        objects = render(played, chart)
+    bucket = str(played["artifacts"]["storage"]["bucket"])
     smoke.mark("render")
     report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
                          workloads=[], checks={}, seconds={})  # fmt: skip
     with _terminate_as_interrupt():
         try:
-            _play(smoke, objects, images, credentials, report)
+            _play(smoke, objects, images, credentials, report, bucket=bucket)
         except _Refused:
             pass
         except BaseException:
@@ -643,6 +710,8 @@ def _play(
     images: dict[str, str],
     credentials: dict[str, str],
     report: SmokeReport,
+    *,
+    bucket: str,
 ) -> None:
     console, podman = smoke.console, smoke.podman
     podman.remove_all()
@@ -661,7 +730,7 @@ def _play(
         "the External Secrets operator"
     )
     with console.step("Postgres and S3 (the project's images)"):
-        smoke.play_services(images, credentials)
+        smoke.play_services(images, credentials, bucket)
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
         smoke.play_api_standin(images["dagster"])
     configmaps = _configmaps(objects, smoke.run_dir / "configmaps")
@@ -671,15 +740,15 @@ def _play(
         with console.step(f"hook {hook.label}"):
             code, logs = smoke.run_job(hook, configmaps)
         report.checks[f"{hook.label} exit code"] = (
-            "ok: 0" if code == 0 else f"FAIL: {code}: {logs[-300:]}"
+            "ok: 0" if code == 0 else f"FAIL: {code}: {_job_failures(logs)}"
         )
         if code != 0:
             return
     workloads = [o for o in objects if o.kind == "Deployment"]
-    played = []
+    played: list[tuple[RenderedObject, str]] = []
     with console.step(f"play {len(workloads)} Deployments"):
         for item in workloads:
-            played.append((item, smoke.play_workload(item, services, configmaps)))
+            played += [(item, pod) for pod in smoke.play_workload(item, services, configmaps)]
     for item, pod in played:
         with console.step(f"ready: {item.label}"):
             state = smoke.wait_ready(item, pod)
@@ -687,18 +756,16 @@ def _play(
         if not state.ready:
             return
     smoke.mark("all pods ready")
-    webserver = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-webserver"))
-    url = f"http://{smoke.ips[webserver.label]}:{webserver.document['spec']['template']['spec']['containers'][0]['ports'][0]['containerPort']}"
+    url = smoke.url_of(played, "-webserver")
     report.checks["webserver answers /server_info"] = (
         "ok" if smoke._http_ok(f"{url}/server_info") else "FAIL"
     )
-    locations = [d["name"] for d in (values_dagster(objects))]
+    locations = code_locations(objects)
     for location in locations:
         report.checks[f"code location {location} loaded over gRPC"] = _location_status(
             url, location
         )
-    cube = next(o for o in objects if o.kind == "Deployment" and o.name.endswith("-cube"))
-    cube_url = f"http://{smoke.ips[cube.label]}:4000"
+    cube_url = smoke.url_of(played, "-cube")
     report.checks["Cube answers /readyz"] = "ok" if smoke._http_ok(f"{cube_url}/readyz") else "FAIL"
     with console.step("one run through the K8sRunLauncher"):
         try:
@@ -713,13 +780,12 @@ def _play(
             report.rows_in_cube = _cube_rows(cube_url, credentials["cube"])
 
 
-def values_dagster(objects: list[RenderedObject]) -> list[dict[str, Any]]:
-    """The code locations of the rendered workspace (one per user deployment)."""
+def code_locations(objects: list[RenderedObject]) -> list[str]:
+    """The code location names of the rendered workspace (one per user deployment)."""
     for item in objects:
         if item.kind == "ConfigMap" and item.name.endswith("-workspace-yaml"):
             workspace = YAML(typ="safe", pure=True).load(item.document["data"]["workspace.yaml"])
-            return [entry["grpc_server"] | {"name": entry["grpc_server"]["location_name"]}
-                    for entry in workspace.get("load_from") or []]  # fmt: skip
+            return [e["grpc_server"]["location_name"] for e in workspace.get("load_from") or []]
     return []
 
 
@@ -741,8 +807,8 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
     """Play each Job the K8sRunLauncher creates for the run; the run's final status."""
     jobs = smoke.run_dir / "jobs"
     played: set[str] = set()
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while time.monotonic() < deadline:
+
+    def step() -> str | None:
         for path in sorted(jobs.glob("*.json")):
             if path.name.endswith(".status.json") or path.stem in played:
                 continue
@@ -752,19 +818,19 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
                 continue
             played.add(path.stem)
             item = RenderedObject(template="dagster-k8s (K8sRunLauncher)", document=job)
-            pod = smoke.play_workload(item, [], configmaps)
+            (pod,) = smoke.play_workload(item, [], configmaps)
             smoke.console.line(
                 f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}"
             )
         status = dagster_api.run_status(url, run_id)
-        if status in dagster_api.FINISHED:
-            for stem in played:
-                (jobs / f"{stem}.status.json").write_text(
-                    json.dumps({"succeeded": 1} if status == "SUCCESS" else {"failed": 1})
-                )
-            return status
-        time.sleep(1)
-    return "TIMEOUT"
+        return status if status in dagster_api.FINISHED else None
+
+    status = poll(step, RUN_TIMEOUT_S) or "TIMEOUT"
+    for stem in played:
+        (jobs / f"{stem}.status.json").write_text(
+            json.dumps({"succeeded": 1} if status == "SUCCESS" else {"failed": 1})
+        )
+    return status
 
 
 def _cube_rows(cube_url: str, secret: str) -> int:
