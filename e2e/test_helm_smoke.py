@@ -101,9 +101,11 @@ def test_a_missing_mount_is_reported(tmp_path: Path) -> None:
     YAML().dump(values, path)
     code, report = smoke("--values", str(path))
     assert code == 3
-    failed = failed_workload(report)
-    assert "user-deployments" in failed["workload"]
-    assert "not mounted" in failed["remediation"]
+    # The code server loads without the file (it is read when a run starts): the run fails,
+    # and its pod's log names the missing file.
+    assert report["run_status"] == "FAILURE"
+    assert "/opt/floe/config/artifacts.json does not exist" in report["run_logs"]
+    assert "not mounted" in report["error"]["remediation"]
     nothing_left()
 
 

@@ -123,6 +123,8 @@ def show_smoke(console: Console, report: SmokeReport) -> None:
             console.line(f"--- last log lines of {workload.pod} ---\n{workload.logs}")
             console.line(f"Remediation: {workload.remediation}")
     console.table("checks", ["check", "result"], list(report.checks.items()))
+    if report.run_logs:
+        console.line(f"--- last log lines of run {report.run_id} ---\n{report.run_logs}")
     console.line(
         f"run {report.run_id or '-'}: {report.run_status or 'not launched'}; "
         f"orders in Cube: {report.rows_in_cube if report.rows_in_cube is not None else '-'}; "

@@ -94,7 +94,8 @@ REMEDIATIONS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"(?i)(no such file or directory|FileNotFoundError|not found|does not exist)"
-            r".*(/opt|/etc|/cube|/tmp|\.json|\.yaml)"
+            r".*(/opt|/etc|/cube|/tmp|\.json|\.yaml)|"
+            r"(/opt|/etc|/cube|/tmp)/\S+ (does not exist|not found)"
         ),
         "a file the workload reads is not mounted: check the volumes and volumeMounts it renders",
     ),
@@ -131,6 +132,8 @@ class SmokeReport(BaseModel):
     checks: dict[str, str]
     run_id: str | None = None
     run_status: str | None = None
+    run_logs: str = ""
+    """The last log lines of the run's pod when the run did not succeed."""
     rows_in_cube: int | None = None
     seconds: dict[str, float]
 
@@ -691,16 +694,16 @@ def run_smoke(
     report.seconds = smoke.seconds
     if not report.ok:
         failed = [w for w in report.workloads if not w.ready]
-        what = (
-            f"{failed[0].workload} did not become ready: {failed[0].detail}" if failed
-            else next((f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")),
-                      f"the run ended {report.run_status}")
-        )  # fmt: skip
-        raise SmokeFailed(
-            f"helm.smoke failed: {what}",
-            failed[0].remediation if failed else "the report above names the failed check",
-            report,
-        )
+        checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
+        if failed:
+            what = f"{failed[0].workload} did not become ready: {failed[0].detail}"
+            remediation = failed[0].remediation
+        elif checks:
+            what, remediation = checks[0], _remediation(checks[0])
+        else:
+            what = f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)"
+            remediation = _remediation(report.run_logs)
+        raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
     return report
 
 
@@ -770,7 +773,7 @@ def _play(
     with console.step("one run through the K8sRunLauncher"):
         try:
             report.run_id, _ = dagster_api.submit_batch(url, location=locations[0])
-            report.run_status = _follow_run(smoke, url, report.run_id, configmaps)
+            report.run_status, report.run_logs = _follow_run(smoke, url, report.run_id, configmaps)
         except dagster_api.DagsterApiError as error:
             report.checks["run launched"] = f"FAIL: {error}"
             return
@@ -803,10 +806,11 @@ def _location_status(url: str, location: str) -> str:
     return f"FAIL: no location {location} in the workspace"
 
 
-def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> str:
-    """Play each Job the K8sRunLauncher creates for the run; the run's final status."""
+def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> tuple[str, str]:
+    """Play each Job the K8sRunLauncher creates for the run; the run's final status, and its
+    pods' last log lines when it did not succeed."""
     jobs = smoke.run_dir / "jobs"
-    played: set[str] = set()
+    played: dict[str, str] = {}
 
     def step() -> str | None:
         for path in sorted(jobs.glob("*.json")):
@@ -816,9 +820,10 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
             labels = (job["spec"]["template"].get("metadata") or {}).get("labels") or {}
             if labels.get("dagster/run-id") != run_id:
                 continue
-            played.add(path.stem)
             item = RenderedObject(template="dagster-k8s (K8sRunLauncher)", document=job)
             (pod,) = smoke.play_workload(item, [], configmaps)
+            container = job["spec"]["template"]["spec"]["containers"][0]["name"]
+            played[path.stem] = f"{pod}-{container}"
             smoke.console.line(
                 f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}"
             )
@@ -830,7 +835,11 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
         (jobs / f"{stem}.status.json").write_text(
             json.dumps({"succeeded": 1} if status == "SUCCESS" else {"failed": 1})
         )
-    return status
+    if status == "SUCCESS":
+        return status, ""
+    return status, "\n".join(
+        smoke.podman.logs(container, lines=40) for container in played.values()
+    )
 
 
 def _cube_rows(cube_url: str, secret: str) -> int:
