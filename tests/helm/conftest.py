@@ -4,6 +4,7 @@ FLOE_DAGSTER_CHART at a shared copy). The session prints which version it render
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +20,8 @@ def real_chart() -> PreparedChart:
     chart = prepare_chart(CHART_DIR, load_settings().dagster_chart)
     for dependency in chart.dependencies:
         assert not dependency.stand_in, "chart requirements are proven with the real dagster chart"
-        print(f"\nrendering with {dependency.name} {dependency.rendered} from {dependency.source}")
         if dependency.notice:
-            print(f"NOTE: {dependency.notice}")
+            warnings.warn(dependency.notice, UserWarning, stacklevel=1)
     return chart
 
 
