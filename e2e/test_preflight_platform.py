@@ -37,4 +37,5 @@ def test_unreachable_engine_is_an_error_with_remediation() -> None:
 def test_unknown_check_is_a_usage_error() -> None:
     done = run_task("preflight", "--check", "kafka")
     assert done.returncode == 2
-    assert "unknown check 'kafka'" in done.stdout + done.stderr
+    assert "Invalid value for '--check': 'kafka' is not one of" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -3,13 +3,31 @@ variable names (POLARIS_CLIENT_ID, POLARIS_CLIENT_SECRET, POSTGRES_PASSWORD, AWS
 
 Nested settings use `__`: FLOE_STORAGE__BUCKET, FLOE_CATALOG__URI, FLOE_POSTGRES__HOST.
 Secrets are SecretStr: they print as '**********' and preflight scrubs them from every message.
+An unknown key in a section is an error naming the closest valid one; so is a bad value, naming
+where it came from (flag, variable or file).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,9 +36,16 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE = "floe-deploy.toml"
+ENV_PREFIX = "FLOE_"
+CheckName = Literal["compute", "storage", "catalog", "postgres", "platform"]
+Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 
 
-class ComputeSettings(BaseModel):
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComputeSettings(Section):
     type: Literal["duckdb", "trino", "snowflake", "bigquery"] = "duckdb"
     host: str | None = None
     port: int | None = None
@@ -32,21 +57,30 @@ class ComputeSettings(BaseModel):
     project: str | None = None
 
 
-class StorageSettings(BaseModel):
+class StorageSettings(Section):
     type: Literal["s3"] = "s3"
     endpoint: str | None = None
     bucket: str | None = None
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = Field(
+        default=None, description="temporary credentials (STS); AWS_SESSION_TOKEN"
+    )
     warehouse_prefix: str = "warehouse"
     path_style: bool = True
 
 
-class CatalogSettings(BaseModel):
+class CatalogSettings(Section):
     type: Literal["rest", "sql"] = "sql"
     uri: str | None = Field(
-        default=None, description="rest: base URL, e.g. https://polaris/api/catalog"
+        default=None,
+        description="rest: base URL, e.g. https://polaris/api/catalog; "
+        "sql: postgresql://user[:password]@host:port/db (SQLAlchemy's postgresql+psycopg:// too)",
+    )
+    password: SecretStr | None = Field(
+        default=None,
+        description="sql: the password when the URI has none (else POSTGRES_PASSWORD, as the platform does)",
     )
     warehouse: str | None = None
     client_id: str | None = None
@@ -55,26 +89,37 @@ class CatalogSettings(BaseModel):
     verify_tls: bool = True
 
 
-class PostgresSettings(BaseModel):
+class PostgresSettings(Section):
     host: str | None = None
     port: int = 5432
     database: str = "postgres"
     user: str = "postgres"
     password: SecretStr | None = None
-    sslmode: str = "prefer"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
 
 
-class PlatformSettings(BaseModel):
+class PlatformSettings(Section):
     min_memory_gb: float = 4.0
     min_disk_gb: float = 10.0
     docker_socket: str = "/var/run/docker.sock"
 
 
+SEED_NAMES: dict[str, str] = {
+    "catalog.client_id": "POLARIS_CLIENT_ID",
+    "catalog.client_secret": "POLARIS_CLIENT_SECRET",
+    "postgres.password": "POSTGRES_PASSWORD",
+    "storage.access_key_id": "AWS_ACCESS_KEY_ID",
+    "storage.secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "storage.session_token": "AWS_SESSION_TOKEN",
+}
+"""The seed's variable names, and the setting each fills when the FLOE_* settings leave it empty."""
+
+
 class PreflightSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FLOE_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        extra="ignore",
+        extra="forbid",
         toml_file=CONFIG_FILE,
     )
 
@@ -83,22 +128,28 @@ class PreflightSettings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     postgres: PostgresSettings = PostgresSettings()
     platform: PlatformSettings = PlatformSettings()
-    timeout: float = Field(default=5.0, gt=0, description="seconds each check may take")
+    timeout: Seconds = Field(default=5.0, description="seconds each check may take")
+    timeouts: dict[CheckName, Seconds] = Field(
+        default_factory=dict, description="per-check seconds, e.g. timeouts.postgres = 10"
+    )
 
     polaris_client_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("POLARIS_CLIENT_ID")
+        default=None, validation_alias=AliasChoices("POLARIS_CLIENT_ID"), exclude=True
     )
     polaris_client_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("POLARIS_CLIENT_SECRET")
+        default=None, validation_alias=AliasChoices("POLARIS_CLIENT_SECRET"), exclude=True
     )
     postgres_password: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("POSTGRES_PASSWORD")
+        default=None, validation_alias=AliasChoices("POSTGRES_PASSWORD"), exclude=True
     )
     aws_access_key_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID")
+        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"), exclude=True
     )
     aws_secret_access_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY")
+        default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY"), exclude=True
+    )
+    aws_session_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN"), exclude=True
     )
 
     @model_validator(mode="after")
@@ -110,6 +161,7 @@ class PreflightSettings(BaseSettings):
         postgres.password = postgres.password or self.postgres_password
         storage.access_key_id = storage.access_key_id or self.aws_access_key_id
         storage.secret_access_key = storage.secret_access_key or self.aws_secret_access_key
+        storage.session_token = storage.session_token or self.aws_session_token
         return self
 
     @classmethod
@@ -123,19 +175,217 @@ class PreflightSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, PreflightTomlSource(settings_cls)
 
+    def timeout_for(self, check: str) -> float:
+        return float(self.timeouts.get(check, self.timeout))  # type: ignore[call-overload]
+
+    def catalog_password(self) -> tuple[str | None, str]:
+        """The SQL catalog's password and the setting it came from: the URI, else
+        FLOE_CATALOG__PASSWORD, else POSTGRES_PASSWORD (the runtime reads the catalog's from it too)."""
+        parts = urlsplit(self.catalog.uri or "")
+        if parts.password:
+            return unquote(parts.password), "FLOE_CATALOG__URI"
+        if self.catalog.password:
+            return self.catalog.password.get_secret_value(), "FLOE_CATALOG__PASSWORD"
+        if self.postgres_password:
+            return self.postgres_password.get_secret_value(), "POSTGRES_PASSWORD"
+        return None, "FLOE_CATALOG__PASSWORD"
+
     def secrets(self) -> list[str]:
-        """Every secret value, so that no output can contain one."""
+        """Every secret value, also the password inside a URI, so that no output can contain one."""
         values = [
-            self.catalog.client_secret, self.storage.secret_access_key, self.postgres.password,
-            self.compute.password,
+            self.catalog.client_secret, self.catalog.password, self.storage.secret_access_key,
+            self.storage.session_token, self.postgres.password, self.compute.password,
+            self.polaris_client_secret, self.postgres_password, self.aws_secret_access_key,
+            self.aws_session_token,
         ]  # fmt: skip
-        return [value.get_secret_value() for value in values if value and value.get_secret_value()]
+        found = {value.get_secret_value() for value in values if value}
+        for uri in (self.catalog.uri, self.storage.endpoint):
+            password = urlsplit(uri or "").password
+            if password:
+                found |= {password, unquote(password)}
+        return sorted((secret for secret in found if secret), key=len, reverse=True)
 
 
 class PreflightTomlSource(TomlConfigSettingsSource):
-    """The [preflight] table of floe-deploy.toml."""
+    """The [preflight] table of floe-deploy.toml (or of the file --config names)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
         self.toml_data = self.toml_data.get("preflight", {})
         self.init_kwargs = self.toml_data
+
+
+USERINFO = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^@\s/]*)@", re.IGNORECASE
+)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """The text without any known secret, and without the password of any URL in it."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+# loading ------------------------------------------------------------------------------------
+
+
+class ConfigurationError(Exception):
+    """A setting is invalid or unknown: one line (or JSON) with exit code 2."""
+
+    def __init__(self, message: str, setting: str = "") -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where settings come from: the config file's [preflight] table, the environment and flags
+    (only --timeout sets a value: `timeout`, or `timeouts` for CHECK=SECONDS)."""
+
+    config_file: Path
+    table: Mapping[str, Any]
+    environ: Mapping[str, str]
+    flags: Mapping[str, Any]
+
+    def env_name(self, dotted: str) -> str:
+        return ENV_PREFIX + dotted.upper().replace(".", "__")
+
+    def env_value(self, dotted: str) -> str | None:
+        wanted = self.env_name(dotted)
+        return next((v for k, v in self.environ.items() if k.upper() == wanted), None)
+
+    def in_table(self, dotted: str) -> bool:
+        node: Any = self.table
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    def origin(self, dotted: str) -> str:
+        """Where the value of one setting came from, in the order pydantic-settings applies them."""
+        where = self.where(dotted)
+        if where.startswith("--"):
+            return f"flag {where}"
+        if where.isupper():
+            return f"environment {where}"
+        return where
+
+    def where(self, dotted: str) -> str:
+        """The flag, variable or file key that set a setting ('default' when none did)."""
+        if dotted in self.flags or dotted.split(".", maxsplit=1)[0] in self.flags:
+            return "--timeout"
+        if self.env_value(dotted) is not None:
+            return self.env_name(dotted)
+        if self.in_table(dotted):
+            return f"{self.config_file} [preflight] {dotted}"
+        seed = SEED_NAMES.get(dotted)
+        if seed and seed in self.environ:
+            return seed
+        return "default"
+
+
+def read_sources(config: Path | None, flags: Mapping[str, Any]) -> Sources:
+    """The config file (an explicit --config must exist; floe-deploy.toml is optional)."""
+    path = config or Path(CONFIG_FILE)
+    if config is not None and not path.is_file():
+        raise ConfigurationError(f"config file {path} does not exist", "--config")
+    table: Mapping[str, Any] = {}
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text()).get("preflight", {})
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigurationError(f"{path} is not valid TOML: {error}", str(path)) from None
+    return Sources(path, table, dict(os.environ), dict(flags))
+
+
+def load_settings(sources: Sources) -> PreflightSettings:
+    """Settings from flags, environment and the config file; errors name where a bad value came from."""
+
+    class FromConfigFile(PreflightSettings):
+        model_config = SettingsConfigDict(toml_file=sources.config_file)
+
+    try:
+        return FromConfigFile(**sources.flags)
+    except ValidationError as error:
+        first = error.errors()[0]
+        dotted = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise ConfigurationError(_unknown(dotted, sources), sources.where(dotted)) from None
+        raise ConfigurationError(
+            f"invalid setting {dotted} (from {sources.origin(dotted)}): {first['msg']}",
+            sources.where(dotted),
+        ) from None
+
+
+def known_settings() -> list[str]:
+    """Every dotted setting name, e.g. postgres.host."""
+    names = [
+        name for name, field in PreflightSettings.model_fields.items()
+        if not field.exclude and name not in SECTIONS and name != "timeouts"
+    ]  # fmt: skip
+    for section, model in SECTIONS.items():
+        names += [f"{section}.{key}" for key in model.model_fields]
+    names += [f"timeouts.{check}" for check in get_args(CheckName)]
+    return names
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "compute": ComputeSettings,
+    "storage": StorageSettings,
+    "catalog": CatalogSettings,
+    "postgres": PostgresSettings,
+    "platform": PlatformSettings,
+}
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    found = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {found[0]}?)" if found else ""
+
+
+def _unknown(dotted: str, sources: Sources) -> str:
+    """'unknown setting postgres.hots from environment FLOE_POSTGRES__HOTS (did you mean postgres.host?)'"""
+    names = known_settings()
+    section = dotted.split(".", maxsplit=1)[0]
+    candidates = [name for name in names if name.startswith(f"{section}.")] or names
+    return f"unknown setting {dotted} from {sources.origin(dotted)}{_closest(dotted, candidates)}"
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """FLOE_* variables that look like a preflight setting but are none (FLOE_POSTGRES_HOST).
+
+    Other FLOE_* variables belong to the rest of the toolkit, so only look-alikes are reported.
+    """
+    wanted = {ENV_PREFIX + name.upper().replace(".", "__"): name for name in known_settings()}
+    notices = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in wanted or "__" in upper:
+            continue
+        close = difflib.get_close_matches(upper, list(wanted), n=1, cutoff=0.85)
+        if close:
+            notices.append(
+                f"{variable} is not a preflight setting (did you mean {close[0]}?); it was ignored"
+            )
+    return notices
+
+
+def resolved_settings(settings: PreflightSettings, sources: Sources) -> list[dict[str, str]]:
+    """Every setting's value (secrets masked, URI passwords removed) and where it came from."""
+    dumped = settings.model_dump()
+    secrets = settings.secrets()
+    rows = []
+    for dotted in known_settings():
+        node: Any = dumped
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, SecretStr):
+            shown = "**********"
+        elif node is None:
+            shown = ""
+        else:
+            shown = scrub(str(node), secrets)
+        rows.append({"setting": dotted, "value": shown, "source": sources.origin(dotted)})
+    return rows

@@ -1,36 +1,57 @@
-"""The three output forms: a rich table (people), JSON (machines), log lines (CI logs)."""
+"""The output forms: a rich table (people), JSON (machines), log lines (CI logs); the check list,
+the resolved settings, and the progress shown while checks run."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
+from rich.status import Status as Spinner
 from rich.table import Table
 
-from floe_preflight.model import Report, Status
+from floe_preflight.model import SCHEMA_VERSION, CheckResult, ExitCode, Report, Status
+from floe_preflight.runner import CHECKS, Progress, ProgressCallback
 
 STYLES = {Status.OK: "green", Status.WARNING: "yellow", Status.ERROR: "red", Status.SKIPPED: "dim"}
 
 
-def as_json(report: Report) -> str:
-    return json.dumps(
+def document(payload: dict[str, Any]) -> str:
+    """Every JSON document preflight prints carries the schema version."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, **payload}, indent=2)
+
+
+def as_json(report: Report, exit_code: ExitCode) -> str:
+    return document(
         {
             "results": [r.model_dump(mode="json") for r in report.results],
-            "exit_code": int(report.exit_code),
-        },
-        indent=2,
+            "notices": report.notices,
+            "exit_code": int(exit_code),
+        }
     )
 
 
+def error_json(message: str, setting: str, exit_code: ExitCode) -> str:
+    return document(
+        {"error": {"message": message, "setting": setting or None, "exit_code": int(exit_code)}}
+    )
+
+
+def as_line(result: CheckResult) -> str:
+    """`[CATALOG] ERROR: OAuth2 client authentication failed …. Remediation: …`"""
+    line = (
+        f"[{result.service.upper()}] {result.status.value.upper()}: {result.message.rstrip('.')}."
+    )
+    if result.remediation and result.status is not Status.OK:
+        line += f" Remediation: {result.remediation}"
+    return line
+
+
 def as_lines(report: Report) -> str:
-    """`[CATALOG] ERROR: OAuth2 authentication failed (401 Unauthorized). Remediation: …`"""
-    lines = []
-    for result in report.results:
-        line = f"[{result.service.upper()}] {result.status.value.upper()}: {result.message.rstrip('.')}."
-        if result.remediation and result.status is not Status.OK:
-            line += f" Remediation: {result.remediation}"
-        lines.append(line)
-    return "\n".join(lines)
+    return "\n".join([*(f"[NOTICE] {n}" for n in report.notices), *map(as_line, report.results)])
 
 
 def print_table(report: Report, console: Console) -> None:
@@ -47,3 +68,50 @@ def print_table(report: Report, console: Console) -> None:
             r.remediation or "",
         )
     console.print(table)
+    for notice in report.notices:
+        console.print(f"[yellow]notice:[/] {notice}", highlight=False)
+
+
+def check_list() -> list[dict[str, Any]]:
+    return [
+        {"check": spec.name, "types": spec.types, "probe": spec.probe, "needs": spec.needs,
+         "prerequisites": spec.after}
+        for spec in CHECKS.values()
+    ]  # fmt: skip
+
+
+def print_rows(rows: list[dict[str, Any]], title: str, console: Console) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in rows[0] if rows else ():
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(value) if value is not None else "" for value in row.values()))
+    console.print(table)
+
+
+@contextmanager
+def progress(console: Console) -> Iterator[ProgressCallback | None]:
+    """A spinner naming the checks still running, on a terminal only (logs get the report)."""
+    if not console.is_terminal:
+        yield None
+        return
+    begun = time.monotonic()
+    running: dict[str, str] = {}
+    with Spinner("preflight", console=console) as spinner:
+
+        def update(event: Progress) -> None:
+            if event.state == "done":
+                running.pop(event.check, None)
+                if event.result is not None:
+                    result = event.result
+                    console.print(
+                        f"  {result.service}: [{STYLES[result.status]}]{result.status.value}[/] "
+                        f"({result.duration_ms} ms)",
+                        highlight=False,
+                    )
+            else:
+                running[event.check] = event.state
+            names = ", ".join(f"{name} ({state})" for name, state in running.items())
+            spinner.update(f"preflight {time.monotonic() - begun:.1f} s: {names or 'done'}")
+
+        yield update

@@ -1,8 +1,10 @@
 """Running the selected checks concurrently, each with its own timeout, in prerequisite order.
 
 A check starts as soon as its prerequisites have finished; when one of them did not end ok,
-the check is reported skipped with the reason instead of being run. Total time is about the
-slowest chain of checks.
+the check is reported skipped with the reason instead of being run. Each check's clock starts
+when its client is ready (see checks.Probe), so loading a library never counts as the service
+being slow; at its timeout the runner stops waiting, whatever the client library does. Total
+time is about the slowest chain of checks.
 """
 
 from __future__ import annotations
@@ -12,34 +14,49 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from floe_preflight.checks import (
     Outcome,
+    Probe,
+    catalog_endpoint,
     check_catalog,
     check_compute,
     check_platform,
     check_postgres,
     check_storage,
+    compute_endpoint,
+    postgres_endpoint,
+    storage_endpoint,
 )
-from floe_preflight.config import PreflightSettings
-from floe_preflight.failures import REMEDIATIONS, CheckFailure, Kind
+from floe_preflight.config import PreflightSettings, scrub
+from floe_preflight.failures import CheckFailure, Kind, docs_anchor
 from floe_preflight.model import CheckResult, Report, Status
 
 WARNING_KINDS = {Kind.CATALOG_TABLES_MISSING}
-GRACE_S = 0.5
-"""How long past its timeout the runner waits for a check that ignored its client timeout."""
+PREPARE_LIMIT_S = 60.0
+"""How long loading a client library may take before the check is reported stuck."""
+
+Settings = PreflightSettings
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
-    kind_of: Callable[[PreflightSettings], str]
-    missing_setting: Callable[[PreflightSettings], str | None]
-    prerequisites: tuple[str, ...]
-    run: Callable[[PreflightSettings, bool], Outcome]
+    types: str
+    probe: str
+    needs: str
+    kind_of: Callable[[Settings], str]
+    missing_setting: Callable[[Settings], str | None]
+    prerequisites: Callable[[Settings], tuple[str, ...]]
+    endpoint: Callable[[Settings], str]
+    setting: Callable[[Settings], str]
+    run: Callable[[Probe], Outcome]
+    after: str = ""
+    """The prerequisites, in words (for --list and the docs)."""
 
 
-def _catalog_missing(settings: PreflightSettings) -> str | None:
+def _catalog_missing(settings: Settings) -> str | None:
     catalog = settings.catalog
     if catalog.type == "rest":
         for value, name in (
@@ -55,115 +72,248 @@ def _catalog_missing(settings: PreflightSettings) -> str | None:
 
 CHECKS: dict[str, CheckSpec] = {
     "compute": CheckSpec(
-        "compute", lambda s: s.compute.type,
+        "compute", "duckdb, trino, snowflake, bigquery",
+        "`SELECT 1` with the engine's client (Snowflake and BigQuery clients are extras: "
+        "`floe-preflight[snowflake]`, `[bigquery]`)",
+        "FLOE_COMPUTE__TYPE; trino: FLOE_COMPUTE__HOST",
+        lambda s: s.compute.type,
         lambda s: "FLOE_COMPUTE__HOST" if s.compute.type == "trino" and not s.compute.host else None,
-        (), lambda s, _: check_compute(s),
+        lambda s: (), compute_endpoint, lambda s: "FLOE_COMPUTE__HOST", check_compute,
     ),
     "storage": CheckSpec(
-        "storage", lambda s: s.storage.type,
+        "storage", "s3 (any S3-compatible endpoint)",
+        "list one key under the warehouse prefix; with `--write-probe` put, get and delete one object there",
+        "FLOE_STORAGE__BUCKET, credentials (AWS_* or boto3's chain)",
+        lambda s: s.storage.type,
         lambda s: None if s.storage.bucket else "FLOE_STORAGE__BUCKET",
-        (), check_storage,
+        lambda s: (), storage_endpoint, lambda s: "FLOE_STORAGE__ENDPOINT", check_storage,
     ),
-    "catalog": CheckSpec("catalog", lambda s: s.catalog.type, _catalog_missing, ("storage",), lambda s, _: check_catalog(s)),
+    "catalog": CheckSpec(
+        "catalog", "rest (Polaris / Iceberg REST), sql (Postgres)",
+        "rest: OAuth2 client credentials at `/v1/oauth/tokens`, then `GET /v1/config?warehouse=…`; "
+        "sql: connect with the URI's credentials, find `iceberg_tables` (missing: a warning once "
+        "CREATE is proven)",
+        "rest: FLOE_CATALOG__URI, FLOE_CATALOG__WAREHOUSE, POLARIS_CLIENT_ID/SECRET; sql: FLOE_CATALOG__URI",
+        lambda s: s.catalog.type, _catalog_missing,
+        lambda s: ("storage",) if s.catalog.type == "rest" else (),
+        catalog_endpoint, lambda s: "FLOE_CATALOG__URI", check_catalog, "storage (rest catalogs)",
+    ),
     "postgres": CheckSpec(
-        "postgres", lambda s: "postgresql",
+        "postgres", "Dagster's database",
+        "connect, server version, create a table in the search path's schema and roll it back",
+        "FLOE_POSTGRES__HOST, POSTGRES_PASSWORD",
+        lambda s: "postgresql",
         lambda s: None if s.postgres.host else "FLOE_POSTGRES__HOST",
-        (), lambda s, _: check_postgres(s),
+        lambda s: (), postgres_endpoint, lambda s: "FLOE_POSTGRES__HOST", check_postgres,
     ),
-    "platform": CheckSpec("platform", lambda s: "docker", lambda s: None, (), lambda s, _: check_platform(s)),
+    "platform": CheckSpec(
+        "platform", "local Docker",
+        "engine API on the socket, `docker compose version`, free memory and disk",
+        "nothing (FLOE_PLATFORM__DOCKER_SOCKET to move it)",
+        lambda s: "docker", lambda s: None, lambda s: (),
+        lambda s: s.platform.docker_socket, lambda s: "FLOE_PLATFORM__DOCKER_SOCKET", check_platform,
+    ),
 }  # fmt: skip
 
 
-def _scrub(text: str | None, secrets: list[str]) -> str | None:
-    if text is None:
-        return None
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+@dataclass(frozen=True)
+class Progress:
+    """What the runner tells a progress display: a check was launched, began probing, or ended."""
+
+    check: str
+    state: Literal["loading", "probing", "done"]
+    result: CheckResult | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _endpoint(spec: CheckSpec, settings: Settings) -> str:
+    try:
+        return spec.endpoint(settings)
+    except Exception:  # a setting the check itself reports as invalid
+        return ""
 
 
 def _result(
     spec: CheckSpec,
-    settings: PreflightSettings,
-    outcome: Outcome | CheckFailure | BaseException,
-    started: float,
+    settings: Settings,
+    outcome: Outcome | BaseException,
+    import_ms: int,
+    duration_ms: int,
 ) -> CheckResult:
+    kind: Kind | None = None
+    setting: str | None = None
+    endpoint = _endpoint(spec, settings)
     if isinstance(outcome, CheckFailure):
-        status = Status.WARNING if outcome.kind in WARNING_KINDS else Status.ERROR
+        kind = outcome.kind
+        status = Status.WARNING if kind in WARNING_KINDS else Status.ERROR
         message, remediation = outcome.message, outcome.remediation()
+        endpoint, setting = outcome.endpoint or endpoint, outcome.setting or None
     elif isinstance(outcome, BaseException):
-        status = Status.ERROR
+        kind, status = Kind.UNEXPECTED, Status.ERROR
         message = f"{type(outcome).__name__}: {outcome}".splitlines()[0]
-        remediation = REMEDIATIONS[Kind.UNEXPECTED]
+        remediation = CheckFailure(kind, message, service=spec.name).remediation()
     else:
         status, message = outcome
         remediation = None
     secrets = settings.secrets()
     return CheckResult(
-        service=spec.name,
-        type=spec.kind_of(settings),
-        status=status,
-        message=_scrub(message, secrets) or "",
-        remediation=_scrub(remediation, secrets),
-        duration_ms=round((time.monotonic() - started) * 1000),
-    )
+        service=spec.name, type=spec.kind_of(settings), status=status,
+        message=scrub(message, secrets), remediation=scrub(remediation, secrets) if remediation else None,
+        kind=kind.value if kind else None, endpoint=scrub(endpoint, secrets) or None, setting=setting,
+        docs=docs_anchor(kind) if kind else None, import_ms=import_ms, duration_ms=duration_ms,
+    )  # fmt: skip
+
+
+def _not_run(
+    spec: CheckSpec, settings: Settings, failure: CheckFailure, *, error: bool
+) -> CheckResult:
+    return CheckResult(
+        service=spec.name, type=spec.kind_of(settings), status=Status.ERROR if error else Status.SKIPPED,
+        message=failure.message, remediation=failure.remediation(), kind=failure.kind.value,
+        setting=failure.setting or None, endpoint=scrub(_endpoint(spec, settings), settings.secrets()) or None,
+        docs=docs_anchor(failure.kind),
+    )  # fmt: skip
+
+
+@dataclass
+class _Running:
+    launched: float
+    probing: float | None = None
+
+
+Event = tuple[str, str, float, Outcome | BaseException | None]
+
+
+class _Run:
+    """One preflight run: launches checks whose prerequisites ended, collects their outcomes."""
+
+    def __init__(
+        self, settings: Settings, selected: list[str], *, write_probe: bool, explicit: bool,
+        strict: bool, on_progress: ProgressCallback | None,
+    ) -> None:  # fmt: skip
+        self.settings, self.selected, self.write_probe = settings, selected, write_probe
+        self.explicit, self.strict = explicit, strict
+        self.tell = on_progress or (lambda progress: None)
+        self.pending = [CHECKS[name] for name in CHECKS if name in selected]
+        self.results: dict[str, CheckResult] = {}
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.running: dict[str, _Running] = {}
+
+    def report(self) -> Report:
+        while self.pending or self.running:
+            self._launch_ready()
+            if self.running:
+                self._handle(self._next_event())
+        return Report(results=[self.results[name] for name in CHECKS if name in self.results])
+
+    def _finish(self, name: str, result: CheckResult) -> None:
+        self.results[name] = result
+        self.tell(Progress(name, "done", result))
+
+    def _launch_ready(self) -> None:
+        settings = self.settings
+        for spec in list(self.pending):
+            prerequisites = [p for p in spec.prerequisites(settings) if p in self.selected]
+            if any(p not in self.results for p in prerequisites):
+                continue
+            self.pending.remove(spec)
+            failed = [p for p in prerequisites if self.results[p].status is not Status.OK]
+            missing = spec.missing_setting(settings)
+            if failed:
+                self._finish(spec.name, _not_run(spec, settings, CheckFailure(
+                    Kind.PREREQUISITE_FAILED, f"prerequisite {', '.join(failed)} did not pass",
+                    resource=", ".join(failed),
+                ), error=self.strict))  # fmt: skip
+            elif missing:
+                self._finish(spec.name, _not_run(spec, settings, CheckFailure(
+                    Kind.NOT_CONFIGURED, f"not configured ({missing} is not set)", setting=missing,
+                    service=spec.name,
+                ), error=self.strict or self.explicit))  # fmt: skip
+            else:
+                self.running[spec.name] = _Running(time.monotonic())
+                self.tell(Progress(spec.name, "loading"))
+                threading.Thread(
+                    target=self._work, args=(spec,), daemon=True, name=f"preflight-{spec.name}"
+                ).start()
+
+    def _work(self, spec: CheckSpec) -> None:
+        started = threading.Event()
+
+        def start() -> None:
+            if not started.is_set():
+                started.set()
+                self.events.put(("probing", spec.name, time.monotonic(), None))
+
+        probe = Probe(self.settings, self.settings.timeout_for(spec.name), self.write_probe, start)
+        try:
+            outcome: Outcome | BaseException = spec.run(probe)
+        except BaseException as error:  # reported as the check's result, never raised
+            outcome = error
+        self.events.put(("done", spec.name, time.monotonic(), outcome))
+
+    def _deadline(self, name: str) -> float:
+        state = self.running[name]
+        if state.probing is None:
+            return state.launched + PREPARE_LIMIT_S
+        return state.probing + self.settings.timeout_for(name)
+
+    def _next_event(self) -> Event:
+        """The next event, or a timeout for the check whose deadline passed first."""
+        first = min(self.running, key=self._deadline)
+        try:
+            return self.events.get(timeout=max(0.0, self._deadline(first) - time.monotonic()))
+        except queue.Empty:
+            spec, endpoint = CHECKS[first], _endpoint(CHECKS[first], self.settings)
+            seconds = self.settings.timeout_for(first)
+            message = (
+                f"no answer from {endpoint or first} within {seconds:g} s"
+                if self.running[first].probing is not None
+                else f"loading the {first} client took longer than {PREPARE_LIMIT_S:g} s"
+            )
+            failure = CheckFailure(
+                Kind.TIMEOUT,
+                message,
+                setting=spec.setting(self.settings),
+                service=first,
+                endpoint=endpoint,
+            )
+            return "done", first, time.monotonic(), failure
+
+    def _handle(self, event: Event) -> None:
+        kind, name, at, outcome = event
+        state = self.running.get(name)
+        if state is None:
+            return
+        if kind == "probing":
+            state.probing = at
+            self.tell(Progress(name, "probing"))
+            return
+        del self.running[name]
+        probing = state.probing if state.probing is not None else at
+        self._finish(name, _result(
+            CHECKS[name], self.settings, outcome or CheckFailure(Kind.UNEXPECTED, "no outcome"),
+            import_ms=round((probing - state.launched) * 1000), duration_ms=round((at - probing) * 1000),
+        ))  # fmt: skip
 
 
 def run_preflight(
-    settings: PreflightSettings, selected: list[str], *, write_probe: bool = False
+    settings: Settings,
+    selected: list[str],
+    *,
+    write_probe: bool = False,
+    explicit: bool = False,
+    strict: bool = False,
+    on_progress: ProgressCallback | None = None,
 ) -> Report:
-    """Run the selected checks; unselected prerequisites are not required."""
-    pending = [CHECKS[name] for name in CHECKS if name in selected]
-    results: dict[str, CheckResult] = {}
-    finished: queue.Queue[tuple[str, Outcome | BaseException, float]] = queue.Queue()
-    running: dict[str, float] = {}
+    """Run the selected checks; unselected prerequisites are not required.
 
-    def work(spec: CheckSpec, started: float) -> None:
-        try:
-            outcome: Outcome | BaseException = spec.run(settings, write_probe)
-        except BaseException as error:  # reported as the check's result, never raised
-            outcome = error
-        finished.put((spec.name, outcome, started))
-
-    while pending or running:
-        for spec in list(pending):
-            prerequisites = [p for p in spec.prerequisites if p in selected]
-            if any(p not in results for p in prerequisites):
-                continue
-            pending.remove(spec)
-            started = time.monotonic()
-            failed = [p for p in prerequisites if results[p].status is not Status.OK]
-            missing = spec.missing_setting(settings)
-            if failed:
-                results[spec.name] = CheckResult(
-                    service=spec.name, type=spec.kind_of(settings), status=Status.SKIPPED,
-                    message=f"prerequisite {', '.join(failed)} did not pass",
-                    remediation=f"Fix {', '.join(failed)} first.",
-                )  # fmt: skip
-            elif missing:
-                results[spec.name] = CheckResult(
-                    service=spec.name, type=spec.kind_of(settings), status=Status.SKIPPED,
-                    message=f"not configured ({missing} is not set)",
-                    remediation=REMEDIATIONS[Kind.NOT_CONFIGURED].format(setting=missing, service=spec.name),
-                )  # fmt: skip
-            else:
-                running[spec.name] = started
-                threading.Thread(
-                    target=work, args=(spec, started), daemon=True, name=f"preflight-{spec.name}"
-                ).start()
-        if not running:
-            continue
-        deadline = min(running.values()) + settings.timeout + GRACE_S
-        try:
-            name, outcome, started = finished.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            name = min(running, key=running.__getitem__)
-            started = running[name]
-            outcome = CheckFailure(
-                Kind.TIMEOUT, f"no answer within {settings.timeout:g} s", endpoint=name
-            )
-        if name not in running:
-            continue
-        del running[name]
-        results[name] = _result(CHECKS[name], settings, outcome, started)
-    return Report(results=[results[name] for name in CHECKS if name in results])
+    explicit: the checks were named (`--check`), so one that is not configured is an error.
+    strict: every check that could not run is an error (the Helm hook: nothing unproven passes).
+    """
+    run = _Run(
+        settings, selected, write_probe=write_probe, explicit=explicit, strict=strict,
+        on_progress=on_progress,
+    )  # fmt: skip
+    return run.report()

@@ -134,7 +134,7 @@ def test_preflight_hook_job(rendered: Renderer) -> None:
     assert annotations["argocd.argoproj.io/hook"] == "PreSync"
     container = job.document["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["floe-preflight"]
-    assert container["args"][0] == "--json"
+    assert container["args"][:3] == ["--json", "--strict", "--warnings-ok"]
     assert container["image"] == "floe/dagster:0.1.0"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["FLOE_STORAGE__BUCKET"] == "floe-warehouse"

@@ -5,74 +5,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.protocol_servers import iceberg_rest, silent_socket, trino
-from floe_preflight.cli import main
-
-CLIENT_ID, CLIENT_SECRET = "floe-client", "polaris-s3cr3t-value"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import os  # noqa: PLC0415
-
-    for name in list(os.environ):
-        if name.startswith(("FLOE_", "POLARIS_", "AWS_")) or name == "POSTGRES_PASSWORD":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
-def preflight(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-    return result.exit_code, result.output
-
-
-def results(env: dict[str, str], *args: str) -> tuple[int, dict[str, dict[str, object]]]:
-    code, output = preflight(env, *args, "--json")
-    return code, {r["service"]: r for r in json.loads(output)["results"]}
-
-
-def pg_env(postgres: PostgresEndpoint, **overrides: str) -> dict[str, str]:
-    env = {
-        "FLOE_POSTGRES__HOST": postgres.host,
-        "FLOE_POSTGRES__PORT": str(postgres.port),
-        "FLOE_POSTGRES__DATABASE": postgres.database,
-        "FLOE_POSTGRES__USER": postgres.user,
-        "POSTGRES_PASSWORD": postgres.password,
-    }
-    return env | overrides
-
-
-def s3_env(s3: S3Endpoint, bucket: str) -> dict[str, str]:
-    return {
-        "FLOE_STORAGE__ENDPOINT": s3.endpoint,
-        "FLOE_STORAGE__BUCKET": bucket,
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-    }
-
-
-@pytest.fixture
-def rest_catalog() -> Iterator[str]:
-    with iceberg_rest(CLIENT_ID, CLIENT_SECRET, {"demo"}, forbidden={"secret-wh"}) as url:
-        yield url
-
-
-def rest_env(url: str, secret: str = CLIENT_SECRET, warehouse: str = "demo") -> dict[str, str]:
-    return {
-        "FLOE_CATALOG__TYPE": "rest",
-        "FLOE_CATALOG__URI": url,
-        "FLOE_CATALOG__WAREHOUSE": warehouse,
-        "POLARIS_CLIENT_ID": CLIENT_ID,
-        "POLARIS_CLIENT_SECRET": secret,
-    }
+from tests.preflight.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    pg_env,
+    preflight,
+    rest_env,
+    results,
+    s3_env,
+)
 
 
 @pytest.mark.requirement("007-FR-034")
@@ -187,8 +135,9 @@ def test_401_from_the_catalog(rest_catalog: str) -> None:
     )
     assert code == 3
     assert output.strip() == (
-        "[CATALOG] ERROR: OAuth2 authentication failed (401 Unauthorized). "
-        "Remediation: Verify POLARIS_CLIENT_ID and POLARIS_CLIENT_SECRET environment variables."
+        "[CATALOG] ERROR: OAuth2 client authentication failed for client floe-client "
+        "(401 invalid_client: The client is not authorized). Remediation: Verify POLARIS_CLIENT_ID "
+        "and POLARIS_CLIENT_SECRET (or FLOE_CATALOG__CLIENT_ID / __CLIENT_SECRET)."
     )
 
 
@@ -196,7 +145,7 @@ def test_401_from_the_catalog(rest_catalog: str) -> None:
 @pytest.mark.requirement("007-FR-037")
 def test_403_from_the_catalog(rest_catalog: str) -> None:
     _, found = results(rest_env(rest_catalog, warehouse="secret-wh"), "--check", "catalog")
-    assert "forbidden (403)" in str(found["catalog"]["message"])
+    assert "forbidden (403 Principal may not access secret-wh)" in str(found["catalog"]["message"])
 
 
 @pytest.mark.requirement(FAILURES)
@@ -283,22 +232,6 @@ def test_failed_prerequisite_skips_the_dependent_check(
     assert found["storage"]["status"] == "error"
     assert found["catalog"]["status"] == "skipped"
     assert found["catalog"]["message"] == "prerequisite storage did not pass"
-
-
-@pytest.mark.requirement("007-FR-036")
-def test_no_secret_in_any_output_mode(
-    local_postgres: PostgresEndpoint, local_s3: S3Endpoint, rest_catalog: str
-) -> None:
-    env = (
-        pg_env(local_postgres, FLOE_POSTGRES__DATABASE="absent_db")
-        | s3_env(local_s3, "no-bucket")
-        | rest_env(rest_catalog, secret="polaris-wrong-secret")
-    )
-    secrets = [local_postgres.password, local_s3.secret_key, "polaris-wrong-secret"]
-    for mode in ("table", "json", "lines"):
-        _, output = preflight(env, "--format", mode)
-        for secret in secrets:
-            assert secret not in output, (mode, secret)
 
 
 @pytest.mark.requirement(FAILURES)

@@ -224,7 +224,8 @@ def check_services(stack: DemoStack) -> None:
             secret_access_key=made.s3_secret_key,
         ),
         catalog=CatalogSettings(
-            type="sql", uri=f"postgresql://{USER}@127.0.0.1:{stack.ports.postgres}/{DATABASE}"
+            type="sql", uri=f"postgresql://{USER}@127.0.0.1:{stack.ports.postgres}/{DATABASE}",
+            password=made.postgres_password,
         ),
         postgres=postgres,
     )  # fmt: skip

@@ -6,15 +6,18 @@ moto's S3 server. `scripts/bootstrap` installs PostgreSQL; moto comes with the d
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -145,3 +148,87 @@ def local_bucket(local_s3: S3Endpoint) -> str:
     name = f"t-{uuid.uuid4().hex[:12]}"
     local_s3.client().create_bucket(Bucket=name)
     return name
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+
+@dataclass(frozen=True)
+class SigningS3:
+    """An S3 server that checks every request's signature and the signer's IAM policy."""
+
+    endpoint: str
+    bucket: str
+    writer: S3Credentials
+    """may list, read and write the bucket"""
+    reader: S3Credentials
+    """may list the bucket only"""
+    session: S3Credentials
+    """temporary credentials of an assumed role that may use the bucket (needs its session token)"""
+
+
+def _allow(*actions: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
+        }
+    )
+
+
+@contextmanager
+def signing_s3() -> Iterator[SigningS3]:
+    """moto's S3 server in its own process with IAM authentication on (`/moto-api/reset-auth`):
+    unknown keys, wrong secrets, missing or wrong session tokens and missing grants are refused
+    as AWS refuses them. Set up (users, role, bucket) before authentication is switched on."""
+    import boto3  # noqa: PLC0415
+    import httpx  # noqa: PLC0415
+    from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed  # noqa: PLC0415
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        retry(
+            stop=stop_after_delay(60), wait=wait_fixed(0.2), retry=retry_if_exception_type(httpx.HTTPError),
+            reraise=True,
+        )(lambda: httpx.get(f"{endpoint}/moto-api/", timeout=2).raise_for_status())()  # fmt: skip
+        setup = {"endpoint_url": endpoint, "region_name": "us-east-1",
+                 "aws_access_key_id": "setup", "aws_secret_access_key": "setup"}  # fmt: skip
+        iam, sts = boto3.client("iam", **setup), boto3.client("sts", **setup)
+        keys = {}
+        for user, actions in (("writer", ("s3:*",)), ("reader", ("s3:ListBucket",))):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="bucket", PolicyDocument=_allow(*actions))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = S3Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        trust = {"Version": "2012-10-17",
+                 "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+        role = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))[
+            "Role"
+        ]
+        iam.put_role_policy(RoleName="deployer", PolicyName="bucket", PolicyDocument=_allow("s3:*"))
+        assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="preflight")["Credentials"]
+        boto3.client("s3", **setup).create_bucket(Bucket="warehouse")
+        httpx.post(f"{endpoint}/moto-api/reset-auth", content=b"0", timeout=10).raise_for_status()
+        yield SigningS3(
+            endpoint, "warehouse", keys["writer"], keys["reader"],
+            S3Credentials(assumed["AccessKeyId"], assumed["SecretAccessKey"], assumed["SessionToken"]),
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def local_signing_s3() -> Iterator[SigningS3]:
+    """An S3 server that checks signatures and IAM grants, for the session (see signing_s3)."""
+    with signing_s3() as server:
+        yield server

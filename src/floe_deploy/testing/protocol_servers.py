@@ -2,7 +2,8 @@
 
 Polaris (Iceberg REST: `/v1/oauth/tokens`, `/v1/config`, per the Iceberg REST OpenAPI spec) and
 Trino (`/v1/statement` with nextUri polling) are not installable on these machines; the preflight
-tests and benchmarks probe these instead. Also: a socket that accepts and never answers.
+tests and benchmarks probe these instead. Also: a socket that accepts and never answers, and a
+server that answers every request with an HTML page.
 """
 
 from __future__ import annotations
@@ -60,6 +61,15 @@ class IcebergRestHandler(JsonHandler):
             self.reply(
                 401,
                 {"error": "invalid_client", "error_description": "The client is not authorized"},
+            )
+            return
+        if form.get("scope") not in catalog["scopes"]:
+            self.reply(
+                400,
+                {
+                    "error": "invalid_scope",
+                    "error_description": f"The scope {form.get('scope')} is not granted to this client",
+                },
             )
             return
         self.reply(
@@ -186,11 +196,14 @@ def iceberg_rest(
     client_id: str,
     client_secret: str,
     warehouses: set[str],
+    *,
     forbidden: Collection[str] = (),
     tls_dir: Path | None = None,
+    scopes: Collection[str] = ("PRINCIPAL_ROLE:ALL",),
 ) -> Iterator[str]:
+    """Polaris's token and config endpoints at the root of the URL; `scopes` are those granted."""
     catalog = {"client_id": client_id, "client_secret": client_secret, "token": secrets.token_hex(16),
-               "warehouses": warehouses, "forbidden": forbidden}  # fmt: skip
+               "warehouses": warehouses, "forbidden": forbidden, "scopes": scopes}  # fmt: skip
     with serve(IcebergRestHandler, tls_dir, catalog=catalog) as url:
         yield url
 
@@ -199,6 +212,30 @@ def iceberg_rest(
 def trino(failure: str = "") -> Iterator[str]:
     """A Trino coordinator's statement protocol; with `failure`, every query fails with it."""
     with serve(TrinoHandler, queries={}, failure=failure) as url:
+        yield url
+
+
+class HtmlPageHandler(BaseHTTPRequestHandler):
+    """What a URL that is not the catalog often answers: an HTML page (a UI, a login form)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _page(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"<!doctype html><html><body><h1>Welcome</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _page
+
+
+@contextmanager
+def html_page() -> Iterator[str]:
+    with serve(HtmlPageHandler) as url:
         yield url
 
 
