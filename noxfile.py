@@ -50,7 +50,8 @@ def install_locked(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (check + format), shellcheck on scripts/, hadolint on every Dockerfile."""
+    """ruff (check + format), shellcheck on scripts/, hadolint on every Dockerfile, and the CI
+    examples: actionlint and zizmor on the GitHub workflows, the GitLab file against its schema."""
     install_locked(session)
     session.run("ruff", "check", *PYTHON_TREES)
     session.run("ruff", "format", "--check", *PYTHON_TREES)
@@ -60,6 +61,11 @@ def lint(session: nox.Session) -> None:
         session.run("hadolint", *dockerfiles)
     else:
         session.log("hadolint: no Dockerfile in images/ yet")
+    workflows = sorted(str(p) for p in ROOT.glob(".github/workflows/*.yml"))
+    session.run("python", "-m", "floe_deploy.actionlint", *workflows)
+    session.run("zizmor", "--offline", "--persona", "auditor", ".github/workflows")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml")
 
 
 @nox.session

@@ -101,6 +101,13 @@ def test_orphans_of_a_killed_run_are_reaped(docker: DockerClient, service_image:
 INNER_CONFTEST = 'pytest_plugins = ["floe_deploy.testing.containers"]\n'
 
 
+def _default_sigint() -> None:
+    """The inner run gets SIGINT's default disposition, whatever this process inherited (a
+    background job of a non-interactive shell starts with SIGINT ignored, and Python keeps an
+    inherited SIG_IGN instead of raising KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_inner_pytest(tmp_path: Path, test_source: str, run_id: str) -> subprocess.Popen[str]:
     (tmp_path / "conftest.py").write_text(INNER_CONFTEST)
     (tmp_path / "test_inner.py").write_text(test_source)
@@ -121,6 +128,7 @@ def run_inner_pytest(tmp_path: Path, test_source: str, run_id: str) -> subproces
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - only a signal disposition, no threads touched
     )
 
 

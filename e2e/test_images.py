@@ -1,91 +1,185 @@
-"""The image pipeline end to end: golden base and every image for both platforms, published to a
-throwaway registry with manifest lists, SBOMs and signatures, verified, and policy-checked."""
+"""The release pipeline end to end: `invoke publish` builds the golden base and every image for
+both platforms and the chart, and publishes them to a private registry (TLS from a CA made for
+the test, htpasswd logins, `docker login` through the Docker CLI) with manifest lists, SBOMs,
+provenance and signatures; then verify, policy checks, refusal, failure injection, mirror and
+promotion run against the same registry.
+
+The module's fixture builds every image for two platforms: from a cold build cache that takes far
+longer than one test's budget, so the module has its own (PUBLISH_BUDGET_S).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from python_on_whales import DockerClient
 
 from e2e.conftest import TEST_LABEL
+from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
+from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.images.build import BuildReport, BuiltImage
 from floe_deploy.images.catalog import CATALOG, upstream_references
 from floe_deploy.images.policy import inspect_image
-from floe_deploy.images.publish import refuse_overwriting_releases
+from floe_deploy.images.publish import publish_images
 from floe_deploy.images.versioning import ReleaseVersion
+from floe_deploy.oci import OciClient
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
-from floe_deploy.testing.containers import running_registry
+from floe_deploy.testing.charts import chart_for_packaging
+from floe_deploy.testing.containers import running_private_registry
+from floe_deploy.testing.registries import PrivateRegistry
 
 IMAGES = [spec.name for spec in CATALOG]
+VERSION = "9.9.9"
+PUBLISH_BUDGET_S = 3600
+"""Cold: debootstrap of two golden bases and every image under QEMU; warm it is minutes."""
+
+pytestmark = pytest.mark.timeout(PUBLISH_BUDGET_S + 600)
 
 
 @pytest.fixture(scope="module")
-def publish_registry(service_image: Callable[[str], str]) -> Iterator[str]:
-    """A registry of its own for this module (the registry image)."""
-    with running_registry(service_image("registry"), "publish_registry") as address:
-        yield address
+def private(
+    service_image: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrivateRegistry]:
+    with running_private_registry(
+        service_image("registry"), tmp_path_factory.mktemp("private-registry"), "private"
+    ) as registry:
+        yield registry
+
+
+def docker_login(
+    config: Path, registry: PrivateRegistry, password: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker login` through the Docker CLI, into its own config directory."""
+    return subprocess.run(
+        ["docker", "--config", str(config), "login", registry.address, "--username",
+         registry.files.username, "--password-stdin"],
+        input=password, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def published(publish_registry: str) -> dict[str, Any]:
-    """`invoke images.publish` of every image for linux/amd64 and linux/arm64."""
-    report = task_json("images.publish", "--registry", publish_registry)
-    assert "error" not in report, report
-    return {image["image"]: image for image in report["images"]}
+def login_env(private: PrivateRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    config = tmp_path_factory.mktemp("docker-config")
+    done = docker_login(config, private, private.files.password)
+    assert done.returncode == 0, done.stderr
+    return {"DOCKER_CONFIG": str(config), "FLOE_REGISTRY_CA": str(private.files.ca_file)}
 
 
-def index_platforms(registry: str, repository: str, digest: str) -> set[str]:
-    index = httpx.get(
-        f"http://{registry}/v2/{repository}/manifests/{digest}",
-        headers={
-            "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
-        },
-    ).json()
+@pytest.fixture
+def logged_in(login_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> OciClient:
+    """This process, logged in as the module's publish: for checks made from the test itself."""
+    for name, value in login_env.items():
+        monkeypatch.setenv(name, value)
+    return OciClient(ca_file=Path(login_env["FLOE_REGISTRY_CA"]))
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return chart_for_packaging(tmp_path_factory.mktemp("chart"), load_settings().dagster_chart)
+
+
+@pytest.fixture(scope="module")
+def release(private: PrivateRegistry, login_env: dict[str, str], chart: Path) -> dict[str, Any]:
+    """`invoke publish` of every image for linux/amd64 and linux/arm64, and the chart."""
+    record = task_json(
+        "publish", "--registry", private.address, "--version", VERSION, "--chart", str(chart),
+        env=login_env, timeout=PUBLISH_BUDGET_S,
+    )  # fmt: skip
+    assert "error" not in record, record
+    return dict(record)
+
+
+@pytest.fixture(scope="module")
+def published(release: dict[str, Any]) -> dict[str, Any]:
+    return {image["image"]: image for image in release["images"]}
+
+
+def index_platforms(client: OciClient, repository: str, digest: str) -> set[str]:
+    fetched = client.fetch(f"{repository}@{digest}")
+    assert fetched is not None
     return {
         f"{m['platform']['os']}/{m['platform']['architecture']}"
-        for m in index["manifests"]
+        for m in fetched[1]["manifests"]
         if m["platform"]["os"] != "unknown"
     }
 
 
 @pytest.mark.requirement("007-FR-007")
-@pytest.mark.requirement("007-FR-008")
-@pytest.mark.requirement("007-FR-009")
 @pytest.mark.requirement("007-FR-010")
 def test_every_image_is_published_for_both_platforms(
-    published: dict[str, Any], publish_registry: str
+    release: dict[str, Any], published: dict[str, Any], logged_in: OciClient
 ) -> None:
     assert set(published) == set(IMAGES)
+    assert release["tags"] == [VERSION]
     for image, entry in published.items():
-        repository = entry["repository"].split("/", 1)[1]
-        assert index_platforms(publish_registry, repository, entry["digest"]) == {
+        assert index_platforms(logged_in, entry["repository"], entry["digest"]) == {
             "linux/amd64",
             "linux/arm64",
         }, image
+        tagged = logged_in.resolve(f"{entry['repository']}:{VERSION}")
+        assert tagged is not None
+        assert tagged.digest == entry["digest"]
+
+
+@pytest.mark.requirement("007-FR-046")
+def test_the_release_record_names_every_artifact_by_digest(
+    release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient
+) -> None:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert release["git_commit"] == head.stdout.strip()
+    assert release["registry"] == private.address
+    chart = release["chart"]
+    assert chart["reference"] == f"oci://{private.address}/charts/floe-dagster:{VERSION}"
+    resolved = logged_in.resolve(chart["reference"])
+    assert resolved is not None
+    assert resolved.digest == chart["digest"]
+    for entry in release["images"]:
+        assert set(entry["platforms"]) == {"linux/amd64", "linux/arm64"}
+        assert all(digest.startswith("sha256:") for digest in entry["platforms"].values())
+        assert logged_in.resolve(entry["sbom"]) is not None
+        assert logged_in.resolve(entry["signature"]) is not None
+        assert logged_in.resolve(entry["provenance"]) is not None
+    written = json.loads(Path(f"build/release/{VERSION}.json").read_text())
+    assert written == release
 
 
 @pytest.mark.requirement("007-FR-012")
-def test_verify_finds_signature_and_sbom(published: dict[str, Any], publish_registry: str) -> None:
-    tag = published["dagster"]["tags"][0]
-    report = task_json("images.verify", "--registry", publish_registry, "--tag", tag)
+def test_verify_checks_signature_sbom_and_provenance(
+    release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str]
+) -> None:
+    report = task_json(
+        "images.verify", "--registry", private.address, "--tag", VERSION, env=login_env
+    )
     assert report["ok"] is True, report
     assert {v["image"] for v in report["images"]} == set(IMAGES)
+    assert all(
+        v["provenance_detail"].startswith("SLSA provenance from commit") for v in report["images"]
+    )
+    chart = task_json("helm.verify", release["chart"]["reference"], env=login_env)
+    assert chart["signature_ok"] is True, chart
 
 
 @pytest.mark.requirement("007-FR-012")
-def test_sboms_list_the_locked_packages(published: dict[str, Any]) -> None:
+def test_sboms_list_the_locked_packages(
+    published: dict[str, Any], logged_in: OciClient, tmp_path: Path
+) -> None:
+    """The SBOMs as attached in the registry (pulled back), made by syft."""
+
     def purls(image: str) -> set[str]:
-        document = json.loads(Path(published[image]["sbom"]).read_text())
-        return {component["purl"] for component in document["components"]}
+        (path,) = logged_in.pull_blob(published[image]["sbom"], tmp_path / image)
+        document = json.loads(path.read_text())
+        return {component.get("purl", "") for component in document["components"]}
 
     assert any(p.startswith("pkg:pypi/dagster@1.13.27") for p in purls("dagster"))
     assert any(p.startswith("pkg:deb/debian/postgresql-15@") for p in purls("postgres"))
@@ -94,12 +188,13 @@ def test_sboms_list_the_locked_packages(published: dict[str, Any]) -> None:
 
 
 @pytest.mark.requirement("007-FR-007")
-def test_arm64_runtime_runs_under_emulation(
-    published: dict[str, Any], docker: DockerClient
-) -> None:
-    tag = published["dagster"]["tags"][0]
+def test_arm64_runtime_runs_under_emulation(release: dict[str, Any], docker: DockerClient) -> None:
     output = docker.run(
-        f"floe/dagster:{tag}-arm64", ["-m"], entrypoint="uname", platform="linux/arm64", remove=True
+        f"floe/dagster:{VERSION}-arm64",
+        ["-m"],
+        entrypoint="uname",
+        platform="linux/arm64",
+        remove=True,
     )
     assert output == "aarch64"
 
@@ -107,15 +202,9 @@ def test_arm64_runtime_runs_under_emulation(
 @pytest.mark.requirement("007-FR-013")
 @pytest.mark.requirement("007-FR-014")
 @pytest.mark.parametrize("image", IMAGES)
-def test_policy_checks_pass(published: dict[str, Any], image: str) -> None:
+def test_policy_checks_pass(release: dict[str, Any], image: str) -> None:
     done = run_task(
-        "images.inspect",
-        image,
-        "--platform",
-        "linux/amd64",
-        "--tag",
-        published[image]["tags"][0],
-        "--json",
+        "images.inspect", image, "--platform", "linux/amd64", "--tag", VERSION, "--json"
     )
     report = json.loads(done.stdout)
     (inspection,) = report["images"]
@@ -138,11 +227,10 @@ def test_policy_checks_pass(published: dict[str, Any], image: str) -> None:
 
 @pytest.mark.requirement("007-FR-034")
 def test_floe_preflight_runs_inside_the_runtime_image(
-    published: dict[str, Any], docker: DockerClient
+    release: dict[str, Any], docker: DockerClient
 ) -> None:
-    tag = published["dagster"]["tags"][0]
     output = docker.run(
-        f"floe/dagster:{tag}-amd64", ["--check", "compute", "--json"], entrypoint="floe-preflight",
+        f"floe/dagster:{VERSION}-amd64", ["--check", "compute", "--json"], entrypoint="floe-preflight",
         remove=True, read_only=True, tmpfs=["/tmp"],
     )  # fmt: skip
     (result,) = json.loads(str(output))["results"]
@@ -152,13 +240,13 @@ def test_floe_preflight_runs_inside_the_runtime_image(
 
 @pytest.mark.requirement("007-FR-013")
 def test_a_planted_secret_fails_the_checks(
-    published: dict[str, Any], docker: DockerClient, tmp_path: Path
+    release: dict[str, Any], docker: DockerClient, tmp_path: Path
 ) -> None:
     """A private key added in one layer and deleted in the next is still found; so is a secret ENV."""
     body = base64.b64encode(secrets.token_bytes(48)).decode()
     key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
     (tmp_path / "deploy.pem").write_text(key)
-    base = f"floe/dagster:{published['dagster']['tags'][0]}-amd64"
+    base = f"floe/dagster:{VERSION}-amd64"
     (tmp_path / "Dockerfile").write_text(
         f"FROM {base}\nCOPY deploy.pem /home/floe/deploy.pem\nUSER root\nRUN rm /home/floe/deploy.pem\n"
         "USER 1000:1000\nENV DB_PASSWORD=hunter2hunter2\n"
@@ -175,28 +263,105 @@ def test_a_planted_secret_fails_the_checks(
 
 
 @pytest.mark.requirement("007-FR-011")
-def test_a_release_tag_with_another_digest_is_refused(
-    published: dict[str, Any], publish_registry: str, docker: DockerClient
+def test_a_second_publish_of_the_release_with_other_content_is_refused(
+    published: dict[str, Any],
+    private: PrivateRegistry,
+    login_env: dict[str, str],
+    logged_in: OciClient,
+    chart: Path,
 ) -> None:
-    settings = load_settings(registry=publish_registry, platforms="linux/amd64")
-    tag = published["registry"]["tags"][0]
-    ours = docker.image.inspect(f"floe/registry:{tag}-amd64")
-    build = BuildReport(
-        tag="9.9.9",
-        images=[BuiltImage(image="registry", platform="linux/amd64", reference=f"floe/registry:{tag}-amd64",
-                           image_id=ours.id, size_bytes=0, seconds=0)],
-    )  # fmt: skip
-    release = ReleaseVersion(version="9.9.9", tags=["9.9.9", "9.9"], revision="x", is_release=True)
-    repo = f"{publish_registry}/floe/registry"
-    docker.buildx.imagetools.create(sources=[f"{repo}:{tag}-amd64"], tags=[f"{repo}:9.9.9"])
-    refuse_overwriting_releases(settings, build, release, force=False)
-    other = published["s3"]["repository"]
-    docker.buildx.imagetools.create(sources=[f"{other}:{tag}-amd64"], tags=[f"{repo}:9.9.9"])
-    with pytest.raises(
-        FloeError, match=r"release 9\.9\.9 of registry already exists .* with another digest"
-    ):
-        refuse_overwriting_releases(settings, build, release, force=False)
-    refuse_overwriting_releases(settings, build, release, force=True)
+    """The registry's 9.9.9 of `registry` is made to name other content; publishing 9.9.9 again
+    must refuse before pushing anything, and leave every tag where it was."""
+    repository = published["registry"]["repository"]
+    other = published["s3"]["digest"]
+    logged_in.copy(
+        f"{published['s3']['repository']}@{other}", f"{repository}@{other}", recursive=False
+    )
+    logged_in.tag(f"{repository}@{other}", [VERSION])
+    try:
+        done = run_task("publish", "--registry", private.address, "--version", VERSION, "--chart",
+                        str(chart), env=login_env, timeout=PUBLISH_BUDGET_S)  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert re.match(
+            rf"ERROR: release {re.escape(VERSION)} of [a-z-]+ already exists in {private.address} "
+            "with another digest",
+            done.stderr,
+        ), done.stderr
+        moved = logged_in.resolve(f"{repository}:{VERSION}")
+        assert moved is not None
+        assert moved.digest == other
+    finally:
+        logged_in.tag(f"{repository}@{published['registry']['digest']}", [VERSION])
+
+
+@pytest.mark.requirement("007-FR-046")
+def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes(
+    release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient, docker: DockerClient
+) -> None:
+    """The arm64 push fails (its image is not in the engine) after amd64 was pushed: no tag of the
+    release may name anything; the same publish with the image present then completes."""
+    version = "9.9.10"
+    settings = load_settings(registry=private.address, registry_ca=logged_in.ca_file)
+    built = {
+        platform: docker.image.inspect(f"floe/registry:{VERSION}-{platform.split('/')[1]}")
+        for platform in ("linux/amd64", "linux/arm64")
+    }
+    missing = f"floe-test/not-built:{secrets.token_hex(4)}"
+
+    def report(arm64_reference: str) -> BuildReport:
+        return BuildReport(tag=version, images=[
+            BuiltImage(image="registry", platform="linux/amd64", reference=f"floe/registry:{VERSION}-amd64",
+                       image_id=built["linux/amd64"].id, size_bytes=0, seconds=0),
+            BuiltImage(image="registry", platform="linux/arm64", reference=arm64_reference,
+                       image_id=built["linux/arm64"].id, size_bytes=0, seconds=0),
+        ])  # fmt: skip
+
+    release_version = ReleaseVersion(
+        version=version, tags=[version], revision="e2e", is_release=True
+    )
+    repository = f"{private.address}/floe/registry"
+    with pytest.raises(FloeError, match=r"pushing .*arm64"):
+        publish_images(settings, report(missing), version=release_version, key=None, force=False,
+                       console=Console())  # fmt: skip
+    assert logged_in.resolve(f"{repository}:{version}-amd64") is not None
+    assert logged_in.resolve(f"{repository}:{version}") is None
+    done = publish_images(settings, report(f"floe/registry:{VERSION}-arm64"), version=release_version,
+                          key=None, force=False, console=Console())  # fmt: skip
+    tagged = logged_in.resolve(f"{repository}:{version}")
+    assert tagged is not None
+    assert tagged.digest == done.images[0].digest
+    assert index_platforms(logged_in, repository, tagged.digest) == {"linux/amd64", "linux/arm64"}
+
+
+@pytest.mark.requirement("007-FR-045")
+@pytest.mark.parametrize("fault", ["no login", "wrong password", "unknown CA"])
+def test_registry_access_faults_are_one_line_each(
+    fault: str, private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(login_env)
+    if fault == "no login":
+        env["DOCKER_CONFIG"] = str(tmp_path)
+    elif fault == "wrong password":
+        assert docker_login(tmp_path, private, "not-the-password").returncode != 0
+        shutil.copy(Path(login_env["DOCKER_CONFIG"]) / "config.json", tmp_path / "config.json")
+        config = json.loads((tmp_path / "config.json").read_text())
+        stale = base64.b64encode(f"{private.files.username}:rotated-away".encode()).decode()
+        config["auths"][private.address]["auth"] = stale
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        env["DOCKER_CONFIG"] = str(tmp_path)
+    else:
+        env["FLOE_REGISTRY_CA"] = ""
+    done = run_task("publish", "--registry", private.address, env=env)
+    expected = {
+        "no login": f"no login for {private.address}",
+        "wrong password": f"{private.address} refused the stored credentials",
+        "unknown CA": f"the TLS certificate of {private.address} is not trusted",
+    }[fault]
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert expected in line
+    assert "Remediation:" in line
+    assert private.files.password not in done.stderr + done.stdout
 
 
 @pytest.mark.requirement("007-FR-009")
@@ -210,8 +375,8 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
     unreachable = run_task(
         "images.publish", "--registry", f"127.0.0.1:{free_port()}", "--image", "registry"
     )
-    assert unreachable.returncode == 2
-    assert "no registry answers" in unreachable.stderr.splitlines()[0]
+    assert unreachable.returncode == 1
+    assert "is not reachable (connection refused)" in unreachable.stderr.splitlines()[0]
     no_docker = run_task(
         "images.build", "--image", "registry", env={"DOCKER_HOST": "unix:///nonexistent.sock"}
     )
@@ -222,36 +387,76 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
 @pytest.mark.requirement("007-FR-015")
 @pytest.mark.requirement("007-FR-016")
 def test_mirror_setting_rewrites_references_and_auto_detects(
-    published: dict[str, Any], publish_registry: str, registry: str, docker: DockerClient
+    published: dict[str, Any],
+    private: PrivateRegistry,
+    registry: str,
+    logged_in: OciClient,
+    login_env: dict[str, str],
 ) -> None:
     """Stand-ins for the upstream images (our own images under the upstream names, in a throwaway
-    registry playing the mirror) prove the plumbing: auto-detection, rewriting, and copying on."""
-    tag = published["registry"]["tags"][0]
+    plain-HTTP registry playing the mirror) prove the plumbing: auto-detection, rewriting, and
+    copying on into the private registry with its login and CA."""
     env = {"FLOE_MIRROR": registry, "FLOE_IMAGE_SOURCE": "auto"}
     empty = run_task("images.build", "--image", "registry", "--dry-run", "--json", env=env)
     assert json.loads(empty.stdout)["source"] == "hermetic"
+    stand_in = f"{published['registry']['repository']}@{published['registry']['digest']}"
     for reference in upstream_references("3.11").values():
         path = reference if "/" in reference else f"library/{reference}"
-        docker.buildx.imagetools.create(
-            sources=[f"{publish_registry}/floe/registry:{tag}"], tags=[f"{registry}/{path}"]
-        )
+        logged_in.copy(stand_in, f"{registry}/{path}", recursive=False)
     plan = json.loads(
         run_task("images.build", "--image", "dagster", "--dry-run", "--json", env=env).stdout
     )
     assert plan["source"] == "upstream"
     assert plan["targets"][0]["build_args"]["BASE_IMAGE"] == f"{registry}/library/python:3.11-slim"
-    copy = task_json("images.mirror", "--to", f"{publish_registry}/mirror", env=env)
-    assert {m["target"] for m in copy["images"]} == {
-        f"{publish_registry}/mirror/{r if '/' in r else 'library/' + r}"
+    copy = task_json("images.mirror", "--to", f"{private.address}/mirror", env=env | login_env)
+    targets = {m["target"] for m in copy["images"]}
+    assert targets == {
+        f"{private.address}/mirror/{r if '/' in r else 'library/' + r}"
         for r in upstream_references("3.11").values()
     }
-    catalog = httpx.get(f"http://{publish_registry}/v2/_catalog").json()["repositories"]
-    assert "mirror/library/postgres" in catalog
+    for target in targets:
+        copied = logged_in.resolve(target)
+        assert copied is not None
+        assert copied.digest == published["registry"]["digest"]
     offline = run_task(
         "images.mirror",
         "--to",
-        f"{publish_registry}/m2",
+        f"{private.address}/m2",
         env={"FLOE_MIRROR": f"127.0.0.1:{free_port()}"},
     )
     assert offline.returncode == 2
     assert "no upstream registry is reachable" in offline.stderr
+
+
+@pytest.mark.requirement("007-FR-040")
+def test_the_release_record_promotes_into_dev(
+    release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
+) -> None:
+    """gitops.promote --release checks, with the login and CA, that what the record names is in
+    the private registry, and writes its versions into dev."""
+    root = tmp_path / "gitops"
+    shutil.copytree(GITOPS_DIR, root)
+    for path in root.rglob("*.yaml"):
+        path.write_text(path.read_text().replace("registry.example.com", private.address))
+    record = tmp_path / "release.json"
+    record.write_text(json.dumps(release))
+    done = task_json(
+        "gitops.promote",
+        "--release",
+        str(record),
+        "--to",
+        "dev",
+        "--root",
+        str(root),
+        env=login_env,
+    )
+    assert "error" not in done, done
+    assert done["image_tag"] == VERSION
+    assert done["chart_version"] == VERSION
+    dev = (root / "environments" / "dev" / "values.yaml").read_text()
+    assert f"tag: {VERSION}" in dev
+    wrong = run_task(
+        "gitops.promote", "--release", str(record), "--to", "staging", "--root", str(root)
+    )
+    assert wrong.returncode == 2
+    assert "a release record promotes into dev only" in wrong.stderr

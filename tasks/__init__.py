@@ -10,7 +10,7 @@ from invoke.collection import Collection
 _TASKS_DIR = str(Path(__file__).resolve().parent)
 sys.path[:] = [entry for entry in sys.path if str(Path(entry or ".").resolve()) != _TASKS_DIR]
 
-from tasks import demo, gitops, helm, images, platform, preflight  # noqa: E402
+from tasks import demo, gitops, helm, images, platform, preflight, release  # noqa: E402
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(demo))
@@ -19,3 +19,5 @@ namespace.add_collection(Collection.from_module(helm))
 namespace.add_collection(Collection.from_module(images))
 namespace.add_collection(Collection.from_module(platform))
 namespace.add_task(preflight.preflight)
+namespace.add_task(release.build)
+namespace.add_task(release.publish)

@@ -46,7 +46,9 @@ def validate(
 
 @task(
     help={
-        "from_": "environment to promote from (dev, staging)",
+        "from_": "environment to promote from (dev, staging); or use --release",
+        "release": "a release record from `invoke publish --json` (build/release/VERSION.json): "
+        "promote what it published to dev",
         "to": "the next environment (staging, prod)",
         "image_tag": "image tag to promote (default: the source environment's)",
         "chart_version": "chart version to promote (default: the source environment's)",
@@ -60,8 +62,9 @@ def validate(
 @reports_errors
 def promote(
     c: Context,
-    from_: str,
     to: str,
+    from_: str | None = None,
+    release: str | None = None,
     image_tag: str | None = None,
     chart_version: str | None = None,
     commit: bool = False,
@@ -78,7 +81,7 @@ def promote(
     console = Console(json_mode=json)
     report = run_promotion(
         from_, to, root=_root(root), image_tag=image_tag, chart_version=chart_version,
-        force=force, dry_run=dry_run, commit=commit,
+        force=force, dry_run=dry_run, commit=commit, release=Path(release) if release else None,
     )  # fmt: skip
     show_promotion(console, report)
     return 0

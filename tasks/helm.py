@@ -166,6 +166,7 @@ def package(
 
 @task(help={"registry": "oci://HOST[:PORT]/charts", "version": "chart version (default: from git)",
             "key": "cosign private key (default: the dev key pair)", "force": "replace an existing version",
+            "keyless": "sign keyless with the CI job's OIDC identity (Sigstore) instead of a key",
             "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
 @reports_errors
 def publish(
@@ -173,6 +174,7 @@ def publish(
     registry: str,
     version: str | None = None,
     key: str | None = None,
+    keyless: bool = False,
     force: bool = False,
     chart: str | None = None,
     json: bool = False,
@@ -186,25 +188,44 @@ def publish(
     console = Console(json_mode=json)
     packaged = package_chart(_chart(chart), version=version)
     published = publish_chart(
-        load_settings(), registry, packaged, Path(key) if key else None, force=force
+        load_settings(),
+        registry,
+        packaged,
+        Path(key) if key else None,
+        force=force,
+        keyless=keyless,
     )
     show_published(console, published)
     return 0
 
 
 @task(help={"reference": "oci://HOST[:PORT]/charts/floe-dagster:VERSION",
-            "key": "cosign public key (default: the dev key pair's)", "json": JSON_HELP})  # fmt: skip
+            "key": "cosign public key (default: the dev key pair's)",
+            "certificate_identity": "keyless: the signer's identity (regexp)",
+            "certificate_oidc_issuer": "keyless: the OIDC issuer of that identity", "json": JSON_HELP})  # fmt: skip
 @reports_errors
-def verify(c: Context, reference: str, key: str | None = None, json: bool = False) -> int:
+def verify(
+    c: Context,
+    reference: str,
+    key: str | None = None,
+    certificate_identity: str | None = None,
+    certificate_oidc_issuer: str | None = None,
+    json: bool = False,
+) -> int:
     """Check a published chart's cosign signature (exit 3 if it fails)."""
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
     from floe_deploy.helm.publish import verify_chart
     from floe_deploy.helm.render import show_verified
+    from floe_deploy.images.signing import Verifier
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
-    verified = verify_chart(load_settings(), reference, Path(key) if key else None)
+    settings = load_settings()
+    verifier = Verifier.choose(
+        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer
+    )
+    verified = verify_chart(settings, reference, verifier)
     show_verified(console, verified)
     return 0 if verified.signature_ok else int(ExitCode.UNHEALTHY)
 

@@ -10,6 +10,9 @@ from floe_deploy.cli import reports_errors
 JSON_HELP = "print the result as JSON (errors too)"
 PLATFORM_HELP = "comma-separated platforms (default linux/amd64,linux/arm64, or FLOE_PLATFORMS)"
 CA_HELP = "CA bundle passed to builds as a secret (default: the host's bundle)"
+IDENTITY_HELP = "keyless: the signer's identity (regexp), e.g. the release workflow's URL@ref"
+ISSUER_HELP = "keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com"
+KEYLESS_HELP = "sign keyless with the CI job's OIDC identity (Sigstore) instead of a key"
 
 
 @task(help={"platform": PLATFORM_HELP, "json": JSON_HELP})
@@ -87,6 +90,7 @@ def build(
         "image": "image to publish (repeatable; default: every image)",
         "platform": PLATFORM_HELP,
         "key": "cosign private key (default: a dev key pair in the state dir)",
+        "keyless": KEYLESS_HELP,
         "force": "overwrite a release tag that already names other images",
         "ca_bundle": CA_HELP,
         "json": JSON_HELP,
@@ -99,6 +103,7 @@ def publish(
     image: list[str] | None = None,
     platform: str | None = None,
     key: str | None = None,
+    keyless: bool = False,
     force: bool = False,
     ca_bundle: str | None = None,
     json: bool = False,
@@ -121,7 +126,13 @@ def publish(
     show_publish(
         console,
         publish_images(
-            settings, report, version=plan.version, key=key_path, force=force, console=console
+            settings,
+            report,
+            version=plan.version,
+            key=key_path,
+            force=force,
+            console=console,
+            keyless=keyless,
         ),
     )
     return 0
@@ -134,6 +145,8 @@ def publish(
         "image": "image to verify (repeatable; default: every image)",
         "tag": "tag to verify (default: the version from git)",
         "key": "cosign public key (default: the dev key pair's)",
+        "certificate_identity": IDENTITY_HELP,
+        "certificate_oidc_issuer": ISSUER_HELP,
         "json": JSON_HELP,
     },
 )
@@ -144,9 +157,11 @@ def verify(
     image: list[str] | None = None,
     tag: str | None = None,
     key: str | None = None,
+    certificate_identity: str | None = None,
+    certificate_oidc_issuer: str | None = None,
     json: bool = False,
 ) -> int:
-    """Check each published image's cosign signature and attached SBOM (exit 3 if any fails)."""
+    """Check each published image's signature, attached SBOM and provenance (exit 3 if any fails)."""
     from pathlib import Path
 
     from floe_deploy.console import Console
@@ -154,15 +169,17 @@ def verify(
     from floe_deploy.images.catalog import CATALOG, image_spec
     from floe_deploy.images.publish import verify_images
     from floe_deploy.images.render import show_verify
+    from floe_deploy.images.signing import Verifier
     from floe_deploy.images.versioning import release_version
     from floe_deploy.paths import PROJECT_ROOT
     from floe_deploy.settings import load_settings
 
     names = [image_spec(name).name for name in image] if image else [spec.name for spec in CATALOG]
     settings = load_settings(registry=registry)
-    report = verify_images(
-        settings, names, tag or release_version(PROJECT_ROOT).version, Path(key) if key else None
+    verifier = Verifier.choose(
+        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer
     )
+    report = verify_images(settings, names, tag or release_version(PROJECT_ROOT).version, verifier)
     show_verify(Console(json_mode=json), report)
     return int(ExitCode.OK if report.ok else ExitCode.UNHEALTHY)
 

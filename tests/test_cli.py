@@ -62,9 +62,9 @@ def test_every_task_is_listed_with_help() -> None:
 
 
 def test_bad_setting_through_a_task_is_exit_2_without_traceback() -> None:
-    done = run_task("platform.status", "--registry", "no-port")
+    done = run_task("platform.status", "--registry", "no-port:x")
     assert done.returncode == 2
     assert done.stderr.startswith("ERROR: invalid setting registry")
     assert "Traceback" not in done.stderr
-    as_json = run_task("platform.status", "--json", "--registry", "no-port")
+    as_json = run_task("platform.status", "--json", "--registry", "no-port:x")
     assert json.loads(as_json.stdout)["error"]["exit_code"] == 2

@@ -67,8 +67,8 @@ def test_xdg_state_home_moves_the_state_dir(
     [
         ({"platforms": "linux/s390x"}, "unsupported platform 'linux/s390x'"),
         ({"platforms": "amd64"}, "unsupported platform 'amd64'"),
-        ({"registry": "localhost"}, "is not host:port"),
-        ({"registry": "127.0.0.1:99999"}, "is not host:port"),
+        ({"registry": "localhost/x"}, "is not host[:port]"),
+        ({"registry": "127.0.0.1:99999"}, "is not host[:port]"),
     ],
 )
 def test_bad_values_are_one_clear_error(options: dict[str, str], fragment: str) -> None:

@@ -60,6 +60,19 @@ class Console:
             table.add_row(*("" if cell is None else str(cell) for cell in row))
         self._out.print(table)
 
+    def show(
+        self,
+        payload: BaseModel | dict[str, Any],
+        title: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """A task's result: the payload as JSON under --json, else the table."""
+        if self.json_mode:
+            self.json(payload)
+        else:
+            self.table(title, columns, rows)
+
     def json(self, payload: BaseModel | dict[str, Any]) -> None:
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

@@ -82,7 +82,13 @@ class Settings(BaseSettings):
     )
     registry: str = Field(
         default="127.0.0.1:5000",
-        description="host:port of the local registry that platform.up starts and images are pushed to.",
+        description="host[:port] of the registry images are pushed to; platform.up starts a local one "
+        "when it is on this machine",
+    )
+    registry_ca: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) that registries' TLS certificates chain to, for every registry "
+        "operation (oras, cosign); credentials come from `docker login` (DOCKER_CONFIG)",
     )
     docker_host: str | None = Field(
         default=None,
@@ -126,7 +132,7 @@ class Settings(BaseSettings):
         default=4.0, description="Free memory below this is unhealthy."
     )
 
-    @field_validator("schemas_dir", "dagster_chart", mode="before")
+    @field_validator("schemas_dir", "dagster_chart", "registry_ca", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -148,21 +154,33 @@ class Settings(BaseSettings):
             raise ValueError("at least one platform is needed")
         return value
 
+    @field_validator("registry_ca")
+    @classmethod
+    def _check_registry_ca(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file (a PEM CA bundle)")
+        return value
+
     @field_validator("registry")
     @classmethod
     def _check_registry(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
+        if not sep and value and "/" not in value:
+            return value
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port")
+            raise ValueError(f"{value!r} is not host[:port]")
         return value
 
     @property
     def registry_host(self) -> str:
-        return self.registry.rpartition(":")[0]
+        host, sep, _ = self.registry.rpartition(":")
+        return host if sep else self.registry
 
     @property
     def registry_port(self) -> int:
-        return int(self.registry.rpartition(":")[2])
+        """The port (443 for a registry named without one, as registries on HTTPS default to)."""
+        _host, sep, port = self.registry.rpartition(":")
+        return int(port) if sep else 443
 
     @classmethod
     def settings_customise_sources(

@@ -18,7 +18,9 @@ from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import ENVIRONMENTS, GITOPS_DIR, relative
 from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.helm.chart import CHART_DIR, chart_metadata, load_values, parse_values
-from floe_deploy.images.registry_api import get_manifest
+from floe_deploy.oci import OciClient
+from floe_deploy.release import ReleaseRecord
+from floe_deploy.settings import load_settings
 
 
 class PromotionReport(BaseModel):
@@ -55,8 +57,8 @@ def _environment_order(source: str, target: str, force: bool) -> None:
         )
 
 
-def _require_published(reference: str, what: str) -> None:
-    if get_manifest(reference) is None:
+def _require_published(oci: OciClient, reference: str, what: str) -> None:
+    if oci.resolve(reference) is None:
         raise FloeError(
             f"{what} {reference} is not published",
             "publish it first (`invoke images.publish` / `invoke helm.publish`), or choose a published one",
@@ -80,8 +82,20 @@ def _target_changes(values_text: str, tag: str, version: str) -> dict[tuple[str 
     return changes
 
 
+def _release_record(path: Path) -> tuple[str, str]:
+    """(image tag, chart version) of a release record that `invoke publish` wrote."""
+    try:
+        record = ReleaseRecord.model_validate_json(path.read_text())
+    except (OSError, ValueError) as error:
+        raise FloeError(
+            f"{path} is not a release record ({str(error).splitlines()[0]})",
+            "pass the file `invoke publish` wrote (build/release/VERSION.json) or its --json output",
+        ) from None
+    return record.version, record.chart.version
+
+
 def promote(
-    source: str,
+    source: str | None,
     target: str,
     *,
     root: Path = GITOPS_DIR,
@@ -90,15 +104,30 @@ def promote(
     force: bool = False,
     dry_run: bool = False,
     commit: bool = False,
+    release: Path | None = None,
 ) -> PromotionReport:
-    _environment_order(source, target, force)
+    """Promote `source`'s versions (or a release record's, into the first environment) to `target`."""
     environments = root / "environments"
-    source_values = load_values(environments / source / "values.yaml")
+    if release is not None:
+        if source is not None or target != ENVIRONMENTS[0]:
+            raise FloeError(
+                f"a release record promotes into {ENVIRONMENTS[0]} only",
+                f"use --release FILE --to {ENVIRONMENTS[0]}, then --from {ENVIRONMENTS[0]} for the next step",
+            )
+        source = "release"
+        source_tag, source_version = _release_record(release)
+    elif source is None:
+        raise FloeError("nothing to promote from", "pass --from ENVIRONMENT or --release FILE")
+    else:
+        _environment_order(source, target, force)
+        source_values = load_values(environments / source / "values.yaml")
+        source_tag = str((source_values.get("image") or {}).get("tag") or "")
+        source_version = str((source_values.get("release") or {}).get("chartVersion") or "")
     target_file = environments / target / "values.yaml"
     target_text = target_file.read_text()
     target_values = parse_values(target_text, str(target_file))
-    tag = image_tag or str((source_values.get("image") or {}).get("tag") or "")
-    version = chart_version or str((source_values.get("release") or {}).get("chartVersion") or "")
+    tag = image_tag or source_tag
+    version = chart_version or source_version
     if not tag or not version:
         raise FloeError(
             f"{source} names no image.tag or release.chartVersion",
@@ -112,8 +141,9 @@ def promote(
         f"{repository}:{tag}",
         f"{charts.rstrip('/')}/{chart_metadata(CHART_DIR)['name']}:{version}",
     )
-    _require_published(image, "image")
-    _require_published(chart, "chart")
+    registry = OciClient.from_settings(load_settings())
+    _require_published(registry, image, "image")
+    _require_published(registry, chart, "chart")
 
     new_texts = {target_file: set_values(target_text, _target_changes(target_text, tag, version))}
     oci = environments / target / "ocirepository.yaml"

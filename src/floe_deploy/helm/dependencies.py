@@ -17,8 +17,10 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from floe_deploy.errors import FloeError
+from floe_deploy.helm.artifact import push_chart_archive
 from floe_deploy.helm.chart import CHART_DIR, Dependency, dependencies
-from floe_deploy.images.registry_api import plain_http
+from floe_deploy.oci import OciClient, is_loopback
+from floe_deploy.settings import load_settings
 
 
 class DependencyReport(BaseModel):
@@ -52,7 +54,7 @@ def update_dependencies(
     try:
         if mirror is None:
             plain = all(
-                plain_http(oci_host(d.repository))
+                is_loopback(oci_host(d.repository))
                 for d in declared
                 if d.repository.startswith("oci://")
             )
@@ -84,7 +86,7 @@ def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
             dependency["repository"] = mirror
         with (work / "Chart.yaml").open("w") as file:
             yaml.dump(metadata, file)
-        helm_python.dependency_update(str(work), plain_http=plain_http(oci_host(mirror)))
+        helm_python.dependency_update(str(work), plain_http=is_loopback(oci_host(mirror)))
         target = chart_dir / "charts"
         target.mkdir(exist_ok=True)
         for archive in (work / "charts").glob("*.tgz"):
@@ -93,7 +95,7 @@ def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
 
 def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredChart]:
     """Push each dependency archive present in charts/ to the mirror (`oci://REGISTRY/charts`)."""
-    host = oci_host(to)
+    oci_host(to)
     missing = [d for d in dependencies(chart_dir) if not d.present]
     if missing:
         raise FloeError(
@@ -101,32 +103,23 @@ def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredCh
             "run `invoke helm.deps` on a machine that reaches its repository, then mirror from there",
         )
     pushed = []
-    client = helm_python.RegistryClient(plain_http=plain_http(host))
-    try:
-        for dependency in dependencies(chart_dir):
-            archive = chart_dir / "charts" / f"{dependency.name}-{dependency.version}.tgz"
-            if not archive.is_file():
-                raise FloeError(
-                    f"{dependency.name} is unpacked in charts/, not an archive",
-                    "run `invoke helm.deps` to fetch the archive",
-                )
-            reference = f"{to.rstrip('/')}/{dependency.name}:{dependency.version}"
-            try:
-                client.push(str(archive), to.rstrip("/"))
-                digest = str(client.resolve(reference)["digest"])
-            except helm_python.HelmError as error:
-                raise FloeError(
-                    f"pushing {archive.name} to {to} failed: {str(error).splitlines()[0]}",
-                    "is the registry up? `invoke platform.status`",
-                ) from None
-            pushed.append(
-                MirroredChart(
-                    name=dependency.name,
-                    version=dependency.version,
-                    reference=reference,
-                    digest=digest,
-                )
+    oci = OciClient.from_settings(load_settings())
+    for dependency in dependencies(chart_dir):
+        archive = chart_dir / "charts" / f"{dependency.name}-{dependency.version}.tgz"
+        if not archive.is_file():
+            raise FloeError(
+                f"{dependency.name} is unpacked in charts/, not an archive",
+                "run `invoke helm.deps` to fetch the archive",
             )
-    finally:
-        client.close()
+        repository = f"{to.rstrip('/')}/{dependency.name}"
+        descriptor = push_chart_archive(oci, archive, repository)
+        oci.tag(f"{repository}@{descriptor.digest}", [dependency.version])
+        pushed.append(
+            MirroredChart(
+                name=dependency.name,
+                version=dependency.version,
+                reference=f"{repository}:{dependency.version}",
+                digest=descriptor.digest,
+            )
+        )
     return pushed

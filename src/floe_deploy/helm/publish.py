@@ -11,11 +11,12 @@ import helm_python
 from pydantic import BaseModel
 
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.helm.artifact import push_chart_archive
 from floe_deploy.helm.chart import CHART_DIR, chart_metadata, require_dependencies
 from floe_deploy.helm.dependencies import oci_host
-from floe_deploy.images.registry_api import plain_http
-from floe_deploy.images.signing import dev_key_pair, sign, verify_signature
+from floe_deploy.images.signing import Signer, Verifier, sign, verify_signature
 from floe_deploy.images.versioning import release_version
+from floe_deploy.oci import OciClient
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.settings import Settings
 
@@ -36,6 +37,17 @@ class PublishedChart(BaseModel):
     reference: str
     digest: str
     signed: bool
+
+    @classmethod
+    def of(cls, packaged: PackagedChart, reference: str, digest: str) -> PublishedChart:
+        """A signed chart in the registry: `packaged`, now at `reference` with `digest`."""
+        return cls(
+            name=packaged.name,
+            version=packaged.version,
+            reference=reference,
+            digest=digest,
+            signed=True,
+        )
 
 
 class VerifiedChart(BaseModel):
@@ -78,6 +90,35 @@ def _remote(registry: str) -> str:
     return registry.rstrip("/")
 
 
+def stage_chart(
+    settings: Settings,
+    registry: str,
+    packaged: PackagedChart,
+    signer: Signer,
+    *,
+    force: bool = False,
+    oci: OciClient | None = None,
+) -> PublishedChart:
+    """Push the archive by digest and sign it; the version tag is not moved yet. An existing
+    version is refused unless `force`."""
+    remote = _remote(registry)
+    reference = f"{remote}/{packaged.name}:{packaged.version}"
+    oci = oci or OciClient.from_settings(settings)
+    if oci.resolve(reference) is not None and not force:
+        raise FloeError(
+            f"{reference} already exists; a published chart version is never replaced",
+            "bump the version (a new commit or tag), or pass --force for a development registry",
+        )
+    descriptor = push_chart_archive(oci, Path(packaged.archive), f"{remote}/{packaged.name}")
+    sign(oci, _digest_reference(reference, descriptor.digest), signer)
+    return PublishedChart.of(packaged, reference, descriptor.digest)
+
+
+def tag_chart(oci: OciClient, chart: PublishedChart) -> None:
+    """Give the staged chart its version tag: from now on `helm pull` finds it."""
+    oci.tag(_digest_reference(chart.reference, chart.digest), [chart.version])
+
+
 def publish_chart(
     settings: Settings,
     registry: str,
@@ -85,38 +126,14 @@ def publish_chart(
     key: Path | None = None,
     *,
     force: bool = False,
+    keyless: bool = False,
 ) -> PublishedChart:
-    """Push the archive, then sign its manifest digest; an existing version is refused unless `force`."""
-    remote = _remote(registry)
-    reference = f"{remote}/{packaged.name}:{packaged.version}"
-    client = helm_python.RegistryClient(plain_http=plain_http(oci_host(remote)))
-    try:
-        try:
-            existing = client.tags(f"{remote}/{packaged.name}")
-        except helm_python.HelmError:
-            existing = []
-        if packaged.version in existing and not force:
-            raise FloeError(
-                f"{reference} already exists; a published chart version is never replaced",
-                "bump the version (a new commit or tag), or pass --force for a development registry",
-            )
-        client.push(packaged.archive, remote)
-        digest = str(client.resolve(reference)["digest"])
-    except helm_python.HelmError as error:
-        raise FloeError(
-            f"pushing {reference} failed: {str(error).splitlines()[0]}",
-            "is the registry up? `invoke platform.status`",
-        ) from None
-    finally:
-        client.close()
-    sign(_digest_reference(reference, digest), key or dev_key_pair(settings)[0])
-    return PublishedChart(
-        name=packaged.name,
-        version=packaged.version,
-        reference=reference,
-        digest=digest,
-        signed=True,
-    )
+    """Stage and sign the chart, then tag its version."""
+    oci = OciClient.from_settings(settings)
+    signer = Signer.choose(settings, key, keyless)
+    published = stage_chart(settings, registry, packaged, signer, force=force, oci=oci)
+    tag_chart(oci, published)
+    return published
 
 
 def _digest_reference(reference: str, digest: str) -> str:
@@ -124,25 +141,20 @@ def _digest_reference(reference: str, digest: str) -> str:
     return f"{reference.removeprefix('oci://').rsplit(':', 1)[0]}@{digest}"
 
 
-def verify_chart(
-    settings: Settings, reference: str, public_key: Path | None = None
-) -> VerifiedChart:
+def verify_chart(settings: Settings, reference: str, verifier: Verifier) -> VerifiedChart:
     """The chart's manifest exists and carries a valid cosign signature."""
     if not reference.startswith("oci://") or ":" not in reference.rsplit("/", 1)[-1]:
         raise FloeError(
             f"{reference!r} is not oci://HOST/PATH/CHART:VERSION", "name the chart with its version"
         )
-    client = helm_python.RegistryClient(plain_http=plain_http(oci_host(reference)))
-    try:
-        digest = str(client.resolve(reference)["digest"])
-    except helm_python.HelmError as error:
+    oci = OciClient.from_settings(settings)
+    descriptor = oci.resolve(reference)
+    if descriptor is None:
         return VerifiedChart(
-            reference=reference, digest=None, signature_ok=False, detail=f"not found: {error}"
+            reference=reference, digest=None, signature_ok=False, detail="not in the registry"
         )
-    finally:
-        client.close()
-    key = public_key or dev_key_pair(settings)[1]
-    ok, detail = verify_signature(_digest_reference(reference, digest), key)
+    digest = descriptor.digest
+    ok, detail = verify_signature(oci, _digest_reference(reference, digest), verifier)
     return VerifiedChart(reference=reference, digest=digest, signature_ok=ok, detail=detail)
 
 

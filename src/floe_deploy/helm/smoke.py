@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -33,10 +32,6 @@ from typing import Any, TypeVar
 
 import boto3
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from tenacity import (
@@ -66,6 +61,7 @@ from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
 from floe_deploy.images.services import stack_images
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
+from floe_deploy.tls import server_tls
 
 SMOKE_IMAGES = ["postgres", "s3", "cube", "dagster", "busybox"]
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -247,36 +243,8 @@ class _Tls(BaseModel):
 
 def _api_tls(host: str) -> _Tls:
     """A throwaway CA and a server certificate for the API stand-in, plus a token."""
-    now = datetime.now(UTC)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder().subject_name(name("floe-smoke-ca")).issuer_name(name("floe-smoke-ca"))
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder().subject_name(name(host)).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    pem = serialization.Encoding.PEM
-    return _Tls(
-        ca=ca.public_bytes(pem).decode(),
-        cert=cert.public_bytes(pem).decode(),
-        key=key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode(),
-        token=secrets.token_urlsafe(32),
-    )
+    tls = server_tls("floe-smoke-ca", [host])
+    return _Tls(ca=tls.ca, cert=tls.cert, key=tls.key, token=secrets.token_urlsafe(32))
 
 
 def _pod(name: str, labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class BuiltImage(BaseModel):
     cached: bool = False
     pushed_reference: str | None = None
     digest: str | None = None
+    base_images: dict[str, str] = {}
+    """Base images this build started FROM: reference → image id (for provenance)."""
 
 
 class BuildReport(BaseModel):
@@ -119,12 +121,13 @@ def plan_build(
     tag: str | None = None,
     ca_bundle: Path | None = None,
     no_cache: bool = False,
+    version: ReleaseVersion | None = None,
 ) -> BuildPlan:
     if ca_bundle is not None and not ca_bundle.is_file():
         raise FloeError(
             f"CA bundle {ca_bundle} does not exist", "pass --ca-bundle PATH to a PEM file"
         )
-    version = release_version(PROJECT_ROOT)
+    version = version or release_version(PROJECT_ROOT)
     chosen_tag = tag or version.version
     build_platform = host_platform()
     source = resolve_source(settings)
@@ -220,7 +223,11 @@ def _build_target(
                 details=(error.stderr or error.stdout or "")[-4000:],
             ) from None
     image = client.image.inspect(target.reference)
+    bases = sorted({v for k, v in target.build_args.items() if k.endswith("BASE_IMAGE")})
     return BuiltImage(
+        base_images={
+            base: client.image.inspect(base).id for base in bases if base_present(client, base)
+        },
         image=target.image,
         platform=target.platform,
         reference=target.reference,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from python_on_whales.exceptions import DockerException
 
 from floe_deploy.console import Console
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.catalog import upstream_references
 from floe_deploy.images.source import mirrored, upstream_reachable
-from floe_deploy.platform.engine import docker_client
+from floe_deploy.oci import OciClient
 from floe_deploy.settings import Settings
 
 
@@ -25,7 +24,7 @@ class MirrorReport(BaseModel):
 
 
 def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport:
-    """All platforms of each upstream image, copied registry to registry (imagetools create).
+    """All platforms of each upstream image (and its signatures/SBOMs), copied registry to registry.
 
     The source is the upstream registry, or the mirror already configured (FLOE_MIRROR), so a
     mirror can also be copied on to the next one.
@@ -42,19 +41,11 @@ def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport
             "air-gapped machines use hermetic images (FLOE_IMAGE_SOURCE=hermetic)",
             exit_code=ExitCode.USAGE,
         )
-    client = docker_client(settings)
+    oci = OciClient.from_settings(settings)
     copied = []
     for name, source in references.items():
         target = mirrored(upstream_references(settings.python_version)[name], to)
         with console.step(f"mirror {source} → {target}"):
-            try:
-                client.buildx.imagetools.create(sources=[source], tags=[target])
-            except DockerException as error:
-                raise FloeError(
-                    f"copying {source} to {target} failed",
-                    f"check that {to} accepts pushes",
-                    exit_code=ExitCode.FAILURE,
-                    details=(error.stderr or "")[-2000:],
-                ) from None
+            oci.copy(source, target)
         copied.append(MirroredImage(name=name, source=source, target=target))
     return MirrorReport(mirror=to, images=copied)

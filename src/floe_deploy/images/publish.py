@@ -1,34 +1,41 @@
 """images.publish and images.verify: per-platform pushes, then one multi-arch manifest list per
-image (only after every platform pushed), an attached CycloneDX SBOM and a cosign signature."""
+image, an attached CycloneDX SBOM and a cosign signature.
+
+A release is all or nothing: manifest lists are pushed by digest, SBOMs and signatures refer to
+those digests, and only when every image is complete do the release tags (1.2.3, 1.2, 1, latest)
+move onto them. A failure leaves no release tag behind; a re-run pushes what is missing and tags.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 from python_on_whales.exceptions import DockerException
 
 from floe_deploy.console import Console
-from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.errors import FloeError
 from floe_deploy.images.base import arch_of
 from floe_deploy.images.build import BuildReport, BuiltImage
-from floe_deploy.images.layers import scan_image
-from floe_deploy.images.registry_api import get_manifest, platform_configs
-from floe_deploy.images.sbom import image_sbom, write_sbom
+from floe_deploy.images.provenance import attest, provenance_predicate, verify_provenance
+from floe_deploy.images.sbom import image_sbom
 from floe_deploy.images.signing import (
+    Signer,
+    Verifier,
     attach_sbom,
     attached_sboms,
-    dev_key_pair,
     sign,
     verify_signature,
 )
 from floe_deploy.images.versioning import ReleaseVersion
+from floe_deploy.oci import INDEX_TYPE, Descriptor, OciClient, classify_failure
 from floe_deploy.paths import BUILD_DIR
 from floe_deploy.platform.engine import docker_client
-from floe_deploy.platform.registry import registry_api_version
 from floe_deploy.settings import Settings
 
 SBOM_DIR = BUILD_DIR / "sbom"
+PROVENANCE_DIR = BUILD_DIR / "provenance"
 
 
 class PublishedImage(BaseModel):
@@ -41,6 +48,7 @@ class PublishedImage(BaseModel):
     sbom_components: int
     sbom_digest: str
     signed: bool
+    provenance: Path | None = None
 
 
 class PublishReport(BaseModel):
@@ -56,10 +64,12 @@ class VerifiedImage(BaseModel):
     signature_ok: bool
     signature_detail: str
     sboms: int
+    provenance_ok: bool = False
+    provenance_detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.signature_ok and self.sboms > 0
+        return self.signature_ok and self.sboms > 0 and self.provenance_ok
 
 
 class VerifyReport(BaseModel):
@@ -70,12 +80,31 @@ class VerifyReport(BaseModel):
         return all(image.ok for image in self.images)
 
 
-def require_registry(settings: Settings) -> None:
-    if registry_api_version(settings) is None:
-        raise FloeError(
-            f"no registry answers on {settings.registry}",
-            "run `invoke platform.up`, or pass --registry HOST:PORT of a reachable registry",
-        )
+def require_registry(settings: Settings, client: OciClient | None = None) -> OciClient:
+    """Reach, trust and log in to the registry before anything is built or pushed."""
+    client = client or OciClient.from_settings(settings)
+    client.check(settings.registry, f"{settings.image_prefix}/access-check")
+    return client
+
+
+def platform_configs(client: OciClient, reference: str) -> dict[str, str]:
+    """platform → config digest (= the local image id) of every image in a tag's index."""
+    fetched = client.fetch(reference)
+    if fetched is None:
+        return {}
+    descriptor, body = fetched
+    entries = body.get("manifests") or [{"digest": descriptor.digest, "platform": {}}]
+    configs = {}
+    for entry in entries:
+        platform: dict[str, str] = entry.get("platform") or {}
+        if platform.get("os") == "unknown":
+            continue
+        child = client.fetch(f"{reference.rsplit(':', 1)[0]}@{entry['digest']}")
+        if child is not None:
+            configs[f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"] = child[1][
+                "config"
+            ]["digest"]
+    return configs
 
 
 def repository(settings: Settings, image: str) -> str:
@@ -89,9 +118,15 @@ def _by_image(report: BuildReport) -> dict[str, list[BuiltImage]]:
     return grouped
 
 
-def push_images(settings: Settings, report: BuildReport, console: Console) -> BuildReport:
-    """Push every built image under `<registry>/<prefix>/<image>:<tag>-<arch>`; record digests."""
-    require_registry(settings)
+def push_images(
+    settings: Settings, report: BuildReport, console: Console, oci: OciClient | None = None
+) -> BuildReport:
+    """Push every built image under `<registry>/<prefix>/<image>:<tag>-<arch>`; record digests.
+
+    The Docker daemon pushes with the credentials of `docker login`; its failures get the same
+    messages as the toolkit's own registry calls.
+    """
+    oci = require_registry(settings, oci)
     client = docker_client(settings)
     pushed = []
     for built in report.images:
@@ -101,13 +136,12 @@ def push_images(settings: Settings, report: BuildReport, console: Console) -> Bu
                 client.image.tag(built.reference, remote)
                 client.image.push(remote, quiet=True)
             except DockerException as error:
-                raise FloeError(
-                    f"pushing {remote} failed",
-                    f"check that {settings.registry} accepts pushes (`invoke platform.status`)",
-                    exit_code=ExitCode.FAILURE,
-                    details=(error.stderr or "")[-2000:],
+                raise classify_failure(
+                    settings.registry,
+                    f"{error.stderr or ''}{error.stdout or ''}",
+                    f"pushing {remote}",
                 ) from None
-            manifest = get_manifest(remote)
+            manifest = oci.resolve(remote)
         pushed.append(
             built.model_copy(
                 update={"pushed_reference": remote, "digest": manifest.digest if manifest else None}
@@ -117,13 +151,18 @@ def push_images(settings: Settings, report: BuildReport, console: Console) -> Bu
 
 
 def refuse_overwriting_releases(
-    settings: Settings, report: BuildReport, version: ReleaseVersion, force: bool
+    settings: Settings,
+    report: BuildReport,
+    version: ReleaseVersion,
+    force: bool,
+    oci: OciClient | None = None,
 ) -> None:
     """A release tag that already names other images is refused before anything is pushed."""
     if not version.is_release or force:
         return
+    oci = oci or OciClient.from_settings(settings)
     for image, builds in _by_image(report).items():
-        existing = platform_configs(f"{repository(settings, image)}:{version.version}")
+        existing = platform_configs(oci, f"{repository(settings, image)}:{version.version}")
         if not existing:
             continue
         ours = {built.platform: built.image_id for built in builds}
@@ -134,6 +173,85 @@ def refuse_overwriting_releases(
             )
 
 
+def _platform_entry(oci: OciClient, built: BuiltImage) -> dict[str, object]:
+    reference = built.pushed_reference or ""
+    descriptor = oci.resolve(reference)
+    if descriptor is None:
+        raise FloeError(f"{reference} vanished after its push", "re-run the publish")
+    os_name, _, architecture = built.platform.partition("/")
+    return Descriptor(
+        media_type=descriptor.media_type,
+        digest=descriptor.digest,
+        size=descriptor.size,
+        platform={"os": os_name, "architecture": architecture},
+    ).entry()
+
+
+def stage_images(
+    settings: Settings,
+    report: BuildReport,
+    *,
+    version: ReleaseVersion,
+    signer: Signer,
+    force: bool,
+    console: Console,
+    oci: OciClient | None = None,
+) -> PublishReport:
+    """Push, list, attach (SBOM, provenance) and sign every image by digest; no release tag moves."""
+    oci = require_registry(settings, oci)
+    refuse_overwriting_releases(settings, report, version, force, oci)
+    started = datetime.now(UTC)
+    pushed = push_images(settings, report, console, oci)
+    tags = version.tags if report.tag == version.version else [report.tag]
+    staged = []
+    for image, builds in _by_image(pushed).items():
+        repo = repository(settings, image)
+        with console.step(f"manifest list {repo}"):
+            index = oci.push_manifest(
+                repo,
+                {
+                    "schemaVersion": 2,
+                    "mediaType": INDEX_TYPE,
+                    "manifests": [_platform_entry(oci, built) for built in builds],
+                },
+                INDEX_TYPE,
+            )
+        digest_reference = f"{repo}@{index.digest}"
+        with console.step(f"SBOM {image} (syft)"):
+            sbom = image_sbom(settings, builds[0].reference, SBOM_DIR / report.tag, image)
+            existing = attached_sboms(oci, digest_reference)
+            sbom_digest = existing[0] if existing else attach_sbom(oci, digest_reference, sbom.path)
+        with console.step(f"provenance {image}"):
+            predicate = provenance_predicate(image, builds, version, started)
+            provenance = attest(
+                oci, digest_reference, predicate, signer, PROVENANCE_DIR / report.tag
+            )
+        with console.step(f"sign {digest_reference}"):
+            sign(oci, digest_reference, signer)
+        staged.append(
+            PublishedImage(
+                image=image,
+                repository=repo,
+                tags=tags,
+                digest=index.digest,
+                platforms={built.platform: built.digest or "" for built in builds},
+                sbom=sbom.path,
+                sbom_components=sbom.components,
+                sbom_digest=sbom_digest,
+                signed=True,
+                provenance=provenance,
+            )
+        )
+    return PublishReport(registry=settings.registry, version=report.tag, images=staged)
+
+
+def tag_images(oci: OciClient, staged: PublishReport, console: Console) -> None:
+    """Move the release tags onto the staged manifest lists: the last step of a publish."""
+    for entry in staged.images:
+        with console.step(f"tag {entry.repository}:{', '.join(entry.tags)}"):
+            oci.tag(f"{entry.repository}@{entry.digest}", entry.tags)
+
+
 def publish_images(
     settings: Settings,
     report: BuildReport,
@@ -142,68 +260,39 @@ def publish_images(
     key: Path | None,
     force: bool,
     console: Console,
+    keyless: bool = False,
 ) -> PublishReport:
-    require_registry(settings)
-    refuse_overwriting_releases(settings, report, version, force)
-    pushed = push_images(settings, report, console)
-    signing_key = key or dev_key_pair(settings)[0]
-    client = docker_client(settings)
-    tags = version.tags if report.tag == version.version else [report.tag]
-    published = []
-    for image, builds in _by_image(pushed).items():
-        repo = repository(settings, image)
-        sources = [built.pushed_reference for built in builds if built.pushed_reference]
-        with console.step(f"manifest list {repo}:{', '.join(tags)}"):
-            client.buildx.imagetools.create(sources=sources, tags=[f"{repo}:{tag}" for tag in tags])
-            index = get_manifest(f"{repo}:{tags[0]}")
-            if index is None:
-                raise FloeError(
-                    f"the manifest list {repo}:{tags[0]} did not appear",
-                    "check the registry's logs",
-                )
-        digest_reference = f"{repo}@{index.digest}"
-        with console.step(f"SBOM {image}"):
-            document, components = image_sbom(
-                scan_image(client, builds[0].reference),
-                f"{settings.image_prefix}/{image}",
-                report.tag,
-            )
-            sbom = write_sbom(document, SBOM_DIR, image, report.tag)
-            sbom_digest = attach_sbom(digest_reference, sbom)
-        with console.step(f"sign {digest_reference}"):
-            sign(digest_reference, signing_key)
-        published.append(
-            PublishedImage(
-                image=image,
-                repository=repo,
-                tags=tags,
-                digest=index.digest,
-                platforms={built.platform: built.digest or "" for built in builds},
-                sbom=sbom,
-                sbom_components=components,
-                sbom_digest=sbom_digest,
-                signed=True,
-            )
-        )
-    return PublishReport(registry=settings.registry, version=report.tag, images=published)
+    """Stage every image, then, only then, move the release tags."""
+    oci = require_registry(settings)
+    staged = stage_images(
+        settings,
+        report,
+        version=version,
+        signer=Signer.choose(settings, key, keyless),
+        force=force,
+        console=console,
+        oci=oci,
+    )
+    tag_images(oci, staged, console)
+    return staged
 
 
 def verify_images(
-    settings: Settings, images: list[str], tag: str, public_key: Path | None
+    settings: Settings, images: list[str], tag: str, verifier: Verifier
 ) -> VerifyReport:
     """Each image's tag resolves, its signature verifies with the key, and an SBOM refers to it."""
-    require_registry(settings)
-    key = public_key or dev_key_pair(settings)[1]
+    oci = require_registry(settings)
     results = []
     for image in images:
         reference = f"{repository(settings, image)}:{tag}"
-        manifest = get_manifest(reference)
+        manifest = oci.resolve(reference)
         if manifest is None:
             results.append(VerifiedImage(image=image, reference=reference, digest=None, signature_ok=False,
                                          signature_detail="tag not in the registry", sboms=0))  # fmt: skip
             continue
         digest_reference = f"{repository(settings, image)}@{manifest.digest}"
-        ok, detail = verify_signature(digest_reference, key)
+        ok, detail = verify_signature(oci, digest_reference, verifier)
+        provenance_ok, provenance_detail = verify_provenance(oci, digest_reference, verifier)
         results.append(
             VerifiedImage(
                 image=image,
@@ -211,7 +300,9 @@ def verify_images(
                 digest=manifest.digest,
                 signature_ok=ok,
                 signature_detail=detail,
-                sboms=len(attached_sboms(digest_reference)),
+                sboms=len(attached_sboms(oci, digest_reference)),
+                provenance_ok=provenance_ok,
+                provenance_detail=provenance_detail,
             )
         )
     return VerifyReport(images=results)

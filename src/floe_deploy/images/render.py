@@ -52,12 +52,10 @@ def show_build(console: Console, report: BuildReport) -> None:
 
 
 def show_publish(console: Console, report: PublishReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
-    console.table(
+    console.show(
+        report,
         f"images.publish → {report.registry} ({report.version})",
-        ["image", "tags", "digest", "platforms", "SBOM", "signed"],
+        ["image", "tags", "digest", "platforms", "SBOM", "provenance", "signed"],
         [
             (
                 p.image,
@@ -65,6 +63,7 @@ def show_publish(console: Console, report: PublishReport) -> None:
                 p.digest[:19],
                 ", ".join(p.platforms),
                 f"{p.sbom_components} components, {p.sbom.name}",
+                "attested" if p.provenance else "none",
                 "yes" if p.signed else "no",
             )
             for p in report.images
@@ -73,14 +72,19 @@ def show_publish(console: Console, report: PublishReport) -> None:
 
 
 def show_verify(console: Console, report: VerifyReport) -> None:
-    if console.json_mode:
-        console.json(report.model_dump(mode="json") | {"ok": report.ok})
-        return
-    console.table(
+    console.show(
+        report.model_dump(mode="json") | {"ok": report.ok},
         "images.verify",
-        ["image", "reference", "signature", "SBOMs", "result"],
+        ["image", "reference", "signature", "SBOMs", "provenance", "result"],
         [
-            (v.image, v.reference, v.signature_detail, v.sboms, "ok" if v.ok else "FAILED")
+            (
+                v.image,
+                v.reference,
+                v.signature_detail,
+                v.sboms,
+                v.provenance_detail,
+                "ok" if v.ok else "FAILED",
+            )
             for v in report.images
         ],
     )

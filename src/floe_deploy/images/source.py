@@ -10,10 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache
 
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
-
+from floe_deploy.errors import FloeError
 from floe_deploy.images.catalog import image_spec
+from floe_deploy.oci import OciClient
 from floe_deploy.settings import ImageSource, Settings
 
 
@@ -36,12 +35,11 @@ def mirrored(reference: str, mirror: str | None) -> str:
 
 @cache
 def upstream_reachable(probe_reference: str) -> bool:
-    """The registry serving a reference answers for it (cached per process)."""
+    """The registry serving a reference has it (cached per process)."""
     try:
-        DockerClient().buildx.imagetools.inspect(probe_reference)
-    except DockerException:
+        return OciClient(timeout=30).resolve(probe_reference) is not None
+    except FloeError:
         return False
-    return True
 
 
 def resolve_source(settings: Settings) -> ResolvedSource:

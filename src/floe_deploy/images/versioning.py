@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from floe_deploy.errors import FloeError
+
 RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -52,3 +54,13 @@ def release_version(repo: Path) -> ReleaseVersion:
         return ReleaseVersion(version=tags[0], tags=tags, revision=revision, is_release=True)
     version = f"0.0.0-dev.{short}" + (".dirty" if dirty else "")
     return ReleaseVersion(version=version, tags=[version], revision=revision, is_release=False)
+
+
+def declared_version(version: str, repo: Path) -> ReleaseVersion:
+    """A release version a pipeline names itself (`--version 1.4.0`, e.g. from its tag)."""
+    match = RELEASE_TAG.match(f"v{version.removeprefix('v')}")
+    if match is None:
+        raise FloeError(f"{version!r} is not a release version", "write it as X.Y.Z, e.g. 1.4.0")
+    plain = ".".join(match.groups())
+    revision = _git("rev-parse", "HEAD", cwd=repo) or "unknown"
+    return ReleaseVersion(version=plain, tags=[plain], revision=revision, is_release=True)

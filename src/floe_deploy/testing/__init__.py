@@ -60,7 +60,9 @@ class S3Endpoint:
 INVOKE = str(Path(sys.executable).parent / "invoke")
 
 
-def run_task(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_task(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run `invoke ARGS` from the project root, as a user would, with extra environment."""
     return subprocess.run(
         [INVOKE, *args],
@@ -69,13 +71,13 @@ def run_task(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         text=True,
         check=False,
         env={**os.environ, **(env or {})},
-        timeout=600,
+        timeout=timeout,
     )
 
 
-def task_json(*args: str, env: dict[str, str] | None = None) -> Any:
+def task_json(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Any:
     """Run a task with `--json` and parse what it printed."""
-    done = run_task(*args, "--json", env=env)
+    done = run_task(*args, "--json", env=env, timeout=timeout)
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError:

@@ -25,3 +25,15 @@ def chart_with_stand_in(target: Path) -> Path:
     (chart / "charts").mkdir()
     helm_python.package(str(STAND_IN), destination=str(chart / "charts"))
     return chart
+
+
+def chart_for_packaging(target: Path, dagster_chart: Path | None) -> Path:
+    """The chart as a release packages it: this repository's, when `invoke helm.deps` filled its
+    charts/; else a copy with the official dagster chart from the `dagster_chart` setting (on the
+    test machines a shared copy of a release older than the pin; the package then carries it)."""
+    if not dagster_chart:
+        return CHART_DIR
+    chart = target / CHART_DIR.name
+    shutil.copytree(CHART_DIR, chart, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    shutil.copytree(dagster_chart, chart / "charts" / "dagster")
+    return chart

@@ -19,6 +19,7 @@ import signal
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 
 import psycopg
@@ -35,6 +36,7 @@ from floe_deploy.images.build import host_platform
 from floe_deploy.images.services import service_images
 from floe_deploy.settings import Settings, load_settings
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
+from floe_deploy.testing.registries import PrivateRegistry, registry_files, wait_until_serving
 
 RUN_LABEL = "org.floe-deploy.test-run"
 PID_LABEL = "org.floe-deploy.test-pid"
@@ -224,6 +226,35 @@ def running_registry(image: str, fixture: str) -> Iterator[str]:
     start(container, fixture)
     try:
         yield f"127.0.0.1:{container.get_exposed_port(5000)}"
+    finally:
+        container.stop()
+
+
+@contextmanager
+def running_private_registry(
+    image: str, directory: Path, fixture: str
+) -> Iterator[PrivateRegistry]:
+    """The registry image serving TLS (a CA made for the test) behind htpasswd logins."""
+    files = registry_files(directory, secrets.token_urlsafe(12))
+    directory.chmod(0o755)
+    for path in directory.iterdir():
+        path.chmod(0o644)
+    mounted = "/etc/floe-registry"
+    container = (
+        DockerContainer(image)
+        .with_exposed_ports(5000)
+        .with_volume_mapping(str(directory), mounted, "ro")
+        .with_env("REGISTRY_HTTP_TLS_CERTIFICATE", f"{mounted}/{files.certificate.name}")
+        .with_env("REGISTRY_HTTP_TLS_KEY", f"{mounted}/{files.key.name}")
+        .with_env("REGISTRY_AUTH", "htpasswd")
+        .with_env("REGISTRY_AUTH_HTPASSWD_REALM", "floe-test")
+        .with_env("REGISTRY_AUTH_HTPASSWD_PATH", f"{mounted}/{files.htpasswd.name}")
+    )
+    start(container, fixture)
+    try:
+        address = f"127.0.0.1:{container.get_exposed_port(5000)}"
+        wait_until_serving(address, files.ca_file)
+        yield PrivateRegistry(address=address, files=files)
     finally:
         container.stop()
 

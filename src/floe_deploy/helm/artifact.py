@@ -1,0 +1,52 @@
+"""A packaged chart as an OCI artifact, pushed the way `helm push` lays it out (its Chart.yaml as
+the config, the archive as the one layer), so `helm pull` and `helm install oci://…` read it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from floe_deploy.errors import FloeError
+from floe_deploy.oci import Descriptor, OciClient
+
+HELM_CONFIG_TYPE = "application/vnd.cncf.helm.config.v1+json"
+HELM_CHART_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def archive_metadata(archive: Path) -> dict[str, Any]:
+    """Chart.yaml of a packaged chart (the top-level chart's, not a subchart's)."""
+    with tarfile.open(archive) as tar:
+        member = next(
+            (
+                m
+                for m in tar.getmembers()
+                if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")
+            ),
+            None,
+        )
+        extracted = tar.extractfile(member) if member is not None else None
+        if extracted is None:
+            raise FloeError(
+                f"{archive} holds no Chart.yaml", "package it with `invoke helm.package`"
+            )
+        metadata: dict[str, Any] = YAML(typ="safe").load(extracted.read())
+    return metadata
+
+
+def push_chart_archive(oci: OciClient, archive: Path, repository: str) -> Descriptor:
+    """Push a packaged chart by digest as Helm's OCI artifact (what `helm push` writes), through
+    the toolkit's one registry client: `docker login`'s credentials and FLOE_REGISTRY_CA apply."""
+    with tempfile.TemporaryDirectory(prefix="floe-chart-push-") as scratch:
+        staged = Path(scratch) / archive.name
+        shutil.copyfile(archive, staged)
+        config = Path(scratch) / "config.json"
+        config.write_text(json.dumps(archive_metadata(archive), default=str))
+        return oci.push_files(
+            repository, [(staged, HELM_CHART_TYPE)], config=(config, HELM_CONFIG_TYPE)
+        )

