@@ -288,6 +288,11 @@ class OciClient:
         self.run(["pull"], [subject], action=f"pulling {subject}", cwd=directory)
         return sorted(set(directory.iterdir()) - before)
 
+    def fetch_blob(self, digest_reference: str, output: Path) -> None:
+        """Download one blob (checked against its digest) to `output`."""
+        self.run(["blob", "fetch"], [digest_reference], action=f"fetching {digest_reference}",
+                 extra=["--output", str(output)])  # fmt: skip
+
     def copy(self, source: str, target: str, *, recursive: bool = True) -> None:
         """Copy an image (every platform) and, with `recursive`, its referrers, registry to registry."""
         self.run(["cp"], [source, target], action=f"copying {source} to {target}",

@@ -1,5 +1,6 @@
-"""A packaged chart as an OCI artifact, pushed the way `helm push` lays it out (its Chart.yaml as
-the config, the archive as the one layer), so `helm pull` and `helm install oci://…` read it."""
+"""A packaged chart as an OCI artifact, laid out as `helm push` does (its Chart.yaml as the config,
+the archive as the one layer): pushed and pulled through the toolkit's one registry client, and
+read by `helm pull` / `helm install oci://…` like any chart."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from floe_deploy.errors import FloeError
-from floe_deploy.oci import Descriptor, OciClient
+from floe_deploy.oci import Descriptor, OciClient, repository_of
 
 HELM_CONFIG_TYPE = "application/vnd.cncf.helm.config.v1+json"
 HELM_CHART_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -50,3 +51,23 @@ def push_chart_archive(oci: OciClient, archive: Path, repository: str) -> Descri
         return oci.push_files(
             repository, [(staged, HELM_CHART_TYPE)], config=(config, HELM_CONFIG_TYPE)
         )
+
+
+def pull_chart_archive(oci: OciClient, reference: str, destination: Path) -> Path:
+    """`HOST/PATH/NAME:VERSION` → `destination/NAME-VERSION.tgz`, the artifact's chart layer."""
+    fetched = oci.fetch(reference)
+    if fetched is None:
+        raise FloeError(
+            f"{reference} is not in the mirror",
+            "fill the mirror with `invoke helm.mirror --to oci://…` on a machine that has the chart",
+        )
+    layers = [
+        layer for layer in fetched[1].get("layers", []) if layer.get("mediaType") == HELM_CHART_TYPE
+    ]
+    if not layers:
+        raise FloeError(f"{reference} is not a Helm chart", "point --mirror at a chart repository")
+    name, _, version = reference.rsplit("/", 1)[-1].partition(":")
+    destination.mkdir(parents=True, exist_ok=True)
+    archive = destination / f"{name}-{version}.tgz"
+    oci.fetch_blob(f"{repository_of(reference)}@{layers[0]['digest']}", archive)
+    return archive

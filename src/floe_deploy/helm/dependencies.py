@@ -8,16 +8,13 @@ the upstream repositories.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import helm_python
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 
 from floe_deploy.errors import FloeError
-from floe_deploy.helm.artifact import push_chart_archive
+from floe_deploy.helm.artifact import pull_chart_archive, push_chart_archive
 from floe_deploy.helm.chart import CHART_DIR, Dependency, dependencies
 from floe_deploy.oci import OciClient, is_loopback
 from floe_deploy.settings import load_settings
@@ -76,21 +73,14 @@ def update_dependencies(
 
 
 def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    with tempfile.TemporaryDirectory(prefix="floe-helm-deps-") as scratch:
-        work = Path(scratch) / chart_dir.name
-        shutil.copytree(chart_dir, work, ignore=shutil.ignore_patterns("charts"))
-        metadata = yaml.load((work / "Chart.yaml").read_text())
-        for dependency in metadata.get("dependencies") or []:
-            dependency["repository"] = mirror
-        with (work / "Chart.yaml").open("w") as file:
-            yaml.dump(metadata, file)
-        helm_python.dependency_update(str(work), plain_http=is_loopback(oci_host(mirror)))
-        target = chart_dir / "charts"
-        target.mkdir(exist_ok=True)
-        for archive in (work / "charts").glob("*.tgz"):
-            shutil.copy2(archive, target / archive.name)
+    """Each pinned dependency's archive from the mirror into charts/, through the toolkit's
+    registry client (so `docker login` and FLOE_REGISTRY_CA apply)."""
+    oci = OciClient.from_settings(load_settings())
+    bare = mirror.removeprefix("oci://")
+    for dependency in dependencies(chart_dir):
+        pull_chart_archive(
+            oci, f"{bare}/{dependency.name}:{dependency.version}", chart_dir / "charts"
+        )
 
 
 def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredChart]:
