@@ -62,7 +62,7 @@ def validate(
 @reports_errors
 def promote(
     c: Context,
-    to: str,
+    to: str | None = None,
     from_: str | None = None,
     release: str | None = None,
     image_tag: str | None = None,
@@ -75,10 +75,13 @@ def promote(
 ) -> int:
     """Copy image tag and chart version to the next environment, keeping comments; checks they are published."""
     from floe_deploy.console import Console
+    from floe_deploy.errors import FloeError
     from floe_deploy.gitops.promote import promote as run_promotion
     from floe_deploy.gitops.render import show_promotion
 
     console = Console(json_mode=json)
+    if not to:
+        raise FloeError("nothing to promote to", "pass --to ENVIRONMENT (dev, staging, prod)")
     report = run_promotion(
         from_, to, root=_root(root), image_tag=image_tag, chart_version=chart_version,
         force=force, dry_run=dry_run, commit=commit, release=Path(release) if release else None,

@@ -72,3 +72,21 @@ def test_quoting_and_flow_style_survive(text: str, value: str, expected: str) ->
 def test_a_missing_key_is_an_error() -> None:
     with pytest.raises(FloeError, match=r"a\.nope is not in the file"):
         set_values("a:\n  tag: x\n", {("a", "nope"): "y"})
+
+
+def test_help_after_the_task_name_prints_help() -> None:
+    """`--help` is not taken as the value of a positional argument."""
+    done = run_task("gitops.promote", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--release" in done.stdout
+
+
+def test_a_release_record_promotes_into_dev_only(tmp_path: Path) -> None:
+    record = tmp_path / "release.json"
+    record.write_text("{}")
+    with pytest.raises(FloeError, match="is not a release record"):
+        promote(None, "dev", root=GITOPS_DIR, release=record, dry_run=True)
+    with pytest.raises(FloeError, match="a release record promotes into dev only"):
+        promote(None, "staging", root=GITOPS_DIR, release=record, dry_run=True)
+    with pytest.raises(FloeError, match="nothing to promote from"):
+        promote(None, "staging", root=GITOPS_DIR, dry_run=True)
