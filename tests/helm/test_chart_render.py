@@ -181,6 +181,69 @@ def test_network_policies_toggle(rendered: Renderer, enabled: bool) -> None:
         }
 
 
+def test_no_source_listed_means_no_ingress_from_outside(rendered: Renderer) -> None:
+    """An empty `from` admits every source: with no namespace listed, no rule may open the
+    webserver or Cube, and every rendered rule names its sources."""
+    objects = rendered(
+        networkPolicy={"enabled": True, "ingressNamespaces": []}, cube={"enabled": True}
+    )
+    policies = find(objects, "NetworkPolicy")
+    assert sorted(p.name.rsplit("-", 2)[-2] + "-" + p.name.rsplit("-", 1)[-1] for p in policies) == [
+        "deny-ingress", "within-release",
+    ]  # fmt: skip
+    for policy in policies:
+        for rule in policy.document["spec"].get("ingress", []):
+            assert rule.get("from"), policy.label
+
+
+def test_egress_is_opt_in_and_lists_dns_and_the_destinations(rendered: Renderer) -> None:
+    assert not [p for p in find(rendered(networkPolicy={"enabled": True}), "NetworkPolicy") if
+                "Egress" in p.document["spec"]["policyTypes"]]  # fmt: skip
+    objects = rendered(
+        networkPolicy={"enabled": True, "egress": {"enabled": True, "destinations": [
+            {"name": "postgres", "cidr": "10.20.0.0/16", "ports": [5432]},
+            {"name": "s3", "cidr": "10.30.0.0/16", "ports": [443, 9000]},
+        ]}},
+    )  # fmt: skip
+    (egress,) = find(objects, "NetworkPolicy", "egress")
+    rules = egress.document["spec"]["egress"]
+    assert egress.document["spec"]["policyTypes"] == ["Egress"]
+    assert {"protocol": "UDP", "port": 53} in rules[1]["ports"]
+    assert rules[2] == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+                        "ports": [{"protocol": "TCP", "port": 5432}]}  # fmt: skip
+    assert [p["port"] for p in rules[3]["ports"]] == [443, 9000]
+
+
+@pytest.mark.parametrize("values_file", ["values-prod.yaml", "values-demo.yaml"])
+def test_every_budget_lets_a_drain_evict_a_pod_of_what_it_selects(
+    rendered: Renderer, values_file: str
+) -> None:
+    """Each PodDisruptionBudget selects rendered workloads, and with the replicas the charts really
+    render (the dagster chart: one code server per location) it allows at least one eviction."""
+    objects = rendered(values_file, podDisruptionBudget={"enabled": True}, cube={"enabled": True})
+    workloads = [o for o in objects if o.kind in {"Deployment", "StatefulSet"}]
+    budgets = find(objects, "PodDisruptionBudget")
+    assert budgets
+    for budget in budgets:
+        selector = budget.document["spec"]["selector"]["matchLabels"]
+        selected = [
+            w for w in workloads
+            if selector.items() <= w.document["spec"]["template"]["metadata"]["labels"].items()
+        ]  # fmt: skip
+        assert selected, f"{budget.label} selects nothing"
+        for workload in selected:
+            replicas = workload.document["spec"].get("replicas", 1)
+            spec = budget.document["spec"]
+            allowed = (
+                min(int(spec["maxUnavailable"]), replicas)
+                if "maxUnavailable" in spec
+                else replicas - int(spec["minAvailable"])
+            )
+            assert allowed > 0, (
+                f"{budget.label} blocks every drain of {workload.label} ({replicas} replica(s))"
+            )
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_pod_disruption_budgets_toggle(rendered: Renderer, enabled: bool) -> None:
     budgets = find(rendered(podDisruptionBudget={"enabled": enabled}), "PodDisruptionBudget")

@@ -75,6 +75,7 @@ def update_dependencies(
 def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
     """Each pinned dependency's archive from the mirror into charts/, through the toolkit's
     registry client (so `docker login` and FLOE_REGISTRY_CA apply)."""
+    oci_host(mirror)
     oci = OciClient.from_settings(load_settings())
     bare = mirror.removeprefix("oci://")
     for dependency in dependencies(chart_dir):

@@ -131,16 +131,39 @@ class Preflight(Strict):
     )
 
 
+class EgressDestination(Strict):
+    """A network the release's pods may open connections to (Postgres, S3, catalog, compute)."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="what it is, e.g. postgres")
+    cidr: str = Field(description="address block, e.g. 10.20.0.0/16 or 203.0.113.7/32")
+    ports: list[int] = Field(min_length=1, description="TCP ports")
+
+
+class Egress(Strict):
+    enabled: bool = Field(
+        default=False,
+        description="deny egress except within the release, DNS and the destinations listed",
+    )
+    dns: bool = Field(default=True, description="allow DNS (UDP and TCP 53) to kube-system")
+    destinations: list[EgressDestination] = Field(default_factory=list)
+
+
 class NetworkPolicy(Strict):
     enabled: bool = False
     ingressNamespaces: list[str] = Field(
-        default_factory=list, description="namespaces allowed to reach the webserver and Cube"
+        default_factory=list,
+        description="namespaces allowed to reach the webserver and Cube; empty: none (denied)",
     )
+    egress: Egress = Egress()
 
 
 class PodDisruptionBudget(Strict):
     enabled: bool = False
-    minAvailable: int | str = 1
+    maxUnavailable: int | str = Field(
+        default=1,
+        description="pods of a component a drain may evict at once (a number or a percentage); "
+        "a budget in this form never blocks a drain of a one-replica component",
+    )
 
 
 class Schedule(Strict):
