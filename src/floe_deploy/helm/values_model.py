@@ -134,7 +134,9 @@ class Preflight(Strict):
 class EgressDestination(Strict):
     """A network the release's pods may open connections to (Postgres, S3, catalog, compute)."""
 
-    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="what it is, e.g. postgres")
+    name: str = Field(
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="what it is, e.g. postgres"
+    )
     cidr: str = Field(description="address block, e.g. 10.20.0.0/16 or 203.0.113.7/32")
     ports: list[int] = Field(min_length=1, description="TCP ports")
 
