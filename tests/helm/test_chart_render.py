@@ -261,3 +261,25 @@ def test_prod_values_turn_on_what_prod_needs(rendered: Renderer) -> None:
     spec = webserver.document["spec"]
     assert spec["replicas"] == 2
     assert "podAntiAffinity" in spec["template"]["spec"]["affinity"]
+
+
+@pytest.mark.parametrize(
+    "values_file", ["values-prod.yaml", "../../gitops/environments/prod/values.yaml"]
+)
+def test_prod_pods_pull_with_the_registry_login_run_pods_included(
+    rendered: Renderer, values_file: str
+) -> None:
+    """Every pod template prod renders (Dagster's, the code server's, Cube's, the preflight Job's)
+    names the registry login, and the instance gives it to the run pods the launcher builds."""
+    objects = rendered(values_file, cube={"enabled": True})
+    templates = [o for o in objects if o.kind in {"Deployment", "StatefulSet", "Job"}]
+    assert {o.kind for o in templates} >= {"Deployment", "Job"}
+    for workload in templates:
+        secrets = workload.document["spec"]["template"]["spec"].get("imagePullSecrets")
+        assert secrets == [{"name": "floe-registry"}], workload.label
+    (instance,) = [o for o in find(objects, "ConfigMap") if o.name.endswith("-instance")]
+    dagster_yaml = instance.document["data"]["dagster.yaml"]
+    assert "image_pull_secrets" in dagster_yaml
+    assert "floe-registry" in dagster_yaml
+    assert "max_concurrent_runs: 10" in dagster_yaml
+    assert "retention:" in dagster_yaml

@@ -239,10 +239,20 @@ class Release(Strict):
     chartVersion: str = Field(default="", description="the floe-dagster chart version to deploy")
 
 
+class LocalObjectReference(Strict):
+    name: str = Field(min_length=1)
+
+
 class UmbrellaValues(Strict):
     """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
 
     image: Image = Image()
+    imagePullSecrets: list[LocalObjectReference] = Field(
+        default_factory=list,
+        description="registry logins (kubernetes.io/dockerconfigjson Secrets) for this chart's own "
+        "pods (Cube, the preflight Job); the dagster chart takes dagster.imagePullSecrets and "
+        "dagster.dagster-user-deployments.imagePullSecrets",
+    )
     artifacts: Artifacts = Artifacts()
     secrets: Secrets = Secrets()
     preflight: Preflight = Preflight()
