@@ -28,7 +28,8 @@ from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.images.build import BuildReport, BuiltImage
-from floe_deploy.images.catalog import CATALOG, upstream_references
+from floe_deploy.images.catalog import CATALOG
+from floe_deploy.images.mirror import mirror_sources
 from floe_deploy.images.policy import inspect_image
 from floe_deploy.images.publish import publish_images
 from floe_deploy.images.versioning import ReleaseVersion
@@ -400,7 +401,8 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
     empty = run_task("images.build", "--image", "registry", "--dry-run", "--json", env=env)
     assert json.loads(empty.stdout)["source"] == "hermetic"
     stand_in = f"{published['registry']['repository']}@{published['registry']['digest']}"
-    for reference in upstream_references("3.11").values():
+    sources = mirror_sources(load_settings())
+    for reference in sources.values():
         path = reference if "/" in reference else f"library/{reference}"
         logged_in.copy(stand_in, f"{registry}/{path}", recursive=False)
     plan = json.loads(
@@ -411,8 +413,7 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
     copy = task_json("images.mirror", "--to", f"{private.address}/mirror", env=env | login_env)
     targets = {m["target"] for m in copy["images"]}
     assert targets == {
-        f"{private.address}/mirror/{r if '/' in r else 'library/' + r}"
-        for r in upstream_references("3.11").values()
+        f"{private.address}/mirror/{r if '/' in r else 'library/' + r}" for r in sources.values()
     }
     for target in targets:
         copied = logged_in.resolve(target)

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.helm.images import canonical, third_party_images
 from floe_deploy.images.catalog import upstream_references
 from floe_deploy.images.source import mirrored, upstream_reachable
 from floe_deploy.oci import OciClient
@@ -23,16 +24,26 @@ class MirrorReport(BaseModel):
     images: list[MirroredImage]
 
 
+def mirror_sources(settings: Settings) -> dict[str, str]:
+    """name → reference of every image a deployment pulls that the project does not build: the
+    catalog's upstream images and whatever any of the chart's values files renders."""
+    sources = upstream_references(settings.python_version)
+    known = {canonical(reference) for reference in sources.values()}
+    for image in sorted(third_party_images(settings)):
+        if canonical(image) not in known:
+            sources[f"chart: {image}"] = image
+            known.add(canonical(image))
+    return sources
+
+
 def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport:
     """All platforms of each upstream image (and its signatures/SBOMs), copied registry to registry.
 
     The source is the upstream registry, or the mirror already configured (FLOE_MIRROR), so a
     mirror can also be copied on to the next one.
     """
-    references = {
-        name: mirrored(ref, settings.mirror)
-        for name, ref in upstream_references(settings.python_version).items()
-    }
+    sources = mirror_sources(settings)
+    references = {name: mirrored(ref, settings.mirror) for name, ref in sources.items()}
     unreachable = [ref for ref in references.values() if not upstream_reachable(ref)]
     if unreachable:
         raise FloeError(
@@ -44,7 +55,7 @@ def mirror_images(settings: Settings, to: str, console: Console) -> MirrorReport
     oci = OciClient.from_settings(settings)
     copied = []
     for name, source in references.items():
-        target = mirrored(upstream_references(settings.python_version)[name], to)
+        target = mirrored(sources[name], to)
         with console.step(f"mirror {source} → {target}"):
             oci.copy(source, target)
         copied.append(MirroredImage(name=name, source=source, target=target))

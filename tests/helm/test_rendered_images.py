@@ -1,0 +1,47 @@
+"""The mirror list is derived from the render: every image any values file runs is floe's own or
+on it, and docs/06's air-gapped table is that list."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from floe_deploy.helm.images import canonical, rendered_images
+from floe_deploy.images.mirror import mirror_sources
+from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.settings import load_settings
+
+pytestmark = pytest.mark.requirement("007-FR-015")
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("busybox:1.28", "docker.io/library/busybox:1.28"),
+        ("docker.io/busybox:1.28", "docker.io/library/busybox:1.28"),
+        ("library/postgres:14.6", "docker.io/library/postgres:14.6"),
+        ("cubejs/cube:v1.3.23", "docker.io/cubejs/cube:v1.3.23"),
+        ("127.0.0.1:5000/floe/dagster:1.0", "127.0.0.1:5000/floe/dagster:1.0"),
+    ],
+)
+def test_one_image_has_one_canonical_name(reference: str, expected: str) -> None:
+    assert canonical(reference) == expected
+
+
+def test_every_rendered_image_is_floes_own_or_mirrored() -> None:
+    settings = load_settings()
+    mirrored = {canonical(reference) for reference in mirror_sources(settings).values()}
+    rendered = rendered_images(settings)
+    assert set(rendered) == {"values.yaml", "values-prod.yaml", "values-demo.yaml"}
+    for file, images in rendered.items():
+        others = {image for image in images if "/floe/dagster:" not in f"/{image}"}
+        assert {canonical(image) for image in others} <= mirrored, file
+    assert canonical("library/postgres:14.6") in mirrored  # the dagster chart's DB check image
+
+
+def test_the_air_gapped_docs_list_exactly_the_mirror_sources() -> None:
+    text = (PROJECT_ROOT / "docs" / "06-deployment-view.md").read_text()
+    table = text.split("<!-- mirror-list:start -->")[1].split("<!-- mirror-list:end -->")[0]
+    listed = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
+    assert listed == set(mirror_sources(load_settings()).values())
