@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.settings import Settings
 
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -145,8 +146,8 @@ class OciClient:
     _plain_http: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OciClient:
-        return cls(ca_file=getattr(settings, "registry_ca", None))
+    def from_settings(cls, settings: Settings) -> OciClient:
+        return cls(ca_file=settings.registry_ca)
 
     def _oras(self) -> str:
         found = shutil.which("oras")

@@ -19,7 +19,7 @@ from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.build import BuiltImage
 from floe_deploy.images.signing import Signer, Verifier, cosign
 from floe_deploy.images.versioning import ReleaseVersion
-from floe_deploy.oci import OciClient
+from floe_deploy.oci import OciClient, RegistryError
 from floe_deploy.paths import PROJECT_ROOT
 
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -102,7 +102,7 @@ def verify_provenance(
             oci, "verify-attestation", digest_reference, flags, f"verifying {digest_reference}"
         )
     except FloeError as error:
-        if error.exit_code is not ExitCode.FAILURE or getattr(error, "fault", None) is not None:
+        if error.exit_code is not ExitCode.FAILURE or isinstance(error, RegistryError):
             raise
         return False, (error.details.splitlines() or ["no valid provenance"])[-1]
     for line in out.splitlines():

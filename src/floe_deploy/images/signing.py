@@ -16,7 +16,7 @@ from pathlib import Path
 from floe_deploy.commands import run
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.sbom import MEDIA_TYPE
-from floe_deploy.oci import OciClient, classify_failure, host_of
+from floe_deploy.oci import Fault, OciClient, RegistryError, classify_failure, host_of
 from floe_deploy.settings import Settings
 
 
@@ -126,7 +126,7 @@ def cosign(
         if "password" in error.details.lower() or error.exit_code is not ExitCode.FAILURE:
             raise
         fault = classify_failure(host_of(digest_reference), error.details, action)
-        if fault.fault.value == "registry":
+        if fault.fault is Fault.REGISTRY:
             raise
         raise fault from None
 
@@ -140,7 +140,7 @@ def verify_signature(oci: OciClient, digest_reference: str, verifier: Verifier) 
     try:
         cosign(oci, "verify", digest_reference, verifier.flags(), f"verifying {digest_reference}")
     except FloeError as error:
-        if error.exit_code is not ExitCode.FAILURE or getattr(error, "fault", None) is not None:
+        if error.exit_code is not ExitCode.FAILURE or isinstance(error, RegistryError):
             raise
         return False, (error.details.splitlines() or ["verification failed"])[-1]
     return True, verifier.describe()
