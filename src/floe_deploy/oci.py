@@ -26,8 +26,6 @@ from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.settings import Settings
 
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
-DOCKER_LIST_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
-INDEX_TYPES = (INDEX_TYPE, DOCKER_LIST_TYPE)
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 TIMEOUT_S = 600.0
 
