@@ -55,7 +55,9 @@ def test_demo_values_play_and_a_run_lands_rows() -> None:
 
 def test_prod_values_play_against_the_played_postgres_and_s3() -> None:
     """Prod's REST catalog (Polaris) cannot run here: the catalog is the SQL catalog on the
-    played Postgres; everything else is prod's (two webserver replicas, preflight hook, ...)."""
+    played Postgres; everything else is prod's (two webserver replicas, the preflight hook on
+    Dagster's own database and the marts database, run pods as runK8sConfig says, step logs in
+    S3, ...)."""
     code, report = smoke(
         "--values", "prod",
         "--set", "artifacts.catalog.type=sql,artifacts.catalog.warehouse=s3://floe-prod-warehouse/w",
@@ -66,6 +68,8 @@ def test_prod_values_play_against_the_played_postgres_and_s3() -> None:
     assert all(w["ready"] for w in report["workloads"])
     assert report["run_status"] == "SUCCESS"
     assert report["rows_in_cube"] > 0
+    assert report["checks"]["Job/floe-floe-preflight exit code"] == "ok: 0"
+    assert report["checks"]["step logs in S3 (S3ComputeLogManager)"].startswith("ok: ")
     nothing_left()
 
 

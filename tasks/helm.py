@@ -127,6 +127,39 @@ def validate(
 
 
 @task(
+    iterable=["set"],
+    help={"values": "prod, demo, default or a values file (default: prod)",
+          "set": "key=value override (repeatable)", "chart": CHART_HELP, "json": JSON_HELP,
+          "markdown": "print the table as Markdown (docs/06 shows prod's)"},
+)  # fmt: skip
+@reports_errors
+def lifecycle(
+    c: Context,
+    values: str = "prod",
+    set: list[str] | None = None,
+    chart: str | None = None,
+    json: bool = False,
+    markdown: bool = False,
+) -> int:
+    """What install, upgrade and uninstall do to every object of a render (hooks, ownership)."""
+    from floe_deploy.console import Console
+    from floe_deploy.helm.chart import parse_sets
+    from floe_deploy.helm.lifecycle import lifecycle_report
+    from floe_deploy.settings import load_settings
+
+    report = lifecycle_report(load_settings(), values, parse_sets(set or []), _chart(chart))
+    if markdown:
+        print(report.markdown(), end="")
+        return 0
+    Console(json_mode=json).show(
+        report, f"lifecycle of the {values} render",
+        ["object", "made as", "install", "upgrade", "uninstall"],
+        [[r.object, r.made_as, r.install, r.upgrade, r.uninstall] for r in report.rows],
+    )  # fmt: skip
+    return 0
+
+
+@task(
     help={"check": "only check that values.schema.json matches the pydantic models (exit 3 if not)"}
 )
 @reports_errors

@@ -6,6 +6,7 @@ are; secrets never go into it and come only from environment variables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 ARTIFACTS_ENV = "FLOE_ARTIFACTS"
+ARTIFACTS_RECORD_ENV = "FLOE_ARTIFACTS_RECORD"
 STORAGE_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"
 POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD"
 POLARIS_SECRET_ENV = "POLARIS_CLIENT_SECRET"
@@ -135,6 +137,19 @@ class Secrets(BaseModel):
             postgres_password=SecretStr(env[POSTGRES_PASSWORD_ENV]),
             polaris_client_secret=SecretStr(polaris) if polaris else None,
         )
+
+
+def record_artifacts_in_use(path: str | Path | None = None) -> None:
+    """Write the digest of the artifacts file, in `sha256sum -c` form, to the file named by
+    FLOE_ARTIFACTS_RECORD (when set). The code server's liveness probe checks it against the
+    mounted file, so a release that changes the artifacts restarts the server: Helm cannot put
+    the file's checksum on the dagster chart's pod template."""
+    record = os.environ.get(ARTIFACTS_RECORD_ENV)
+    location = path or os.environ.get(ARTIFACTS_ENV)
+    if not record or not location or not Path(location).is_file():
+        return
+    digest = hashlib.sha256(Path(location).read_bytes()).hexdigest()
+    Path(record).write_text(f"{digest}  {location}\n")
 
 
 def load_artifacts(path: str | Path | None = None) -> CompiledArtifacts:

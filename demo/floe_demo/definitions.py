@@ -41,6 +41,7 @@ from floe_demo.config import (
     DemoConfig,
     Secrets,
     load_artifacts,
+    record_artifacts_in_use,
 )
 from floe_demo.generator import NULLABLE_COLUMNS, EcommerceGenerator, batch_id, batch_stats
 
@@ -195,6 +196,7 @@ demo_pipeline = define_asset_job(
 
 def configured_demo() -> DemoConfig:
     """The demo settings for the schedule: from the artifacts file when it is readable."""
+    record_artifacts_in_use()
     try:
         return load_artifacts(os.environ.get(ARTIFACTS_ENV)).demo
     except ConfigurationError:

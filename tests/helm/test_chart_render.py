@@ -4,26 +4,96 @@ Airflow charts' own tests do: each toggle on and off, each values file, the hook
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from floe_demo.config import CompiledArtifacts
+from floe_demo.config import CompiledArtifacts, record_artifacts_in_use
+from floe_deploy.errors import FloeError
+from floe_deploy.helm.chart import CHART_DIR, load_values
 from tests.helm.conftest import Renderer, find
 
 pytestmark = pytest.mark.requirement("007-FR-021")
 
 
-def test_defaults_render_the_artifacts_config_map_only(rendered: Renderer) -> None:
+def test_defaults_render_the_artifacts_and_storage_config_maps_only(rendered: Renderer) -> None:
     objects = rendered()
-    own = [o for o in objects if "charts/dagster" not in o.template]
-    assert [o.label for o in own] == ["ConfigMap/floe-artifacts"]
-    artifacts = CompiledArtifacts.model_validate_json(own[0].document["data"]["artifacts.json"])
+    own = {o.label: o for o in objects if "charts/dagster" not in o.template}
+    assert set(own) == {"ConfigMap/floe-artifacts", "ConfigMap/floe-storage-env"}
+    artifacts = CompiledArtifacts.model_validate_json(
+        own["ConfigMap/floe-artifacts"].document["data"]["artifacts.json"]
+    )
     assert artifacts.demo.enabled is False
     assert artifacts.storage.bucket == "floe-warehouse"
+    storage = own["ConfigMap/floe-storage-env"].document["data"]
+    assert storage == {
+        "AWS_ACCESS_KEY_ID": "floe",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    endpoint = rendered(artifacts={"storage": {"endpoint": "http://minio.storage:9000"}})
+    (with_endpoint,) = find(endpoint, "ConfigMap", "storage-env")
+    assert with_endpoint.document["data"]["AWS_ENDPOINT_URL_S3"] == "http://minio.storage:9000"
 
 
-def test_artifacts_toggle_off(rendered: Renderer) -> None:
-    assert not find(rendered(artifacts={"enabled": False}), "ConfigMap", "artifacts")
+def test_artifacts_toggle_off_needs_the_mounts_gone_too(rendered: Renderer) -> None:
+    """A pod mounting a ConfigMap nobody makes would wait forever: the render refuses."""
+    with pytest.raises(FloeError, match="floe-demo mounts the ConfigMap floe-artifacts"):
+        rendered(artifacts={"enabled": False})
+    (deployment,) = load_values(CHART_DIR / "values.yaml")["dagster"]["dagster-user-deployments"][
+        "deployments"
+    ]
+    deployment["volumes"] = [v for v in deployment["volumes"] if "configMap" not in v]
+    deployment["env"] = []
+    values: dict[str, Any] = {
+        "artifacts": {"enabled": False},
+        "dagster": {"dagster-user-deployments": {"deployments": [deployment]}},
+    }
+    with pytest.raises(FloeError, match="run pods mount the ConfigMap floe-artifacts"):
+        rendered(**values)
+    run = load_values(CHART_DIR / "values.yaml")["dagster"]["runLauncher"]
+    pod = run["config"]["k8sRunLauncher"]["runK8sConfig"]["podSpecConfig"]
+    pod["volumes"] = [v for v in pod["volumes"] if "configMap" not in v]
+    values["dagster"]["runLauncher"] = run
+    assert not find(rendered(**values), "ConfigMap", "artifacts")
+
+
+def test_a_renamed_artifacts_config_map_must_be_the_one_mounted(rendered: Renderer) -> None:
+    with pytest.raises(FloeError, match="mounts no ConfigMap other"):
+        rendered(artifacts={"configMapName": "other"})
+
+
+def test_the_code_server_restarts_when_the_artifacts_change(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    """The liveness probe the chart renders, run with the real shell and sha256sum against the
+    record the code location writes when it loads the artifacts (Helm cannot put the file's
+    checksum on the dagster chart's pod template, so the server checks it itself)."""
+    (code,) = find(rendered(), "Deployment", "floe-demo")
+    container = code.document["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    probe = container["livenessProbe"]["exec"]["command"]
+    record = tmp_path / "record"
+    artifacts = tmp_path / "artifacts.json"
+    artifacts.write_text('{"version": 1}')
+    local = [part.replace(env["FLOE_ARTIFACTS_RECORD"], str(record)) for part in probe]
+
+    def alive() -> bool:
+        return subprocess.run(local, check=False).returncode == 0
+
+    assert alive(), "no record yet (the server is still loading): alive"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLOE_ARTIFACTS_RECORD", str(record))
+        record_artifacts_in_use(artifacts)
+    assert alive()
+    artifacts.write_text('{"version": 1, "changed": true}')
+    assert not alive()
+    assert (
+        container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"]
+        <= 120
+    )
 
 
 def test_user_code_mounts_the_artifacts_config_map(rendered: Renderer) -> None:
@@ -71,6 +141,36 @@ def test_demo_values_file_runs_every_five_minutes_with_cube(rendered: Renderer) 
     assert find(objects, "Service", "cube")
 
 
+def test_cube_keeps_cache_and_queue_in_memory_for_one_replica_only(rendered: Renderer) -> None:
+    (cube,) = find(rendered("values-demo.yaml"), "Deployment", "cube")
+    env = {
+        e["name"]: e.get("value")
+        for e in cube.document["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["CUBEJS_CACHE_AND_QUEUE_DRIVER"] == "memory"
+    with pytest.raises(FloeError, match=r"cacheAndQueue\.driver=cubestore"):
+        rendered("values-demo.yaml", cube={"replicas": 2})
+
+
+def test_cube_store_backs_more_than_one_replica(rendered: Renderer) -> None:
+    objects = rendered(
+        "values-demo.yaml", cube={"replicas": 2, "cacheAndQueue": {"driver": "cubestore"}}
+    )
+    (cube,) = find(objects, "Deployment", "cube")
+    env = {
+        e["name"]: e.get("value")
+        for e in cube.document["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    (store,) = find(objects, "StatefulSet", "cubestore")
+    (service,) = find(objects, "Service", "cubestore")
+    assert env["CUBEJS_CACHE_AND_QUEUE_DRIVER"] == "cubestore"
+    assert env["CUBEJS_CUBESTORE_HOST"] == service.name
+    assert service.document["spec"]["ports"][0]["port"] == int(env["CUBEJS_CUBESTORE_PORT"])
+    container = store.document["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "cubejs/cubestore:v1.3.23"
+    assert {"name": "data", "mountPath": "/cube/data"} in container["volumeMounts"]
+
+
 def test_cube_toggle_off(rendered: Renderer) -> None:
     assert not [o for o in rendered() if "cube" in o.name]
 
@@ -95,7 +195,7 @@ def test_external_secret_toggle(rendered: Renderer, enabled: bool) -> None:
 
 def test_external_secret_feeds_the_secret_the_dagster_chart_reads(rendered: Renderer) -> None:
     objects = rendered("values-prod.yaml")
-    (external,) = find(objects, "ExternalSecret")
+    (external,) = find(objects, "ExternalSecret", "floe-secrets")
     (webserver,) = find(objects, "Deployment", "webserver")
     env = webserver.document["spec"]["template"]["spec"]["containers"][0]["env"]
     reference = next(e for e in env if e["name"] == "DAGSTER_PG_PASSWORD")["valueFrom"][
@@ -139,15 +239,31 @@ def test_preflight_hook_job(rendered: Renderer) -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["FLOE_STORAGE__BUCKET"] == "floe-warehouse"
     assert env["FLOE_CATALOG__URI"] == "postgresql://floe@postgres:5432/floe"
-    assert container["envFrom"] == [{"secretRef": {"name": "floe-secrets"}}]
-    (external,) = find(objects, "ExternalSecret")
-    assert int(external.document["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+    assert container["envFrom"] == [{"secretRef": {"name": "floe-floe-preflight"}}]
+    (copy,) = find(objects, "ExternalSecret", "preflight")
+    assert int(copy.document["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
         annotations["helm.sh/hook-weight"]
     )
-    (config_map,) = find(objects, "ConfigMap", "artifacts")
-    assert (
-        config_map.document["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    )
+    assert copy.document["spec"]["target"]["name"] == "floe-floe-preflight"
+
+
+def test_the_preflight_checks_dagsters_database_and_the_compute_host(rendered: Renderer) -> None:
+    objects = rendered(
+        "values-prod.yaml",
+        artifacts={"compute": {"type": "trino", "host": "trino.data.svc", "port": 8080, "catalog": "iceberg"}},
+    )  # fmt: skip
+    (job,) = find(objects, "Job", "preflight")
+    containers = {c["name"]: c for c in job.document["spec"]["template"]["spec"]["containers"]}
+    main = {e["name"]: e.get("value") for e in containers["preflight"]["env"]}
+    assert (main["FLOE_COMPUTE__HOST"], main["FLOE_COMPUTE__PORT"]) == ("trino.data.svc", "8080")
+    assert main["FLOE_COMPUTE__CATALOG"] == "iceberg"
+    assert main["FLOE_POSTGRES__DATABASE"] == "floe"
+    dagster = {e["name"]: e.get("value") for e in containers["dagster-database"]["env"]}
+    assert dagster == {
+        "FLOE_POSTGRES__HOST": "floe-prod.postgres.example.internal", "FLOE_POSTGRES__PORT": "5432",
+        "FLOE_POSTGRES__DATABASE": "dagster", "FLOE_POSTGRES__USER": "floe", "FLOE_POSTGRES__SSLMODE": "require",
+    }  # fmt: skip
+    assert containers["dagster-database"]["args"][-2:] == ["--check", "postgres"]
 
 
 def test_preflight_hook_for_a_rest_catalog(rendered: Renderer) -> None:
@@ -283,3 +399,9 @@ def test_prod_pods_pull_with_the_registry_login_run_pods_included(
     assert "floe-registry" in dagster_yaml
     assert "max_concurrent_runs: 10" in dagster_yaml
     assert "retention:" in dagster_yaml
+    assert "class: S3ComputeLogManager" in dagster_yaml
+    (ingress,) = find(objects, "Ingress")
+    assert ingress.api_version == "networking.k8s.io/v1"
+    (webserver,) = find(objects, "Deployment", "webserver")
+    container = webserver.document["spec"]["template"]["spec"]["containers"][0]
+    assert {"configMapRef": {"name": "floe-storage-env"}} in container["envFrom"]

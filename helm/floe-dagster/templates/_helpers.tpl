@@ -44,3 +44,49 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 -}}
 {{- toPrettyJson $doc -}}
 {{- end -}}
+
+{{/* The Secret the preflight hook reads. Hooks are deleted and re-made on every upgrade, so the
+preflight never shares an object with the running pods: External Secrets and Sealed Secrets get a
+hook copy of their own (deleted when the preflight passes); a pre-existing Secret is only read. */}}
+{{- define "floe.preflightSecretName" -}}
+{{- if or .Values.secrets.externalSecret.enabled .Values.secrets.sealedSecret.enabled -}}
+{{- printf "%s-preflight" (include "floe.fullname" .) -}}
+{{- else -}}
+{{- .Values.secrets.secretName -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Annotations of an object that exists only for the preflight hook, before the Job runs. */}}
+{{- define "floe.preflightHookAnnotations" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: "-10"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+argocd.argoproj.io/hook: PreSync
+argocd.argoproj.io/hook-delete-policy: BeforeHookCreation,HookSucceeded
+argocd.argoproj.io/sync-wave: "-2"
+{{- end -}}
+
+{{/* The keys of the Secret, from the external store (one list for the release's Secret and the
+preflight's copy). */}}
+{{- define "floe.externalSecretData" -}}
+{{- $e := .Values.secrets.externalSecret -}}
+- secretKey: postgresql-password
+  remoteRef:
+    {{- toYaml $e.remoteRefs.postgresPassword | nindent 4 }}
+- secretKey: POSTGRES_PASSWORD
+  remoteRef:
+    {{- toYaml $e.remoteRefs.postgresPassword | nindent 4 }}
+- secretKey: AWS_SECRET_ACCESS_KEY
+  remoteRef:
+    {{- toYaml $e.remoteRefs.storageSecretAccessKey | nindent 4 }}
+{{- if $e.remoteRefs.polarisClientSecret }}
+- secretKey: POLARIS_CLIENT_SECRET
+  remoteRef:
+    {{- toYaml $e.remoteRefs.polarisClientSecret | nindent 4 }}
+{{- end }}
+{{- if and .Values.cube.enabled $e.remoteRefs.cubeApiSecret }}
+- secretKey: CUBEJS_API_SECRET
+  remoteRef:
+    {{- toYaml $e.remoteRefs.cubeApiSecret | nindent 4 }}
+{{- end }}
+{{- end -}}

@@ -106,8 +106,8 @@ def _component_problems(component: dict[str, Any], name: str) -> list[str]:
 
 
 def dagster_values_problems(dagster: dict[str, Any]) -> list[str]:
-    """The official chart's workloads as its values configure them: webserver, daemon, every
-    user-code deployment and the run pods of the K8sRunLauncher."""
+    """The official chart's workloads as its values configure them: webserver, daemon and every
+    user-code deployment. Run pods are checked as dagster-k8s builds them (helm.run_pods)."""
     problems = _component_problems(dagster.get("dagsterWebserver") or {}, "dagsterWebserver")
     daemon = dagster.get("dagsterDaemon") or {}
     if daemon.get("enabled", True):
@@ -116,19 +116,4 @@ def dagster_values_problems(dagster: dict[str, Any]) -> list[str]:
     if user.get("enabled", True):
         for deployment in user.get("deployments") or []:
             problems += _component_problems(deployment, f"user deployment {deployment.get('name')}")
-    launcher = dagster.get("runLauncher") or {}
-    if launcher.get("type", "K8sRunLauncher") == "K8sRunLauncher":
-        run = ((launcher.get("config") or {}).get("k8sRunLauncher") or {}).get("runK8sConfig") or {}
-        pod = (run.get("podSpecConfig") or {}).get("securityContext") or {}
-        container = run.get("containerConfig") or {}
-        problems += _component_problems(
-            {
-                "podSecurityContext": pod,
-                "securityContext": container.get("securityContext"),
-                "resources": container.get("resources"),
-                "volumes": (run.get("podSpecConfig") or {}).get("volumes"),
-                "volumeMounts": container.get("volumeMounts"),
-            },
-            "run pods",
-        )
     return problems

@@ -58,6 +58,7 @@ from floe_deploy.helm.chart import (
 )
 from floe_deploy.helm.podman import Podman
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.helm.run_pods import instance_config
 from floe_deploy.images.services import stack_images
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
@@ -66,7 +67,7 @@ from floe_deploy.tls import server_tls
 SMOKE_IMAGES = ["postgres", "s3", "cube", "dagster", "busybox"]
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 API_PORT = 6443
-POSTGRES = {"host": "postgres", "port": 5432, "database": "floe", "user": "floe"}
+POSTGRES: dict[str, Any] = {"host": "postgres", "port": 5432, "database": "floe", "user": "floe"}
 S3_ENDPOINT = "http://s3:9000"
 S3_ACCESS_KEY = "floe-smoke"
 READY_TIMEOUT_S = 240.0
@@ -209,7 +210,8 @@ def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, An
         "image": _split_reference(images["postgres"]),
         "postgresqlHost": POSTGRES["host"],
         "postgresqlUsername": POSTGRES["user"],
-        "postgresqlDatabase": POSTGRES["database"],
+        "postgresqlDatabase": dagster.get("postgresql", {}).get("postgresqlDatabase")
+        or POSTGRES["database"],
         "postgresqlParams": {},
     }
     dagster["busybox"] = {"image": _split_reference(images["busybox"])}
@@ -283,10 +285,10 @@ class Smoke:
     # --- what runs beside the chart -------------------------------------------------------
 
     def play_services(
-        self, images: dict[str, str], credentials: dict[str, str], bucket: str
+        self, images: dict[str, str], credentials: dict[str, str], bucket: str, databases: set[str]
     ) -> None:
-        """Postgres and S3 (with the values' bucket) from the project's images, as pods named
-        like the chart expects."""
+        """Postgres (with the values' databases) and S3 (with their bucket) from the project's
+        images, as pods named like the chart expects."""
         postgres = _pod("postgres", {"floe-smoke": "postgres"}, {
             "containers": [{
                 "name": "postgres", "image": images["postgres"], "imagePullPolicy": "IfNotPresent",
@@ -312,12 +314,17 @@ class Smoke:
             lambda: self.podman.try_("exec", "postgres-postgres", "pg_isready", "-h", "127.0.0.1",
                                      "-q").returncode == 0,
         )  # fmt: skip
+        for database in sorted(databases - {POSTGRES["database"]}):
+            self.podman("exec", "postgres-postgres", "psql", "-q", "-U", str(POSTGRES["user"]),
+                        "-d", str(POSTGRES["database"]), "-c", f'CREATE DATABASE "{database}"')  # fmt: skip
         self._wait("s3", lambda: self._http_ok(f"http://{self.ips['s3']}:9000/", accept_4xx=True))
-        client = boto3.client(
+        self.s3_client(credentials).create_bucket(Bucket=bucket)
+
+    def s3_client(self, credentials: dict[str, str]) -> Any:
+        return boto3.client(
             "s3", endpoint_url=f"http://{self.ips['s3']}:9000", aws_access_key_id=S3_ACCESS_KEY,
             aws_secret_access_key=credentials["s3"], region_name="us-east-1",
         )  # fmt: skip
-        client.create_bucket(Bucket=bucket)
 
     def play_api_standin(self, runtime_image: str) -> _Tls:
         tls = _api_tls("kubernetes")
@@ -547,17 +554,22 @@ class Smoke:
     def run_job(
         self, item: RenderedObject, configmaps: list[Path], timeout: float = 180
     ) -> tuple[int, str]:
-        """Play a Job's pod and wait for it to end; (exit code, last log lines)."""
+        """Play a Job's pod and wait for all its containers to end, as the Job does; (exit code,
+        log) of the first that failed, else of the first container."""
         (pod,) = self.play_workload(item, [], configmaps)
-        container = f"{pod}-{item.document['spec']['template']['spec']['containers'][0]['name']}"
+        names = [
+            f"{pod}-{c['name']}" for c in item.document["spec"]["template"]["spec"]["containers"]
+        ]
 
         def ended() -> tuple[int, str] | None:
-            state = {s["name"]: s for s in self.podman.containers(pod)}.get(container)
-            if state and state["status"] in {"exited", "stopped"}:
-                return int(state["exit_code"] or 0), self.podman.logs(container, lines=None)
-            return None
+            states = {s["name"]: s for s in self.podman.containers(pod)}
+            if not all(states.get(n, {}).get("status") in {"exited", "stopped"} for n in names):
+                return None
+            codes = [int(states[n]["exit_code"] or 0) for n in names]
+            failed = next((i for i, code in enumerate(codes) if code != 0), 0)
+            return codes[failed], self.podman.logs(names[failed], lines=None)
 
-        return poll(ended, timeout) or (-1, self.podman.logs(container))
+        return poll(ended, timeout) or (-1, self.podman.logs(names[0]))
 
 
 def _job_failures(logs: str) -> str:
@@ -645,7 +657,8 @@ def run_smoke(
                          workloads=[], checks={}, seconds={})  # fmt: skip
     with _terminate_as_interrupt():
         try:
-            _play(smoke, objects, images, credentials, report, bucket=bucket)
+            _play(smoke, objects, images, credentials, report, bucket=bucket,
+                  databases={str(played["dagster"]["postgresql"]["postgresqlDatabase"])})  # fmt: skip
         except _Refused:
             pass
         except BaseException:
@@ -683,6 +696,7 @@ def _play(
     report: SmokeReport,
     *,
     bucket: str,
+    databases: set[str],
 ) -> None:
     console, podman = smoke.console, smoke.podman
     podman.remove_all()
@@ -701,7 +715,7 @@ def _play(
         "the External Secrets operator"
     )
     with console.step("Postgres and S3 (the project's images)"):
-        smoke.play_services(images, credentials, bucket)
+        smoke.play_services(images, credentials, bucket, databases)
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
         smoke.play_api_standin(images["dagster"])
     configmaps = _configmaps(objects, smoke.run_dir / "configmaps")
@@ -749,6 +763,15 @@ def _play(
     if report.run_status == "SUCCESS":
         with console.step("rows in Cube"):
             report.rows_in_cube = _cube_rows(cube_url, credentials["cube"])
+        where = s3_compute_logs(objects)
+        if where:
+            bucket, prefix = where
+            with console.step("step logs in S3"):
+                found = _objects_under(smoke.s3_client(credentials), bucket, prefix)
+            report.checks["step logs in S3 (S3ComputeLogManager)"] = (
+                f"ok: {found} objects under s3://{bucket}/{prefix}"
+                if found else f"FAIL: nothing under s3://{bucket}/{prefix} after the run"
+            )  # fmt: skip
 
 
 def code_locations(objects: list[RenderedObject]) -> list[str]:
@@ -808,6 +831,28 @@ def _follow_run(smoke: Smoke, url: str, run_id: str, configmaps: list[Path]) -> 
     return status, "\n".join(
         smoke.podman.logs(container, lines=40) for container in played.values()
     )
+
+
+def s3_compute_logs(objects: list[RenderedObject]) -> tuple[str, str] | None:
+    """(bucket, prefix) where the rendered instance keeps step logs, if in S3."""
+    manager = instance_config(objects).get("compute_logs") or {}
+    if manager.get("class") != "S3ComputeLogManager":
+        return None
+    config = manager.get("config") or {}
+    return str(config["bucket"]), str(config.get("prefix") or "dagster")
+
+
+def _objects_under(client: Any, bucket: str, prefix: str) -> int:
+    """How many objects the run's step logs left (uploaded as each step ends; waited for)."""
+
+    @retry(stop=stop_after_delay(30), wait=wait_fixed(1), retry=retry_if_result(lambda n: n == 0))
+    def count() -> int:
+        return len(client.list_objects(Bucket=bucket, Prefix=prefix).get("Contents") or [])
+
+    try:
+        return count()
+    except RetryError:
+        return 0
 
 
 def _cube_rows(cube_url: str, secret: str) -> int:

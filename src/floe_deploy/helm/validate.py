@@ -29,6 +29,7 @@ from floe_deploy.helm.chart import (
     values_path,
 )
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.helm.run_pods import run_jobs, run_pod_drift
 from floe_deploy.helm.schemas import SchemaStore
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import Settings
@@ -220,9 +221,14 @@ def validate_chart(
         merged = deep_merge(_defaults(chart_dir), user_values)
         label = source if source in NAMED_VALUES else str(path)
         rendered = render(user_values, chart)
-        values_checks.append(
-            ValuesCheck(values=label, objects=len(rendered), errors=check_values(merged, store))
-        )
+        errors = check_values(merged, store)
+        for run in run_jobs(rendered):
+            errors += run_pod_drift(merged.get("dagster") or {}, run)
+            errors += [
+                f"run pods of {run.location} (as dagster-k8s builds them): {p}"
+                for p in pss.workload_problems(run.job) or []
+            ]
+        values_checks.append(ValuesCheck(values=label, objects=len(rendered), errors=errors))
         objects += [check_object(item, store, label) for item in rendered]
     return ValidationReport(
         kubernetes_versions=list(KUBERNETES_VERSIONS),

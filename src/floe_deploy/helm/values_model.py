@@ -52,6 +52,11 @@ class Artifacts(Strict):
         default="floe-artifacts",
         description="must match the volume the user-code deployment mounts (dagster values)",
     )
+    storageEnvConfigMapName: str = Field(
+        default="floe-storage-env",
+        description="ConfigMap of AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL_S3 from storage, "
+        "for Dagster's S3 compute logs (envConfigMaps of the webserver and run launcher)",
+    )
     catalog: CatalogConfig = CatalogConfig(
         type="sql", warehouse="s3://floe-warehouse/warehouse", postgres=DEFAULT_POSTGRES
     )
@@ -125,6 +130,11 @@ class Preflight(Strict):
     timeoutSeconds: float = Field(default=5, gt=0)
     activeDeadlineSeconds: int = Field(default=120, gt=0)
     backoffLimit: int = Field(default=0, ge=0)
+    sealedEncryptedData: dict[str, str] = Field(
+        default_factory=dict,
+        description="with secrets.sealedSecret: the same keys sealed (kubeseal) for the Secret "
+        "RELEASE-floe-preflight, which only the preflight hook reads",
+    )
     resources: Resources = Resources(
         requests=ResourceList(cpu="50m", memory="128Mi"),
         limits=ResourceList(cpu="500m", memory="512Mi"),
@@ -192,11 +202,37 @@ class CubeImage(Strict):
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
+class CubeStoreImage(CubeImage):
+    repository: str = "cubejs/cubestore"
+
+
+class CubeStore(Strict):
+    """A single-node Cube Store (StatefulSet with a volume) for cacheAndQueue.driver=cubestore."""
+
+    image: CubeStoreImage = CubeStoreImage()
+    storage: str = Field(default="10Gi", description="size of its data volume")
+    storageClassName: str | None = None
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="250m", memory="512Mi"),
+        limits=ResourceList(cpu="1", memory="2Gi"),
+    )
+
+
+class CacheAndQueue(Strict):
+    driver: Literal["memory", "cubestore"] = Field(
+        default="memory",
+        description="memory: in the Cube process (one replica only); cubestore: a Cube Store "
+        "the chart runs, required for more than one replica",
+    )
+    cubestore: CubeStore = CubeStore()
+
+
 class Cube(Strict):
     """The Cube API of demo mode, over the serving mart."""
 
     enabled: bool = False
     image: CubeImage = CubeImage()
+    cacheAndQueue: CacheAndQueue = CacheAndQueue()
     replicas: int = Field(default=1, ge=0)
     resources: Resources = Resources(
         requests=ResourceList(cpu="100m", memory="256Mi"),
