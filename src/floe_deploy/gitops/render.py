@@ -48,6 +48,9 @@ def show_promotion(console: Console, report: PromotionReport) -> None:
         console.json(report)
         return
     console.line(report.diff.rstrip() or "(no change)")
+    for rule in report.forced:
+        console.line(f"WARNING: --force: {rule}")
+    console.line(f"registry check: {report.registry_check}")
     if report.dry_run:
         console.line(
             f"dry run: {report.target} would run image {report.image} and chart {report.chart}; nothing written"

@@ -15,7 +15,12 @@ SECRET_KEY_NAME = re.compile(
     re.IGNORECASE,
 )
 """A key whose value would be a secret (its last segment); `secretName`, `secretKey` are names."""
-EXTRA_PATTERNS = {"age secret key": re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{50,}")}
+EXTRA_PATTERNS = {
+    "age secret key": re.compile(rb"AGE-SECRET-KEY-1[0-9A-Z]{50,}"),
+    "URL with credentials (user:password@)": re.compile(
+        rb"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"
+    ),
+}
 REFERENCE_KEYS = {"key", "property", "name", "secretKey", "valuesKey"}
 
 

@@ -14,6 +14,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from floe_deploy.errors import FloeError
+from floe_deploy.gitops.controllers import (
+    Cluster,
+    controller_problems,
+    environment_drift,
+    store_problems,
+)
 from floe_deploy.gitops.manifests import (
     ENVIRONMENTS,
     KUSTOMIZE_API,
@@ -71,6 +77,8 @@ class Produced(BaseModel):
     """Names that documents in the tree make, for reference checks."""
 
     secrets: set[str]
+    secret_keys: dict[str, set[str]]
+    """Keys of the Secrets an ExternalSecret makes (for valuesFrom valuesKey)."""
     config_maps: set[str]
     pre_existing: set[str]
     projects: set[str]
@@ -81,10 +89,18 @@ class Produced(BaseModel):
 
 def _produced(tree: GitOpsTree) -> Produced:
     secrets, config_maps, pre_existing = set(), set(), set()
+    secret_keys: dict[str, set[str]] = {}
     for document in tree.documents:
         body, kind = document.body, document.kind
         if kind == "ExternalSecret":
-            secrets.add(((body.get("spec") or {}).get("target") or {}).get("name") or document.name)
+            spec = body.get("spec") or {}
+            target = spec.get("target") or {}
+            name = target.get("name") or document.name
+            secrets.add(name)
+            templated = ((target.get("template") or {}).get("data") or {}).keys()
+            secret_keys[name] = set(templated) or {
+                str(d.get("secretKey")) for d in spec.get("data") or []
+            }
         elif kind == "SealedSecret" or (kind == "Secret" and is_sops_encrypted(body)):
             secrets.add(document.name)
         elif kind == "Kustomization" and document.api_version.startswith(KUSTOMIZE_API):
@@ -101,6 +117,7 @@ def _produced(tree: GitOpsTree) -> Produced:
             secrets.add(secret_values.get("secretName", "floe-secrets"))
     return Produced(
         secrets=secrets,
+        secret_keys=secret_keys,
         config_maps=config_maps,
         pre_existing=pre_existing,
         projects={d.name for d in tree.of_kind("AppProject")},
@@ -180,6 +197,12 @@ def _helm_release(document: Document, tree: GitOpsTree, produced: Produced) -> l
             )
         if source.get("kind") == "Secret":
             errors += _secret_ref(source["name"], produced, "valuesFrom")
+            keys = produced.secret_keys.get(source["name"])
+            key = source.get("valuesKey", "values.yaml")
+            if keys is not None and key not in keys:
+                errors.append(
+                    f"valuesFrom key {key} is not in the Secret {source['name']} ({', '.join(sorted(keys))})"
+                )
     return errors
 
 
@@ -231,35 +254,59 @@ def _references(document: Document, tree: GitOpsTree, produced: Produced) -> lis
     return check(document, tree, produced) if check is not None else []
 
 
-def _schema(document: Document, store: SchemaStore) -> list[str]:
+def _configuration_files(tree: GitOpsTree) -> set[str]:
+    """Files a kustomization names under `configurations:` (transformer settings, not objects)."""
+    return {
+        str(Path(d.file).parent / c)
+        for d in tree.documents if d.api_version.startswith(KUSTOMIZE_API)
+        for c in d.body.get("configurations") or []
+    }  # fmt: skip
+
+
+def _file_rules(document: Document, configurations: set[str]) -> list[str] | None:
+    """Files that are not Kubernetes objects, by their own rules (None: not one of them)."""
+    body = document.body if isinstance(document.body, dict) else {}
     if document.file.endswith(SOPS_CONFIG):
-        rules = document.body.get("creation_rules") if isinstance(document.body, dict) else None
-        ok = rules and all(
-            any(
-                k in rule
-                for k in ("age", "pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
-            )
-            for rule in rules
-        )
+        keys = ("age", "pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri")
+        rules = body.get("creation_rules")
+        ok = rules and all(any(k in rule for k in keys) for rule in rules)
         return [] if ok else ["creation_rules must name a key (age, pgp, kms, …) for every rule"]
     if document.file.endswith(PRE_EXISTING):
-        entries = (
-            document.body.get("preExistingSecrets") if isinstance(document.body, dict) else None
-        )
+        entries = body.get("preExistingSecrets")
         ok = isinstance(entries, list) and all({"name", "why"} <= set(e) for e in entries)
         return [] if ok else ["preExistingSecrets must list entries with name and why"]
+    if document.file in configurations:
+        references = body.get("nameReference")
+        ok = isinstance(references, list) and all(
+            {"kind", "fieldSpecs"} <= set(r) for r in references
+        )
+        return (
+            []
+            if ok
+            else ["a kustomize configuration needs nameReference entries with kind and fieldSpecs"]
+        )
     if document.api_version.startswith(KUSTOMIZE_API):
         known = {"apiVersion", "kind", "namespace", "resources", "configMapGenerator", "secretGenerator",
                  "generatorOptions", "patches", "images", "components", "namePrefix", "nameSuffix", "labels",
-                 "commonAnnotations"}  # fmt: skip
-        unknown = sorted(set(document.body) - known)
+                 "commonAnnotations", "configurations"}  # fmt: skip
+        unknown = sorted(set(body) - known)
         return [f"unknown kustomization field {unknown[0]!r}"] if unknown else []
+    return None
+
+
+def _schema(document: Document, store: SchemaStore, configurations: set[str]) -> list[str]:
+    special = _file_rules(document, configurations)
+    if special is not None:
+        return special
     if not document.kind or not document.api_version:
         return ["not a Kubernetes object (no apiVersion/kind)"]
     body = {k: v for k, v in document.body.items() if k != "sops"}
-    check = check_object(
-        RenderedObject(template=document.file, document=body), store, document.file
-    )
+    try:
+        check = check_object(
+            RenderedObject(template=document.file, document=body), store, document.file
+        )
+    except FloeError as error:  # no schema for this group/version: this document's error
+        return [error.message]
     return check.schema_errors
 
 
@@ -271,6 +318,7 @@ def _environment(
     path: Path,
     chart_dir: Path,
     produced: Produced,
+    render: bool = True,
 ) -> EnvironmentCheck:
     label = relative(path, tree.repo_root)
     check = EnvironmentCheck(environment=environment, values_file=label)
@@ -301,6 +349,11 @@ def _environment(
     )
     if repository is not None:
         spec = repository.body.get("spec") or {}
+        digest = (spec.get("ref") or {}).get("digest")
+        if release.get("chartDigest") and digest != release.get("chartDigest"):
+            check.errors.append(
+                f"OCIRepository ref.digest {digest!r} differs from release.chartDigest {release.get('chartDigest')!r}"
+            )
         if (spec.get("ref") or {}).get("tag") != str(release.get("chartVersion")):
             check.errors.append(
                 f"OCIRepository ref.tag {spec.get('ref', {}).get('tag')!r} differs from release.chartVersion {release.get('chartVersion')!r}"
@@ -311,6 +364,8 @@ def _environment(
         if spec.get("url") != expected:
             check.errors.append(f"OCIRepository url {spec.get('url')!r} is not {expected!r}")
     check.errors += plaintext_secrets("values", values, values_file=True)
+    if not render:
+        return check
     try:
         report = validate_chart(settings, [str(path)], chart_dir=chart_dir)
     except FloeError as error:
@@ -324,10 +379,35 @@ def _environment(
     return check
 
 
-def validate_gitops(settings: Settings, root: Path, chart_dir: Path = CHART_DIR) -> GitOpsReport:
+def _environment_references(
+    environment: str, path: Path, chart_dir: Path, produced: Produced, cluster: Cluster
+) -> list[str]:
+    """The environment's secret store (admitting its namespace) and registry logins."""
+    merged = deep_merge(load_values(chart_dir / "values.yaml"), load_values(path))
+    errors = []
+    external = (merged.get("secrets") or {}).get("externalSecret") or {}
+    if external.get("enabled"):
+        errors += [
+            f"secrets.externalSecret: {p}"
+            for p in store_problems(external.get("secretStoreRef") or {}, [f"floe-{environment}"], cluster)
+        ]  # fmt: skip
+    dagster = merged.get("dagster") or {}
+    logins = [*(merged.get("imagePullSecrets") or []), *(dagster.get("imagePullSecrets") or []),
+              *((dagster.get("dagster-user-deployments") or {}).get("imagePullSecrets") or [])]  # fmt: skip
+    for login in logins:
+        errors += _secret_ref(login.get("name"), produced, "imagePullSecrets")
+    return sorted(set(errors))
+
+
+def validate_gitops(
+    settings: Settings, root: Path, chart_dir: Path = CHART_DIR, *, render: bool = True
+) -> GitOpsReport:
+    """Every manifest, and (unless `render` is off) the chart rendered with each environment."""
     tree = load_tree(root)
     store = SchemaStore(settings)
     produced = _produced(tree)
+    cluster = Cluster(tree)
+    configurations = _configuration_files(tree)
     documents = [
         DocumentCheck(file=file, object="(file)", schema_errors=[f"not valid YAML: {message}"])
         for file, message in tree.parse_errors.items()
@@ -341,8 +421,11 @@ def validate_gitops(settings: Settings, root: Path, chart_dir: Path = CHART_DIR)
             DocumentCheck(
                 file=document.file,
                 object=document.label,
-                schema_errors=_schema(document, store),
-                reference_errors=_references(document, tree, produced) if document.kind else [],
+                schema_errors=_schema(document, store, configurations),
+                reference_errors=[
+                    *(_references(document, tree, produced) if document.kind else []),
+                    *controller_problems(document, cluster),
+                ],
                 secret_errors=plaintext_secrets(document.kind, document.body),
             )
         )
@@ -353,12 +436,16 @@ def validate_gitops(settings: Settings, root: Path, chart_dir: Path = CHART_DIR)
         )
         for e in missing
     ]
+    drift = environment_drift(tree)
     for environment, path in sorted(tree.values_files.items(), key=lambda item: _order(item[0])):
-        environments.append(
-            _environment(
-                settings, tree, environment, path=path, chart_dir=chart_dir, produced=produced
-            )
+        check = _environment(
+            settings, tree, environment, path=path, chart_dir=chart_dir, produced=produced,
+            render=render,
+        )  # fmt: skip
+        check.errors += drift.get(environment, []) + _environment_references(
+            environment, path, chart_dir, produced, cluster
         )
+        environments.append(check)
     return GitOpsReport(documents=documents, environments=environments)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from floe_deploy.errors import FloeError
 
@@ -19,7 +20,13 @@ Path_ = tuple[str | int, ...]
 
 
 def _load(text: str) -> Any:
-    return YAML().load(io.StringIO(text))
+    try:
+        return YAML().load(io.StringIO(text))
+    except YAMLError as error:
+        raise FloeError(
+            f"not a single valid YAML document: {' '.join(str(error).split())[:200]}",
+            "a values file is one YAML mapping (no `---` between documents)",
+        ) from None
 
 
 def _render_scalar(value: str, original: str) -> str:
@@ -42,11 +49,48 @@ def _scalar_end(line: str, start: int, flow: bool) -> int:
     return len(line[:end].rstrip()) if end <= len(line) else end
 
 
-def set_values(text: str, changes: dict[Path_, str]) -> str:
-    """`text` with each path's scalar replaced; paths that are absent raise."""
+def _position(node: Any, last: str | int, where: str, lines: list[str]) -> tuple[int, int]:
+    """(line, column) where the scalar's text starts (after an anchor `&name`)."""
+    try:
+        line, column = node.lc.value(last) if isinstance(node, CommentedMap) else node.lc.item(last)
+    except (KeyError, IndexError, TypeError):  # merged in with `<<:`, not written here
+        raise FloeError(
+            f"{where} comes from a YAML merge key (<<:), not from a line of its own",
+            "write the value out under its key, then promote again",
+        ) from None
+    content = lines[line].rstrip("\n")
+    if content[column : column + 1] == "*":
+        raise FloeError(
+            f"{where} is an alias ({content[column:].split()[0]}) of a value set elsewhere",
+            "promote edits the anchored value: point the change at the anchor's key",
+        )
+    if content[column : column + 1] == "&":
+        column += len(content[column:].split()[0]) + 1
+    return int(line), int(column)
+
+
+def _insertion(lines: list[str], node: CommentedMap, key: str, value: str) -> tuple[int, str]:
+    """Where and what to add for a new last key of a block mapping whose keys are scalars."""
+    if node.fa.flow_style():
+        raise FloeError(
+            f"cannot add {key} to a flow mapping ({{…}})", "write it out, then promote again"
+        )
+    last = list(node)[-1]
+    if isinstance(node[last], (CommentedMap, CommentedSeq)):
+        raise FloeError(
+            f"cannot add {key} after the block {last}", "add it by hand, then promote again"
+        )
+    line, column = node.lc.key(last)
+    return line + 1, f"{' ' * column}{key}: {_render_scalar(value, '')}\n"
+
+
+def set_values(text: str, changes: dict[Path_, str], *, add: bool = False) -> str:
+    """`text` with each path's scalar replaced; paths that are absent raise, unless `add` (then
+    a missing last key of an existing block mapping is written after its last key)."""
     lines = text.splitlines(keepends=True)
     document = _load(text)
     edits: set[tuple[int, int, int, str]] = set()  # a set: aliases of one anchor edit it once
+    insertions: list[tuple[int, str]] = []
     for path, value in changes.items():
         node: Any = document
         for key in path[:-1]:
@@ -57,13 +101,16 @@ def set_values(text: str, changes: dict[Path_, str]) -> str:
                     f"{'.'.join(map(str, path))} is not in the file", "add it, then promote again"
                 ) from None
         last = path[-1]
+        if add and isinstance(node, CommentedMap) and last not in node and len(node):
+            insertions.append(_insertion(lines, node, str(last), value))
+            continue
         if not isinstance(node, (CommentedMap, CommentedSeq)) or (
             isinstance(node, CommentedMap) and last not in node
         ):
             raise FloeError(
                 f"{'.'.join(map(str, path))} is not in the file", "add it, then promote again"
             )
-        line, column = node.lc.value(last) if isinstance(node, CommentedMap) else node.lc.item(last)
+        line, column = _position(node, last, ".".join(map(str, path)), lines)
         content = lines[line].rstrip("\n")
         end = _scalar_end(content, column, bool(node.fa.flow_style()))
         original = content[column:end]
@@ -72,6 +119,10 @@ def set_values(text: str, changes: dict[Path_, str]) -> str:
         newline = lines[line][len(lines[line].rstrip("\n")) :]
         content = lines[line].rstrip("\n")
         lines[line] = content[:column] + replacement + content[end:] + newline
+    for line, added in sorted(insertions, reverse=True):
+        if line > 0 and not lines[line - 1].endswith("\n"):
+            lines[line - 1] += "\n"
+        lines.insert(line, added)
     result = "".join(lines)
     reloaded = _load(result)
     for path, value in changes.items():

@@ -273,6 +273,10 @@ class Release(Strict):
         default="", description="oci://REGISTRY/PATH the chart is pulled from"
     )
     chartVersion: str = Field(default="", description="the floe-dagster chart version to deploy")
+    chartDigest: str = Field(
+        default="",
+        description="sha256 of that version's manifest, pinned by gitops.promote (Flux: ref.digest)",
+    )
 
 
 class LocalObjectReference(Strict):
