@@ -93,14 +93,15 @@ def test_a_privileged_port_is_reported() -> None:
 
 
 def test_a_missing_mount_is_reported(tmp_path: Path) -> None:
+    """The run pods' mount of the artifacts (runLauncher's runK8sConfig: what dagster-k8s gives
+    every run pod) left out."""
     values = load_values(CHART_DIR / "values-demo.yaml")
-    (deployment,) = load_values(CHART_DIR / "values.yaml")["dagster"]["dagster-user-deployments"][
-        "deployments"
+    launcher = load_values(CHART_DIR / "values.yaml")["dagster"]["runLauncher"]
+    container = launcher["config"]["k8sRunLauncher"]["runK8sConfig"]["containerConfig"]
+    container["volumeMounts"] = [
+        m for m in container["volumeMounts"] if m["name"] != "floe-artifacts"
     ]
-    deployment["volumeMounts"] = [
-        m for m in deployment["volumeMounts"] if m["name"] != "floe-artifacts"
-    ]
-    values["dagster"] = {"dagster-user-deployments": {"deployments": [deployment]}}
+    values["dagster"] = {"runLauncher": launcher}
     path = tmp_path / "values.yaml"
     YAML().dump(values, path)
     code, report = smoke("--values", str(path))

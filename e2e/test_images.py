@@ -452,10 +452,12 @@ def test_the_release_record_promotes_into_dev(
         env=login_env,
     )
     assert "error" not in done, done
-    assert done["image_tag"] == VERSION
+    (runtime,) = [i for i in release["images"] if i["repository"].endswith("/floe/dagster")]
+    assert done["image_tag"] == f"{VERSION}@{runtime['digest']}"  # pinned by the record's digest
     assert done["chart_version"] == VERSION
+    assert done["chart_digest"] == release["chart"]["digest"]
     dev = (root / "environments" / "dev" / "values.yaml").read_text()
-    assert f"tag: {VERSION}" in dev
+    assert f"tag: {VERSION}@{runtime['digest']}" in dev
     wrong = run_task(
         "gitops.promote", "--release", str(record), "--to", "staging", "--root", str(root)
     )

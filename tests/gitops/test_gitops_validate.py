@@ -248,6 +248,43 @@ CONTROLLER_MISTAKES = [
         "https://git:hunter2@github.com",
         "URL with credentials",
     ),
+    # admission: the Kyverno policy against Kyverno's CRD schema, and covering every floe image
+    (
+        "policies/verify-floe-images.yaml",
+        "      match:\n        any:\n          - resources:\n              kinds: [Pod]\n              namespaces: [floe-dev, floe-staging, floe-prod]\n",
+        "",
+        '"missingProperty":"match"',
+    ),
+    (
+        "policies/verify-floe-images.yaml",
+        "            - registry.example.com/floe/*",
+        "            - registry.example.com/other/*",
+        "no deployed admission policy requires a signature for registry.example.com/floe/dagster:0.1.0",
+    ),
+    (
+        "policies/verify-floe-images.yaml",
+        "          failureAction: Enforce",
+        "          failureAction: Audit",
+        "no deployed admission policy requires a signature",
+    ),
+    (
+        "policies/kustomization.yaml",
+        "  - verify-floe-images.yaml\n",
+        "  []\n",
+        "no deployed admission policy requires a signature",
+    ),
+    (
+        "policies/verify-floe-images.yaml",
+        "apiVersion: kyverno.io/v1",
+        "apiVersion: kyverno.io/v2beta1",
+        "no schema for kyverno.io/v2beta1 ClusterPolicy",
+    ),
+    (
+        "argocd/appproject.yaml",
+        "    - {group: kyverno.io, kind: ClusterPolicy}\n",
+        "",
+        "kyverno.io ClusterPolicy is not whitelisted by AppProject floe",
+    ),
     # SOPS: encrypted for another cluster's key
     (
         ".sops.yaml",

@@ -4,13 +4,17 @@ a run; only the Kubernetes batch API is a recorder (plumbing), so the Job is wha
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from floe_deploy.helm import pss
 from floe_deploy.helm.chart import CHART_DIR, deep_merge, load_values
 from floe_deploy.helm.run_pods import run_jobs, run_pod_drift
+from floe_deploy.helm.validate import validate_chart
+from floe_deploy.settings import load_settings
 from tests.helm.conftest import Renderer
 
 pytestmark = pytest.mark.requirement("007-FR-021")
@@ -84,3 +88,17 @@ def test_no_k8s_run_launcher_no_run_pods(rendered: Renderer) -> None:
         }
     }
     assert run_jobs(rendered(**values)) == []
+
+
+def test_helm_validate_fails_when_run_pods_drift(tmp_path: Path) -> None:
+    """The same check as helm.validate runs it (dagster-k8s in its worker process)."""
+    values = load_values(CHART_DIR / "values-prod.yaml")
+    values["dagster"]["dagster-user-deployments"]["deployments"][0][
+        "includeConfigInLaunchedRuns"
+    ] = {"enabled": True}
+    path = tmp_path / "drifting.yaml"
+    YAML().dump(values, path)
+    report = validate_chart(load_settings(), [str(path)])
+    (checked,) = report.values_files
+    assert any("automountServiceAccountToken" in e for e in checked.errors), checked.errors
+    assert not report.ok

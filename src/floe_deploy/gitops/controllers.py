@@ -34,6 +34,7 @@ MINIMUM_VERSIONS = {
     "Flux": "2.6",
     "External Secrets Operator": "0.17",
     "Sealed Secrets": "0.24",
+    "Kyverno": "1.13",
 }
 """The oldest controller releases the examples support (docs/06, version matrix)."""
 SERVED_FROM: dict[tuple[str, str], tuple[str, str]] = {
@@ -52,6 +53,7 @@ SERVED_FROM: dict[tuple[str, str], tuple[str, str]] = {
     ("external-secrets.io/v1beta1", "ExternalSecret"): ("External Secrets Operator", "0.5"),
     ("external-secrets.io/v1beta1", "ClusterSecretStore"): ("External Secrets Operator", "0.5"),
     ("bitnami.com/v1alpha1", "SealedSecret"): ("Sealed Secrets", "0.1"),
+    ("kyverno.io/v1", "ClusterPolicy"): ("Kyverno", "1.0"),
 }
 """(apiVersion, kind) → (controller, first release serving it), from each project's changelog."""
 FIELDS_FROM: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
@@ -63,6 +65,7 @@ FIELDS_FROM: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
 CONTROLLER_GROUPS = {
     "argoproj.io": "Argo CD", "toolkit.fluxcd.io": "Flux",
     "external-secrets.io": "External Secrets Operator", "bitnami.com": "Sealed Secrets",
+    "kyverno.io": "Kyverno",
 }  # fmt: skip
 GO_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
 GO_TEMPLATE_FUNCTIONS = {"if", "else", "end", "range", "with", "define", "template", "block"}
@@ -152,9 +155,40 @@ def _argo_destination(spec: dict[str, Any], cluster: Cluster, *, template: bool)
     return errors
 
 
+CLUSTER_SCOPED = {"Namespace", "ClusterSecretStore", "ClusterPolicy", "ClusterRole",
+                  "ClusterRoleBinding", "CustomResourceDefinition"}  # fmt: skip
+
+
+def _cluster_kinds_allowed(spec: dict[str, Any], cluster: Cluster) -> list[str]:
+    """Cluster-scoped objects an Application's path deploys must be in the project's whitelist."""
+    project = cluster.projects.get(str(spec.get("project")))
+    path = str((spec.get("source") or {}).get("path") or "")
+    if project is None or not path:
+        return []
+    whitelist = (project.body.get("spec") or {}).get("clusterResourceWhitelist") or []
+    errors = []
+    for document in cluster.tree.documents:
+        if document.kind not in CLUSTER_SCOPED or document.file not in cluster.deployed:
+            continue
+        if str(Path(document.file).parent) != path:
+            continue
+        group = document.api_version.split("/")[0] if "/" in document.api_version else ""
+        if not any(
+            e.get("group") in {group, "*"} and e.get("kind") in {document.kind, "*"}
+            for e in whitelist
+        ):
+            errors.append(
+                f"{group or 'core'} {document.kind} is not whitelisted by AppProject {project.name} "
+                f"(clusterResourceWhitelist): the sync of {document.label} is refused"
+            )
+    return errors
+
+
 def check_application(document: Document, cluster: Cluster) -> list[str]:
     spec = document.body.get("spec") or {}
-    errors = _argo_destination(spec, cluster, template=False)
+    errors = _argo_destination(spec, cluster, template=False) + _cluster_kinds_allowed(
+        spec, cluster
+    )
     namespace = str((spec.get("destination") or {}).get("namespace") or "")
     if namespace == f"floe-{ENVIRONMENTS[-1]}" and (spec.get("syncPolicy") or {}).get("automated"):
         errors.append(

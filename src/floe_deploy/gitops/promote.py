@@ -175,7 +175,11 @@ def _release_record(path: Path) -> Version:
             f"{path} is not a release record ({str(error).splitlines()[0]})",
             "pass the file `invoke publish` wrote (build/release/VERSION.json) or its --json output",
         ) from None
-    return Version(image_tag=record.version, chart_version=record.chart.version)
+    runtime = [i for i in record.images if i.repository.endswith("/floe/dagster")]
+    return Version(
+        image_tag=f"{record.version}@{runtime[0].digest}" if runtime else record.version,
+        chart_version=record.chart.version, chart_digest=record.chart.digest,
+    )  # fmt: skip
 
 
 def _choose(

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from floe_deploy.errors import FloeError
+from floe_deploy.gitops import kyverno
 from floe_deploy.gitops.controllers import (
     Cluster,
     controller_problems,
@@ -391,6 +392,17 @@ def _environment_references(
             f"secrets.externalSecret: {p}"
             for p in store_problems(external.get("secretStoreRef") or {}, [f"floe-{environment}"], cluster)
         ]  # fmt: skip
+    image = merged.get("image") or {}
+    reference = f"{image.get('repository')}:{image.get('tag')}"
+    admitted = [
+        p for d in cluster.tree.of_kind("ClusterPolicy") if d.file in cluster.deployed
+        for p in kyverno.verified_repositories(d)
+    ]  # fmt: skip
+    if not kyverno.covers(admitted, reference):
+        errors.append(
+            f"no deployed admission policy requires a signature for {reference} "
+            "(gitops/policies: add its repository to imageReferences)"
+        )
     dagster = merged.get("dagster") or {}
     logins = [*(merged.get("imagePullSecrets") or []), *(dagster.get("imagePullSecrets") or []),
               *((dagster.get("dagster-user-deployments") or {}).get("imagePullSecrets") or [])]  # fmt: skip
@@ -412,6 +424,8 @@ def validate_gitops(
         DocumentCheck(file=file, object="(file)", schema_errors=[f"not valid YAML: {message}"])
         for file, message in tree.parse_errors.items()
     ]
+    policies = [d for d in tree.documents if kyverno.is_kyverno(d)]
+    policy_errors = kyverno.schema_errors(policies) if policies else {}
     for document in tree.documents:
         if Path(document.file).name == "values.yaml" and document.file in {
             relative(p, tree.repo_root) for p in tree.values_files.values()
@@ -421,7 +435,9 @@ def validate_gitops(
             DocumentCheck(
                 file=document.file,
                 object=document.label,
-                schema_errors=_schema(document, store, configurations),
+                schema_errors=policy_errors[policies.index(document)]
+                if document in policies
+                else _schema(document, store, configurations),
                 reference_errors=[
                     *(_references(document, tree, produced) if document.kind else []),
                     *controller_problems(document, cluster),

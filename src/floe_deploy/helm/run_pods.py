@@ -15,17 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance
-from dagster._core.code_pointer import ModuleCodePointer
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster_k8s import K8sRunLauncher
-from kubernetes.client import ApiClient
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 
-from floe_deploy.errors import FloeError
+from floe_deploy.helm import pss
 from floe_deploy.helm.chart import RenderedObject
 
 # A kubeconfig that is read, never contacted: the launcher loads one when it is built.
@@ -69,10 +62,7 @@ def instance_config(objects: list[RenderedObject]) -> dict[str, Any]:
                 item.document["data"]["dagster.yaml"]
             )
             return loaded
-    raise FloeError(
-        "the render has no Dagster instance ConfigMap (…-instance)",
-        "render with the dagster chart as a dependency (invoke helm.deps)",
-    )
+    return {}  # no Dagster instance rendered (e.g. the labelled stand-in chart): no run pods
 
 
 def _code_servers(objects: list[RenderedObject]) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -99,6 +89,15 @@ def _code_servers(objects: list[RenderedObject]) -> list[tuple[str, str, dict[st
 
 def run_jobs(objects: list[RenderedObject]) -> list[RunJob]:
     """One run Job per code location, as the rendered K8sRunLauncher would create it."""
+    # Slow imports (about 4 s): helm.validate runs this in a worker process beside its checks.
+    from dagster import DagsterInstance  # noqa: PLC0415
+    from dagster._core.code_pointer import ModuleCodePointer  # noqa: PLC0415
+    from dagster._core.launcher import LaunchRunContext  # noqa: PLC0415
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin  # noqa: PLC0415
+    from dagster._core.storage.dagster_run import DagsterRun  # noqa: PLC0415
+    from dagster_k8s import K8sRunLauncher  # noqa: PLC0415
+    from kubernetes.client import ApiClient  # noqa: PLC0415
+
     launcher_config = instance_config(objects).get("run_launcher") or {}
     if launcher_config.get("class") != "K8sRunLauncher":
         return []
@@ -166,3 +165,15 @@ def run_pod_drift(dagster_values: dict[str, Any], run: RunJob) -> list[str]:
                     "overrides it: set includeConfigInLaunchedRuns.enabled=false on the deployment)"
                 )
     return drift
+
+
+def run_pod_errors(objects: list[RenderedObject], dagster_values: dict[str, Any]) -> list[str]:
+    """What keeps the run pods of a render from being what runK8sConfig asks, restricted."""
+    errors = []
+    for run in run_jobs(objects):
+        errors += run_pod_drift(dagster_values, run)
+        errors += [
+            f"run pods of {run.location} (as dagster-k8s builds them): {p}"
+            for p in pss.workload_problems(run.job) or []
+        ]
+    return errors

@@ -9,7 +9,9 @@ as configured by those values, and the wiring between the two (Secret and Config
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from floe_deploy.helm.chart import (
     values_path,
 )
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
-from floe_deploy.helm.run_pods import run_jobs, run_pod_drift
+from floe_deploy.helm.run_pods import run_pod_errors
 from floe_deploy.helm.schemas import SchemaStore
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import Settings
@@ -215,25 +217,27 @@ def validate_chart(
     store = SchemaStore(settings)
     chosen = sources or list(NAMED_VALUES)
     values_checks, objects = [], []
-    for source in chosen:
-        path = values_path(source, chart_dir)
-        user_values = deep_merge(load_values(path), sets or {})
-        merged = deep_merge(_defaults(chart_dir), user_values)
-        label = source if source in NAMED_VALUES else str(path)
-        rendered = render(user_values, chart)
-        errors = check_values(merged, store)
-        for run in run_jobs(rendered):
-            errors += run_pod_drift(merged.get("dagster") or {}, run)
-            errors += [
-                f"run pods of {run.location} (as dagster-k8s builds them): {p}"
-                for p in pss.workload_problems(run.job) or []
-            ]
-        values_checks.append(ValuesCheck(values=label, objects=len(rendered), errors=errors))
-        objects += [check_object(item, store, label) for item in rendered]
+    # dagster-k8s builds the run pods in a worker process (its imports take seconds) while this
+    # one checks schemas; spawned, not forked: the Helm SDK's Go runtime must not be forked.
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as worker:
+        for source in chosen:
+            path = values_path(source, chart_dir)
+            user_values = deep_merge(load_values(path), sets or {})
+            merged = deep_merge(_defaults(chart_dir), user_values)
+            label = source if source in NAMED_VALUES else str(path)
+            rendered = render(user_values, chart)
+            run_pods = worker.submit(run_pod_errors, rendered, merged.get("dagster") or {})
+            errors = check_values(merged, store)
+            objects += [check_object(item, store, label) for item in rendered]
+            values_checks.append((label, len(rendered), errors, run_pods))
+        checked = [
+            ValuesCheck(values=label, objects=count, errors=errors + run_pods.result())
+            for label, count, errors, run_pods in values_checks
+        ]  # fmt: skip
     return ValidationReport(
         kubernetes_versions=list(KUBERNETES_VERSIONS),
         dependencies=list(chart.dependencies),
         schema_refs_embedded=chart.schema_refs_embedded,
-        values_files=values_checks,
+        values_files=checked,
         objects=objects,
     )
