@@ -118,6 +118,11 @@ class Cluster:
         return found
 
 
+def _whitelisted(whitelist: list[dict[str, Any]], group: str, kind: str) -> bool:
+    """Whether an AppProject's clusterResourceWhitelist admits the cluster-scoped kind."""
+    return any(e.get("group") in {group, "*"} and e.get("kind") in {kind, "*"} for e in whitelist)
+
+
 def _sync_options(spec: dict[str, Any]) -> list[str]:
     return [str(o) for o in (spec.get("syncPolicy") or {}).get("syncOptions") or []]
 
@@ -131,9 +136,7 @@ def _argo_destination(spec: dict[str, Any], cluster: Cluster, *, template: bool)
     if project is not None:
         project_spec = project.body.get("spec") or {}
         whitelist = project_spec.get("clusterResourceWhitelist") or []
-        if creates and not any(
-            e.get("group") in {"", "*"} and e.get("kind") in {"Namespace", "*"} for e in whitelist
-        ):
+        if creates and not _whitelisted(whitelist, "", "Namespace"):
             errors.append(
                 f"CreateNamespace=true, but AppProject {project.name} does not whitelist the "
                 "cluster-scoped kind Namespace: the first sync fails with 'Namespace is not "
@@ -173,10 +176,7 @@ def _cluster_kinds_allowed(spec: dict[str, Any], cluster: Cluster) -> list[str]:
         if str(Path(document.file).parent) != path:
             continue
         group = document.api_version.split("/")[0] if "/" in document.api_version else ""
-        if not any(
-            e.get("group") in {group, "*"} and e.get("kind") in {document.kind, "*"}
-            for e in whitelist
-        ):
+        if not _whitelisted(whitelist, group, document.kind):
             errors.append(
                 f"{group or 'core'} {document.kind} is not whitelisted by AppProject {project.name} "
                 f"(clusterResourceWhitelist): the sync of {document.label} is refused"
