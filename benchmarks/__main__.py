@@ -23,9 +23,14 @@ def main() -> int:
     unknown = sorted(set(selected) - set(modules))
     if unknown:
         parser.error(f"unknown benchmark module {unknown[0]}; choose from {', '.join(modules)}")
-    missed = []
+    missed, failed = [], []
     for name in selected:
-        measurements = importlib.import_module(f"benchmarks.{name}").run()
+        try:
+            measurements = importlib.import_module(f"benchmarks.{name}").run()
+        except RuntimeError as error:  # an input it needs is missing: an error, never a 0
+            print(f"ERROR: {name}: {error}", file=sys.stderr)
+            failed.append(name)
+            continue
         path = write(name.removeprefix("bench_"), measurements)
         for m in measurements:
             goal = "" if m.goal is None else f" (goal {'≤' if m.goal_is_max else '≥'} {m.goal})"
@@ -36,8 +41,9 @@ def main() -> int:
         print(f"wrote {path}")
     if missed:
         print(f"goals missed: {', '.join(missed)}", file=sys.stderr)
-        return 1 if options.strict else 0
-    return 0
+    if failed:
+        return 2
+    return 1 if missed and options.strict else 0
 
 
 if __name__ == "__main__":
