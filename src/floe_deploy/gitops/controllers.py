@@ -388,14 +388,15 @@ def check_cluster_secret_store(document: Document, cluster: Cluster) -> list[str
 
 
 def check_oci_repository(document: Document, cluster: Cluster) -> list[str]:
+    errors = check_namespaced(document, cluster)
     verify = (document.body.get("spec") or {}).get("verify") or {}
     if verify.get("provider") == "cosign" and not (
         verify.get("secretRef") or verify.get("matchOIDCIdentity")
     ):
-        return [
+        errors.append(
             "verify names no public key (secretRef) and no signer (matchOIDCIdentity): any signature passes"
-        ]
-    return []
+        )
+    return errors
 
 
 def check_versions(document: Document) -> list[str]:
@@ -496,13 +497,6 @@ DOCUMENT_CHECKS = {
     "OCIRepository": check_oci_repository,
     "HelmRelease": check_namespaced,
 }
-
-
-def _oci_repository_checks(document: Document, cluster: Cluster) -> list[str]:
-    return check_namespaced(document, cluster) + check_oci_repository(document, cluster)
-
-
-DOCUMENT_CHECKS["OCIRepository"] = _oci_repository_checks
 
 
 def controller_problems(document: Document, cluster: Cluster) -> list[str]:
