@@ -6,6 +6,7 @@ pytest (tests, e2e) or to the benchmark runner (bench).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -88,9 +89,17 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Fast tests (tests/): no Docker needed."""
+    """Fast tests (tests/): no Docker needed; in parallel (pytest-xdist), one worker more than
+    cores, since many tests wait on a subprocess or a timeout rather than compute."""
     install_locked(session)
-    session.run("pytest", "tests", "--junitxml=build/reports/tests-junit.xml", *session.posargs)
+    session.run(
+        "pytest",
+        "tests",
+        f"--numprocesses={(os.cpu_count() or 1) + 1}",
+        "--dist=worksteal",
+        "--junitxml=build/reports/tests-junit.xml",
+        *session.posargs,
+    )
 
 
 @nox.session

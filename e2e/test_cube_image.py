@@ -17,7 +17,10 @@ from floe_demo.cube import CubeClient
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.testing.containers import start
 
-pytestmark = [pytest.mark.requirement("007-FR-008"), pytest.mark.requirement("007-FR-028")]
+pytestmark = [
+    pytest.mark.requirement("007-FR-008", evidence="real"),
+    pytest.mark.requirement("007-FR-028", evidence="real"),
+]
 
 
 @retry(stop=stop_after_delay(120), wait=wait_fixed(0.5), reraise=True)

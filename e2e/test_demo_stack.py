@@ -105,7 +105,7 @@ def wait_for_cube_above(demo: Demo, count: int) -> int:
     return now
 
 
-@pytest.mark.requirement("007-FR-030")
+@pytest.mark.requirement("007-FR-030", evidence="real")
 def test_first_up_reports_a_changed_stack_its_first_run_and_urls(demo: Demo) -> None:
     report = demo.first_up
     assert report["changed"] is True
@@ -120,7 +120,7 @@ def test_first_up_reports_a_changed_stack_its_first_run_and_urls(demo: Demo) -> 
     assert any(step.startswith("compose up --wait") for step in steps)
 
 
-@pytest.mark.requirement("007-FR-029")
+@pytest.mark.requirement("007-FR-029", evidence="real")
 def test_generated_orders_reach_cube(demo: Demo) -> None:
     """The seed's flow: count in Cube, trigger one batch, the count in Cube grows."""
     before = demo.cube_orders()
@@ -141,7 +141,7 @@ def status_once_cube_caught_up(demo: Demo) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.requirement("007-FR-030")
+@pytest.mark.requirement("007-FR-030", evidence="real")
 def test_status_reports_services_runs_and_rows(demo: Demo) -> None:
     report = status_once_cube_caught_up(demo)
     assert report["healthy"] is True
@@ -155,7 +155,7 @@ def test_status_reports_services_runs_and_rows(demo: Demo) -> None:
     assert all(port.startswith("127.0.0.1:") for s in report["services"] for port in s["ports"])
 
 
-@pytest.mark.requirement("007-FR-030")
+@pytest.mark.requirement("007-FR-030", evidence="real")
 def test_second_up_changes_nothing(demo: Demo, docker: DockerClient) -> None:
     label = {"label": f"{PROJECT_LABEL}={demo.stack.project}"}
     ids_before = {c.id for c in docker.container.list(filters=label)}
@@ -165,7 +165,7 @@ def test_second_up_changes_nothing(demo: Demo, docker: DockerClient) -> None:
     assert {c.id for c in docker.container.list(filters=label)} == ids_before
 
 
-@pytest.mark.requirement("007-FR-030")
+@pytest.mark.requirement("007-FR-030", evidence="real")
 def test_credentials_only_from_their_task(demo: Demo) -> None:
     made = demo.stack.credentials(create=False)
     password = made.postgres_password.get_secret_value()
@@ -178,7 +178,7 @@ def test_credentials_only_from_their_task(demo: Demo) -> None:
     assert (demo.stack.env_file.stat().st_mode & 0o777) == 0o600
 
 
-@pytest.mark.requirement("007-FR-032")
+@pytest.mark.requirement("007-FR-032", evidence="real")
 def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
     """Restart Postgres while the one-minute schedule runs: a later scheduled run succeeds, and the
     Iceberg table holds each loaded batch exactly once."""
@@ -207,7 +207,7 @@ def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
     assert loader.read().num_rows == size * len(loaded)
 
 
-@pytest.mark.requirement("007-FR-031")
+@pytest.mark.requirement("007-FR-031", evidence="real")
 def test_down_keeps_data_and_up_brings_it_back(demo: Demo, docker: DockerClient) -> None:
     before = demo.cube_orders()
     done = run_task("demo.down", env=demo.env)
@@ -220,7 +220,7 @@ def test_down_keeps_data_and_up_brings_it_back(demo: Demo, docker: DockerClient)
     assert demo.cube_orders() >= before
 
 
-@pytest.mark.requirement("007-FR-033")
+@pytest.mark.requirement("007-FR-033", evidence="real")
 def test_a_taken_port_fails_before_anything_starts(docker: DockerClient, tmp_path: Path) -> None:
     env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
     with socket.socket() as holder:
@@ -234,7 +234,7 @@ def test_a_taken_port_fails_before_anything_starts(docker: DockerClient, tmp_pat
     assert project_objects(docker, env["FLOE_DEMO__PROJECT"]) == ([], [], [])
 
 
-@pytest.mark.requirement("007-FR-033")
+@pytest.mark.requirement("007-FR-033", evidence="real")
 def test_an_unhealthy_service_is_named_with_its_check_and_logs(
     docker: DockerClient, service_image: Any
 ) -> None:
@@ -268,7 +268,7 @@ def test_an_unhealthy_service_is_named_with_its_check_and_logs(
         docker.container.remove(container, force=True)
 
 
-@pytest.mark.requirement("007-FR-031")
+@pytest.mark.requirement("007-FR-031", evidence="real")
 def test_down_volumes_removes_everything(demo: Demo, docker: DockerClient) -> None:
     """Last in the module: takes the module's stack down with its volumes."""
     done = run_task("demo.down", "--volumes", env=demo.env)

@@ -21,7 +21,7 @@ from floe_deploy.settings import load_settings
 from floe_deploy.testing import run_task
 from floe_deploy.testing.charts import chart_with_stand_in
 
-pytestmark = pytest.mark.requirement("007-FR-040")
+pytestmark = pytest.mark.requirement("007-FR-040", evidence="real")
 
 NEW = "0.2.0"
 

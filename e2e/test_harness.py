@@ -29,7 +29,7 @@ from floe_deploy.testing.containers import (
     remove_containers,
 )
 
-pytestmark = pytest.mark.requirement("007-FR-041")
+pytestmark = pytest.mark.requirement("007-FR-041", evidence="real")
 
 
 def test_postgres_answers_and_is_labelled(postgres: PostgresEndpoint, docker: DockerClient) -> None:

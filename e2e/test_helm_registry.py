@@ -19,7 +19,7 @@ from floe_deploy.helm.chart import CHART_DIR, dependencies
 from floe_deploy.testing import free_port, run_task
 from floe_deploy.testing.charts import chart_with_stand_in
 
-pytestmark = pytest.mark.requirement("007-FR-022")
+pytestmark = pytest.mark.requirement("007-FR-022", evidence="real")
 
 
 def task_ok(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from floe_deploy.images.services import stack_images
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import run_task
 
-pytestmark = pytest.mark.requirement("007-FR-043")
+pytestmark = pytest.mark.requirement("007-FR-043", evidence="real")
 
 
 def smoke(*args: str) -> tuple[int, dict[str, Any]]:

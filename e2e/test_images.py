@@ -116,8 +116,7 @@ def index_platforms(client: OciClient, repository: str, digest: str) -> set[str]
     }
 
 
-@pytest.mark.requirement("007-FR-007")
-@pytest.mark.requirement("007-FR-010")
+@pytest.mark.requirement("007-FR-010", evidence="real")
 def test_every_image_is_published_for_both_platforms(
     release: dict[str, Any], published: dict[str, Any], logged_in: OciClient
 ) -> None:
@@ -133,7 +132,7 @@ def test_every_image_is_published_for_both_platforms(
         assert tagged.digest == entry["digest"]
 
 
-@pytest.mark.requirement("007-FR-046")
+@pytest.mark.requirement("007-FR-046", evidence="real")
 def test_the_release_record_names_every_artifact_by_digest(
     release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient
 ) -> None:
@@ -155,7 +154,7 @@ def test_the_release_record_names_every_artifact_by_digest(
     assert written == release
 
 
-@pytest.mark.requirement("007-FR-012")
+@pytest.mark.requirement("007-FR-012", evidence="real")
 def test_verify_checks_signature_sbom_and_provenance(
     release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str]
 ) -> None:
@@ -171,7 +170,7 @@ def test_verify_checks_signature_sbom_and_provenance(
     assert chart["signature_ok"] is True, chart
 
 
-@pytest.mark.requirement("007-FR-012")
+@pytest.mark.requirement("007-FR-012", evidence="real")
 def test_sboms_list_the_locked_packages(
     published: dict[str, Any], logged_in: OciClient, tmp_path: Path
 ) -> None:
@@ -188,7 +187,7 @@ def test_sboms_list_the_locked_packages(
     assert any(p.startswith("pkg:npm/%40cubejs-backend/server@0.32.9") for p in purls("cube"))
 
 
-@pytest.mark.requirement("007-FR-007")
+@pytest.mark.requirement("007-FR-007", evidence="real")
 def test_arm64_runtime_runs_under_emulation(release: dict[str, Any], docker: DockerClient) -> None:
     output = docker.run(
         f"floe/dagster:{VERSION}-arm64",
@@ -200,8 +199,7 @@ def test_arm64_runtime_runs_under_emulation(release: dict[str, Any], docker: Doc
     assert output == "aarch64"
 
 
-@pytest.mark.requirement("007-FR-013")
-@pytest.mark.requirement("007-FR-014")
+@pytest.mark.requirement("007-FR-014", evidence="real")
 @pytest.mark.parametrize("image", IMAGES)
 def test_policy_checks_pass(release: dict[str, Any], image: str) -> None:
     done = run_task(
@@ -226,7 +224,6 @@ def test_policy_checks_pass(release: dict[str, Any], image: str) -> None:
         assert "read-only start, gRPC health" in names
 
 
-@pytest.mark.requirement("007-FR-034")
 def test_floe_preflight_runs_inside_the_runtime_image(
     release: dict[str, Any], docker: DockerClient
 ) -> None:
@@ -239,7 +236,57 @@ def test_floe_preflight_runs_inside_the_runtime_image(
     assert result["type"] == "duckdb"
 
 
-@pytest.mark.requirement("007-FR-013")
+def planted_image(docker: DockerClient, directory: Path, name: str, dockerfile: str) -> str:
+    (directory / "Dockerfile").write_text(dockerfile)
+    tag = f"floe-test/planted-{name}:e2e"
+    docker.buildx.build(
+        directory, tags=[tag], platforms=["linux/amd64"], load=True, labels={TEST_LABEL: "1"}
+    )
+    return tag
+
+
+@pytest.mark.requirement("007-FR-013", evidence="real")
+def test_a_planted_root_user_compiler_missing_label_and_entrypoint_fail_their_checks(
+    release: dict[str, Any], docker: DockerClient, tmp_path: Path
+) -> None:
+    """One image breaks every static rule of the runtime image; each check names its finding."""
+    (tmp_path / "gcc").write_text("#!/bin/sh\n")
+    tag = planted_image(docker, tmp_path, "static", (
+        f"FROM floe/dagster:{VERSION}-amd64\nUSER root\nCOPY gcc /usr/bin/gcc\n"
+        'LABEL org.opencontainers.image.revision=""\nENTRYPOINT ["dagster"]\n'
+    ))  # fmt: skip
+    checks = {c.name: c for c in inspect_image(docker, tag, run_checks=False).checks}
+    assert not checks["runs as UID 1000"].passed
+    assert checks["runs as UID 1000"].detail == "user root"
+    assert not checks["no compilers"].passed
+    assert checks["no compilers"].detail == "usr/bin/gcc"
+    assert not checks["OCI labels"].passed
+    assert checks["OCI labels"].detail == "missing org.opencontainers.image.revision"
+    assert not checks["no ENTRYPOINT, exec-form CMD"].passed
+    assert checks["no secrets in layers"].passed
+    assert checks["no secrets in env"].passed
+
+
+@pytest.mark.requirement("007-FR-013", evidence="real")
+def test_a_planted_write_outside_tmp_fails_the_read_only_start(
+    release: dict[str, Any], docker: DockerClient, tmp_path: Path
+) -> None:
+    """The code server writes a file under its home before it starts: with a read-only root it
+    exits, so the read-only check fails, while every static check still passes."""
+    base = f"floe/dagster:{VERSION}-amd64"
+    command = docker.image.inspect(base).config.cmd or []
+    starter = f"open('/home/floe/state', 'w'); import os; os.execvp('dagster', {command!r})"
+    tag = planted_image(docker, tmp_path, "read-only", (
+        f"FROM {base}\nCMD {json.dumps(['python', '-c', starter])}\n"
+    ))  # fmt: skip
+    checks = {c.name: c for c in inspect_image(docker, tag).checks}
+    read_only = checks.pop("read-only start, gRPC health")
+    assert not read_only.passed
+    assert "Read-only file system" in read_only.detail
+    assert all(check.passed for check in checks.values()), checks
+
+
+@pytest.mark.requirement("007-FR-013", evidence="real")
 def test_a_planted_secret_fails_the_checks(
     release: dict[str, Any], docker: DockerClient, tmp_path: Path
 ) -> None:
@@ -248,14 +295,10 @@ def test_a_planted_secret_fails_the_checks(
     key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
     (tmp_path / "deploy.pem").write_text(key)
     base = f"floe/dagster:{VERSION}-amd64"
-    (tmp_path / "Dockerfile").write_text(
+    tag = planted_image(docker, tmp_path, "secret", (
         f"FROM {base}\nCOPY deploy.pem /home/floe/deploy.pem\nUSER root\nRUN rm /home/floe/deploy.pem\n"
         "USER 1000:1000\nENV DB_PASSWORD=hunter2hunter2\n"
-    )
-    tag = "floe-test/planted-secret:e2e"
-    docker.buildx.build(
-        tmp_path, tags=[tag], platforms=["linux/amd64"], load=True, labels={TEST_LABEL: "1"}
-    )
+    ))  # fmt: skip
     checks = {c.name: c for c in inspect_image(docker, tag, run_checks=False).checks}
     assert not checks["no secrets in layers"].passed
     assert "home/floe/deploy.pem (private key)" in checks["no secrets in layers"].detail
@@ -263,7 +306,7 @@ def test_a_planted_secret_fails_the_checks(
     assert "DB_PASSWORD" in checks["no secrets in env"].detail
 
 
-@pytest.mark.requirement("007-FR-011")
+@pytest.mark.requirement("007-FR-011", evidence="real")
 def test_a_second_publish_of_the_release_with_other_content_is_refused(
     published: dict[str, Any],
     private: PrivateRegistry,
@@ -295,7 +338,7 @@ def test_a_second_publish_of_the_release_with_other_content_is_refused(
         logged_in.tag(f"{repository}@{published['registry']['digest']}", [VERSION])
 
 
-@pytest.mark.requirement("007-FR-046")
+@pytest.mark.requirement("007-FR-046", evidence="real")
 def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes(
     release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient, docker: DockerClient
 ) -> None:
@@ -334,7 +377,7 @@ def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes
     assert index_platforms(logged_in, repository, tagged.digest) == {"linux/amd64", "linux/arm64"}
 
 
-@pytest.mark.requirement("007-FR-045")
+@pytest.mark.requirement("007-FR-045", evidence="real")
 @pytest.mark.parametrize("fault", ["no login", "wrong password", "unknown CA"])
 def test_registry_access_faults_are_one_line_each(
     fault: str, private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
@@ -365,7 +408,7 @@ def test_registry_access_faults_are_one_line_each(
     assert private.files.password not in done.stderr + done.stdout
 
 
-@pytest.mark.requirement("007-FR-009")
+@pytest.mark.requirement("007-FR-009", evidence="real")
 def test_bad_input_is_one_line_and_exit_2() -> None:
     unknown = run_task("images.build", "--image", "nope")
     assert unknown.returncode == 2
@@ -385,8 +428,8 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
     assert "the Docker engine does not answer" in no_docker.stderr
 
 
-@pytest.mark.requirement("007-FR-015")
-@pytest.mark.requirement("007-FR-016")
+@pytest.mark.requirement("007-FR-015", evidence="real")
+@pytest.mark.requirement("007-FR-016", evidence="real")
 def test_mirror_setting_rewrites_references_and_auto_detects(
     published: dict[str, Any],
     private: PrivateRegistry,
@@ -429,7 +472,7 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
     assert "no upstream registry is reachable" in offline.stderr
 
 
-@pytest.mark.requirement("007-FR-040")
+@pytest.mark.requirement("007-FR-040", evidence="real")
 def test_the_release_record_promotes_into_dev(
     release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
 ) -> None:

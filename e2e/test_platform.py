@@ -32,7 +32,7 @@ def status() -> dict[str, object]:
     return task_json("platform.status")  # type: ignore[no-any-return]
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_engine_items_match_the_engine(status: dict[str, dict[str, object]]) -> None:
     version = json.loads(docker_text("version", "--format", "{{json .}}"))
     engine = status["engine"]
@@ -44,13 +44,13 @@ def test_engine_items_match_the_engine(status: dict[str, dict[str, object]]) -> 
     assert engine["root_dir"] == docker_text("info", "--format", "{{.DockerRootDir}}")
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_plugin_versions_match_the_plugins(status: dict[str, dict[str, object]]) -> None:
     assert str(status["tools"]["buildx_version"]) in docker_text("buildx", "version")
     assert str(status["tools"]["compose_version"]) in docker_text("compose", "version")
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_builder_platforms_match_buildx(status: dict[str, dict[str, object]]) -> None:
     listed = docker_text("buildx", "inspect")
     platforms = status["builder"]["platforms"]
@@ -60,7 +60,7 @@ def test_builder_platforms_match_buildx(status: dict[str, dict[str, object]]) ->
         assert platform in listed
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_arm64_emulation_really_runs_aarch64_code(
     status: dict[str, dict[str, object]], tmp_path: Path
 ) -> None:
@@ -74,7 +74,7 @@ def test_arm64_emulation_really_runs_aarch64_code(
     )
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_arm64_image_builds_and_runs(docker: DockerClient, tmp_path: Path) -> None:
     """The builder's linux/arm64 platform is real: build a FROM scratch arm64 image and run it."""
     (tmp_path / "hello").write_bytes(aarch64_hello())
@@ -90,7 +90,7 @@ def test_arm64_image_builds_and_runs(docker: DockerClient, tmp_path: Path) -> No
     assert output == "aarch64"
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_registry_accepts_a_push(
     status: dict[str, dict[str, object]], docker: DockerClient, tmp_path: Path
 ) -> None:
@@ -107,7 +107,7 @@ def test_registry_accepts_a_push(
     assert "e2e" in tags["tags"]
 
 
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_disk_and_memory_match_the_system(status: dict[str, dict[str, object]]) -> None:
     resources = status["resources"]
     free_disk = shutil.disk_usage(str(resources["disk_path"])).free / GB
@@ -125,8 +125,8 @@ def own_state(tmp_path: Path) -> Iterator[dict[str, str]]:
     run_task("platform.down", env=env)
 
 
-@pytest.mark.requirement("007-FR-003")
-@pytest.mark.requirement("007-FR-005")
+@pytest.mark.requirement("007-FR-003", evidence="real")
+@pytest.mark.requirement("007-FR-005", evidence="real")
 def test_up_is_idempotent_and_down_stops_only_its_own(own_state: dict[str, str]) -> None:
     first = {
         c["component"]: c["action"] for c in task_json("platform.up", env=own_state)["components"]
@@ -167,8 +167,8 @@ def _silent_listener(port: int, stop: threading.Event) -> None:
                 continue
 
 
-@pytest.mark.requirement("007-FR-003")
-@pytest.mark.requirement("007-FR-006")
+@pytest.mark.requirement("007-FR-003", evidence="real")
+@pytest.mark.requirement("007-FR-006", evidence="real")
 def test_port_taken_is_one_clear_error_and_nothing_starts(own_state: dict[str, str]) -> None:
     port = int(own_state["FLOE_REGISTRY"].rsplit(":", 1)[1])
     stop = threading.Event()
@@ -186,8 +186,8 @@ def test_port_taken_is_one_clear_error_and_nothing_starts(own_state: dict[str, s
     assert not list(Path(own_state["FLOE_STATE_DIR"]).glob("*.pid"))
 
 
-@pytest.mark.requirement("007-FR-003")
-@pytest.mark.requirement("007-FR-004")
+@pytest.mark.requirement("007-FR-003", evidence="real")
+@pytest.mark.requirement("007-FR-004", evidence="real")
 def test_unreachable_engine_is_reported_not_started(own_state: dict[str, str]) -> None:
     env = own_state | {"DOCKER_HOST": f"unix://{own_state['FLOE_STATE_DIR']}/absent.sock"}
     up = run_task("platform.up", env=env)
@@ -202,7 +202,7 @@ def test_unreachable_engine_is_reported_not_started(own_state: dict[str, str]) -
     assert not list(Path(own_state["FLOE_STATE_DIR"]).glob("*.pid"))
 
 
-@pytest.mark.requirement("007-FR-003")
+@pytest.mark.requirement("007-FR-003", evidence="real")
 def test_too_little_disk_refuses_before_starting(own_state: dict[str, str]) -> None:
     done = run_task("platform.up", env=own_state | {"FLOE_MIN_FREE_DISK_GB": "1000000"})
     assert done.returncode == 2

@@ -9,7 +9,7 @@ import pytest
 
 from floe_deploy.testing import S3Endpoint, run_task
 
-pytestmark = pytest.mark.requirement("007-FR-034")
+pytestmark = pytest.mark.requirement("007-FR-034", evidence="real")
 
 
 def test_platform_check_sees_the_real_engine() -> None:

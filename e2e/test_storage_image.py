@@ -19,7 +19,10 @@ from floe_demo.loader import IcebergLoader
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.containers import start
 
-pytestmark = [pytest.mark.requirement("007-FR-008"), pytest.mark.requirement("007-FR-024")]
+pytestmark = [
+    pytest.mark.requirement("007-FR-008", evidence="real"),
+    pytest.mark.requirement("007-FR-024", evidence="real"),
+]
 
 
 def artifacts(postgres: PostgresEndpoint, s3: S3Endpoint, bucket: str) -> CompiledArtifacts:

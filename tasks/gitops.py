@@ -23,12 +23,17 @@ def _root(path: str | None) -> Path:
     help={
         "root": ROOT_HELP,
         "chart": "chart directory to render (default helm/floe-dagster)",
+        "manifests_only": "check the manifests and values files, skip rendering the chart (seconds, for pre-commit)",
         "json": JSON_HELP,
     }
 )
 @reports_errors
 def validate(
-    c: Context, root: str | None = None, chart: str | None = None, json: bool = False
+    c: Context,
+    root: str | None = None,
+    chart: str | None = None,
+    manifests_only: bool = False,
+    json: bool = False,
 ) -> int:
     """Check every manifest (schemas, references, plaintext secrets) and render each environment (exit 3 on failure)."""
     from floe_deploy.console import Console
@@ -39,7 +44,12 @@ def validate(
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
-    report = validate_gitops(load_settings(), _root(root), Path(chart) if chart else CHART_DIR)
+    report = validate_gitops(
+        load_settings(),
+        _root(root),
+        Path(chart) if chart else CHART_DIR,
+        render=not manifests_only,
+    )
     show_validation(console, report)
     return 0 if report.ok else int(ExitCode.UNHEALTHY)
 

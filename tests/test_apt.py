@@ -9,7 +9,7 @@ import pytest
 from floe_deploy.errors import FloeError
 from floe_deploy.platform.apt import debian_mirror, read_sources
 
-pytestmark = pytest.mark.requirement("007-FR-002")
+pytestmark = pytest.mark.requirement("007-FR-002", evidence="real")
 
 
 def make_apt_dir(tmp_path: Path, sources_list: str = "", **parts: str) -> Path:

@@ -11,7 +11,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.platform.bootstrap import _major, _version_line, check_supported_os
 from floe_deploy.testing import PROJECT_ROOT
 
-pytestmark = pytest.mark.requirement("007-FR-002")
+pytestmark = pytest.mark.requirement("007-FR-002", evidence="real")
 
 
 @pytest.mark.parametrize(

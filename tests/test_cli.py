@@ -11,7 +11,7 @@ from floe_deploy.cli import reports_errors
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.testing import run_task
 
-pytestmark = pytest.mark.requirement("007-FR-006")
+pytestmark = pytest.mark.requirement("007-FR-006", evidence="real")
 
 
 @reports_errors

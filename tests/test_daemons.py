@@ -11,7 +11,7 @@ import pytest
 
 from floe_deploy.platform.daemons import ManagedDaemon
 
-pytestmark = pytest.mark.requirement("007-FR-005")
+pytestmark = pytest.mark.requirement("007-FR-005", evidence="real")
 
 IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"

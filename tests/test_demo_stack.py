@@ -18,7 +18,7 @@ from floe_deploy.images.source import ResolvedSource
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task
 
-pytestmark = pytest.mark.requirement("007-FR-030")
+pytestmark = pytest.mark.requirement("007-FR-030", evidence="real")
 
 
 @pytest.fixture

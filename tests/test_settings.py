@@ -9,7 +9,7 @@ import pytest
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.settings import load_settings
 
-pytestmark = pytest.mark.requirement("007-FR-001")
+pytestmark = pytest.mark.requirement("007-FR-001", evidence="real")
 
 
 @pytest.fixture(autouse=True)

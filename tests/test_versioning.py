@@ -9,7 +9,7 @@ import pytest
 
 from floe_deploy.images.versioning import release_version
 
-pytestmark = pytest.mark.requirement("007-FR-010")
+pytestmark = pytest.mark.requirement("007-FR-010", evidence="real")
 
 
 def git(repo: Path, *args: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from floe_deploy.actionlint import lint
 from floe_deploy.paths import PROJECT_ROOT
 
-pytestmark = pytest.mark.requirement("007-FR-047")
+pytestmark = pytest.mark.requirement("007-FR-047", evidence="stand-in")
 
 WORKFLOWS = sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent

@@ -15,7 +15,7 @@ import pytest
 from floe_demo.cube import CubeClient, CubeError
 from floe_deploy.testing.protocol_servers import JsonHandler, serve
 
-pytestmark = pytest.mark.requirement("007-FR-028")
+pytestmark = pytest.mark.requirement("007-FR-028", evidence="stand-in")
 SECRET = "cube-api-secret"
 
 

@@ -20,7 +20,7 @@ from floe_deploy.testing import PostgresEndpoint
 
 from .conftest import ArtifactsFactory
 
-pytestmark = pytest.mark.requirement("007-FR-025")
+pytestmark = pytest.mark.requirement("007-FR-025", evidence="stand-in")
 
 
 def run_pipeline(path: str, batch_number: int, instance: DagsterInstance | None = None) -> object:
@@ -65,7 +65,7 @@ def test_both_assets_and_their_checks_succeed(
         assert mart_orders(local_postgres, local_database) == 2 * first
 
 
-@pytest.mark.requirement("007-FR-027")
+@pytest.mark.requirement("007-FR-027", evidence="stand-in")
 def test_unknown_catalog_type_fails_the_asset_with_the_setting(
     make_artifacts: ArtifactsFactory,
 ) -> None:

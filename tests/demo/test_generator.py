@@ -13,7 +13,7 @@ from floe_demo.generator import (
     window_start,
 )
 
-pytestmark = pytest.mark.requirement("007-FR-023")
+pytestmark = pytest.mark.requirement("007-FR-023", evidence="real")
 
 
 def ipc_bytes(table: pa.Table) -> bytes:

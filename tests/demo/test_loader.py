@@ -13,7 +13,7 @@ from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 
 from .conftest import ArtifactsFactory
 
-pytestmark = pytest.mark.requirement("007-FR-024")
+pytestmark = pytest.mark.requirement("007-FR-024", evidence="stand-in")
 
 
 def test_append_creates_namespace_and_table_and_is_idempotent(artifacts: CompiledArtifacts) -> None:

@@ -14,7 +14,7 @@ from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.testing import run_task
 from tests.gitops.conftest import git
 
-pytestmark = pytest.mark.requirement("007-FR-040")
+pytestmark = pytest.mark.requirement("007-FR-040", evidence="real")
 
 
 @pytest.mark.parametrize(

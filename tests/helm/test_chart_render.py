@@ -15,7 +15,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import CHART_DIR, load_values
 from tests.helm.conftest import Renderer, find
 
-pytestmark = pytest.mark.requirement("007-FR-021")
+pytestmark = pytest.mark.requirement("007-FR-021", evidence="real")
 
 
 def test_defaults_render_the_artifacts_and_storage_config_maps_only(rendered: Renderer) -> None:

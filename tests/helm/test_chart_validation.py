@@ -29,7 +29,7 @@ from floe_deploy.testing import run_task
 from tests.helm.conftest import Renderer, find
 
 
-@pytest.mark.requirement("007-FR-017")
+@pytest.mark.requirement("007-FR-017", evidence="real")
 def test_dagster_dependency_is_pinned_to_the_locked_dagster() -> None:
     (dependency,) = chart_metadata()["dependencies"]
     assert dependency["name"] == "dagster"
@@ -37,12 +37,12 @@ def test_dagster_dependency_is_pinned_to_the_locked_dagster() -> None:
     assert str(dependency["version"]) == locked_version("dagster")
 
 
-@pytest.mark.requirement("007-FR-018")
+@pytest.mark.requirement("007-FR-018", evidence="real")
 def test_committed_values_schema_is_generated_from_the_models() -> None:
     assert (CHART_DIR / "values.schema.json").read_text() == values_schema_text()
 
 
-@pytest.mark.requirement("007-FR-018")
+@pytest.mark.requirement("007-FR-018", evidence="real")
 @pytest.mark.parametrize(
     "override",
     [{"demo": {"batchsize": 5}}, {"preflight": {"enable": True}}, {"replicas": 2},
@@ -55,7 +55,7 @@ def test_schema_rejects_typos_and_unsafe_values(
         rendered(**override)
 
 
-@pytest.mark.requirement("007-FR-018")
+@pytest.mark.requirement("007-FR-018", evidence="real")
 def test_dagster_subtree_is_checked_against_the_official_schema(helm_settings: Settings) -> None:
     store = SchemaStore(helm_settings)
     assert check_values({"dagster": {"dagsterWebserver": {"replicaCount": "two"}}}, store)[
@@ -65,8 +65,8 @@ def test_dagster_subtree_is_checked_against_the_official_schema(helm_settings: S
     assert any("runLauncher.type" in e for e in check_values(wrong_type, store))
 
 
-@pytest.mark.requirement("007-FR-019")
-@pytest.mark.requirement("007-FR-020")
+@pytest.mark.requirement("007-FR-019", evidence="stand-in")
+@pytest.mark.requirement("007-FR-020", evidence="stand-in")
 def test_every_values_file_validates_on_every_version(
     real_chart: PreparedChart, helm_settings: Settings
 ) -> None:
@@ -91,7 +91,7 @@ def test_every_values_file_validates_on_every_version(
     assert {o.object.split("/")[0] for o in prod_workloads} == {"Deployment", "Job"}
 
 
-@pytest.mark.requirement("007-FR-019")
+@pytest.mark.requirement("007-FR-019", evidence="stand-in")
 def test_an_unknown_field_fails_strict_kubernetes_validation(
     rendered: Renderer, helm_settings: Settings
 ) -> None:
@@ -103,7 +103,7 @@ def test_an_unknown_field_fails_strict_kubernetes_validation(
     assert all("podAntiAffinty" in error for error in check.schema_errors)
 
 
-@pytest.mark.requirement("007-FR-019")
+@pytest.mark.requirement("007-FR-019", evidence="stand-in")
 def test_custom_resources_are_checked_against_their_crd(
     rendered: Renderer, helm_settings: Settings
 ) -> None:
@@ -127,7 +127,7 @@ def test_a_kind_without_a_schema_is_an_error(helm_settings: Settings) -> None:
     assert "no schema for example.com/v1 Widget" in check.schema_errors[0]
 
 
-@pytest.mark.requirement("007-FR-020")
+@pytest.mark.requirement("007-FR-020", evidence="stand-in")
 @pytest.mark.parametrize(
     ("component", "change", "expected"),
     [

@@ -24,7 +24,7 @@ from floe_deploy.helm.lifecycle import (
 )
 from tests.helm.conftest import Renderer, find
 
-pytestmark = pytest.mark.requirement("007-FR-021")
+pytestmark = pytest.mark.requirement("007-FR-021", evidence="real")
 
 EXTERNAL = {"secrets": {"externalSecret": {"enabled": True}}}
 SEALED = {

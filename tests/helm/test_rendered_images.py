@@ -12,7 +12,7 @@ from floe_deploy.images.mirror import mirror_sources
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.settings import load_settings
 
-pytestmark = pytest.mark.requirement("007-FR-015")
+pytestmark = pytest.mark.requirement("007-FR-015", evidence="real")
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from floe_deploy.helm.validate import validate_chart
 from floe_deploy.settings import load_settings
 from tests.helm.conftest import Renderer
 
-pytestmark = pytest.mark.requirement("007-FR-021")
+pytestmark = pytest.mark.requirement("007-FR-021", evidence="stand-in")
 
 PROD_FILES = ["values-prod.yaml", "../../gitops/environments/prod/values.yaml"]
 

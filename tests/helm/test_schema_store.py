@@ -18,7 +18,7 @@ from floe_deploy.helm.schemas import SchemaStore
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port
 
-pytestmark = pytest.mark.requirement("007-FR-019")
+pytestmark = pytest.mark.requirement("007-FR-019", evidence="plumbing")
 
 
 @pytest.fixture

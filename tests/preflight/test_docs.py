@@ -8,7 +8,7 @@ from floe_deploy.paths import PROJECT_ROOT
 from floe_preflight.docs import BEGIN, END, reference
 from floe_preflight.failures import Kind, docs_anchor
 
-pytestmark = pytest.mark.requirement("007-FR-035")
+pytestmark = pytest.mark.requirement("007-FR-035", evidence="real")
 
 
 def test_docs_section_matches_the_code() -> None:

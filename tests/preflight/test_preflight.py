@@ -23,8 +23,8 @@ from tests.preflight.conftest import (
 )
 
 
-@pytest.mark.requirement("007-FR-034")
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-034", evidence="stand-in")
+@pytest.mark.requirement("007-FR-035", evidence="stand-in")
 def test_all_ok_exits_0(
     local_postgres: PostgresEndpoint, local_s3: S3Endpoint, local_bucket: str, rest_catalog: str
 ) -> None:
@@ -49,7 +49,7 @@ def test_all_ok_exits_0(
     assert found["catalog"]["message"] == "token obtained and config returned for warehouse demo"
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="stand-in")
 def test_warnings_only_exit_4(
     local_postgres: PostgresEndpoint, local_s3: S3Endpoint, local_bucket: str
 ) -> None:
@@ -64,7 +64,7 @@ def test_warnings_only_exit_4(
     assert code == 4
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_unknown_compute_type_is_a_usage_error() -> None:
     code, output = preflight({"FLOE_COMPUTE__TYPE": "oracle"}, "--check", "compute")
     assert code == 2
@@ -77,7 +77,7 @@ def test_unknown_compute_type_is_a_usage_error() -> None:
 FAILURES = "007-FR-036"
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_connection_refused(local_postgres: PostgresEndpoint) -> None:
     with silent_socket() as port:
         pass
@@ -89,7 +89,7 @@ def test_connection_refused(local_postgres: PostgresEndpoint) -> None:
     assert "FLOE_POSTGRES__HOST" in str(found["postgres"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_dns_failure(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, FLOE_POSTGRES__HOST="no-such-host.invalid"), "--check", "postgres"
@@ -98,8 +98,8 @@ def test_dns_failure(local_postgres: PostgresEndpoint) -> None:
     assert "DNS" in str(found["postgres"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement(FAILURES, evidence="real")
+@pytest.mark.requirement("007-FR-034", evidence="real")
 def test_timeout_on_a_host_that_never_answers(rest_catalog: str) -> None:
     with silent_socket() as port:
         started = time.monotonic()
@@ -117,8 +117,8 @@ def test_timeout_on_a_host_that_never_answers(rest_catalog: str) -> None:
     assert elapsed < 1 + 1.5
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_tls_error(tmp_path: Path) -> None:
     with iceberg_rest(CLIENT_ID, CLIENT_SECRET, {"demo"}, tls_dir=tmp_path) as url:
         _, found = results(rest_env(url), "--check", "catalog")
@@ -127,8 +127,8 @@ def test_tls_error(tmp_path: Path) -> None:
     assert "CA" in str(found["catalog"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_401_from_the_catalog(rest_catalog: str) -> None:
     code, output = preflight(
         rest_env(rest_catalog, secret="wrong-secret"), "--check", "catalog", "--format", "lines"
@@ -141,29 +141,29 @@ def test_401_from_the_catalog(rest_catalog: str) -> None:
     )
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_403_from_the_catalog(rest_catalog: str) -> None:
     _, found = results(rest_env(rest_catalog, warehouse="secret-wh"), "--check", "catalog")
     assert "forbidden (403 Principal may not access secret-wh)" in str(found["catalog"]["message"])
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_warehouse_unknown_to_the_catalog(rest_catalog: str) -> None:
     _, found = results(rest_env(rest_catalog, warehouse="nope"), "--check", "catalog")
     assert "warehouse nope is unknown" in str(found["catalog"]["message"])
     assert "FLOE_CATALOG__WAREHOUSE" in str(found["catalog"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
 def test_bucket_missing(local_s3: S3Endpoint) -> None:
     _, found = results(s3_env(local_s3, "no-such-bucket"), "--check", "storage")
     assert "bucket no-such-bucket does not exist" in str(found["storage"]["message"])
     assert "Create bucket no-such-bucket" in str(found["storage"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_database_missing(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, FLOE_POSTGRES__DATABASE="absent_db"), "--check", "postgres"
@@ -171,7 +171,7 @@ def test_database_missing(local_postgres: PostgresEndpoint) -> None:
     assert "database absent_db does not exist" in str(found["postgres"]["message"])
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_wrong_password(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, POSTGRES_PASSWORD="wrong-pg-password"), "--check", "postgres"
@@ -180,7 +180,7 @@ def test_wrong_password(local_postgres: PostgresEndpoint) -> None:
     assert "POSTGRES_PASSWORD" in str(found["postgres"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_read_only_database(local_postgres: PostgresEndpoint, local_database: str) -> None:
     with psycopg.connect(local_postgres.dsn(), autocommit=True) as connection:
         connection.execute(
@@ -192,7 +192,7 @@ def test_read_only_database(local_postgres: PostgresEndpoint, local_database: st
     assert f"database {local_database} is read-only" == found["postgres"]["message"]
 
 
-@pytest.mark.requirement(FAILURES)
+@pytest.mark.requirement(FAILURES, evidence="real")
 def test_missing_client_extra() -> None:
     """Snowflake is tested at the client boundary: without the extra, the check says how to add it."""
     _, found = results({"FLOE_COMPUTE__TYPE": "snowflake"}, "--check", "compute")
@@ -200,8 +200,8 @@ def test_missing_client_extra() -> None:
     assert "floe-preflight[snowflake]" in str(found["compute"]["remediation"])
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_trino_select_1_over_the_statement_protocol() -> None:
     with trino() as url:
         port = url.rsplit(":", 1)[1]
@@ -218,7 +218,7 @@ def test_trino_select_1_over_the_statement_protocol() -> None:
     assert str(found["compute"]["message"]).startswith("SELECT 1 returned 1")
 
 
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement("007-FR-034", evidence="stand-in")
 def test_failed_prerequisite_skips_the_dependent_check(
     local_s3: S3Endpoint, rest_catalog: str
 ) -> None:
@@ -234,8 +234,8 @@ def test_failed_prerequisite_skips_the_dependent_check(
     assert found["catalog"]["message"] == "prerequisite storage did not pass"
 
 
-@pytest.mark.requirement(FAILURES)
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement(FAILURES, evidence="stand-in")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_trino_query_failure() -> None:
     with trino(failure="Access Denied: Cannot execute query") as url:
         env = {

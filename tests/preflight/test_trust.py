@@ -190,7 +190,7 @@ FAILURE_PATHS: dict[str, Scenario] = {
 }  # fmt: skip
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="stand-in")
 @pytest.mark.parametrize("path", list(FAILURE_PATHS))
 def test_no_secret_in_any_failure_path_or_output_mode(servers: Servers, path: str) -> None:
     """Every credential preflight knows, the catalog URI's password included, through each
@@ -211,7 +211,7 @@ def test_no_secret_in_any_failure_path_or_output_mode(servers: Servers, path: st
 # the SQL catalog's own credentials ---------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="real")
 def test_sql_catalog_connects_with_its_uris_credentials(
     local_postgres: PostgresEndpoint, catalog_role: Role
 ) -> None:
@@ -230,7 +230,7 @@ def test_sql_catalog_connects_with_its_uris_credentials(
     )
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="real")
 def test_wrong_catalog_password_names_the_catalog_user_and_setting(
     local_postgres: PostgresEndpoint, catalog_role: Role
 ) -> None:
@@ -246,7 +246,7 @@ def test_wrong_catalog_password_names_the_catalog_user_and_setting(
     assert catalog["setting"] == "FLOE_CATALOG__URI"
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="real")
 def test_catalog_uri_without_password_takes_the_platforms_postgres_password(
     local_postgres: PostgresEndpoint, catalog_role: Role
 ) -> None:
@@ -262,8 +262,8 @@ def test_catalog_uri_without_password_takes_the_platforms_postgres_password(
 # skips are not passes ------------------------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-034")
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-034", evidence="real")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_nothing_configured_is_not_a_pass() -> None:
     """Run as `floe-preflight` with no settings: only DuckDB (and the local platform) can run."""
     code, found = results({})
@@ -275,14 +275,14 @@ def test_nothing_configured_is_not_a_pass() -> None:
     assert {strict[name]["status"] for name in ("storage", "catalog", "postgres")} == {"error"}
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_skips_alone_exit_5_and_warnings_ok_does_not_hide_them() -> None:
     report = run_preflight(PreflightSettings(), ["compute", "storage", "postgres"])
     assert [r.status.value for r in report.results] == ["ok", "skipped", "skipped"]
     assert report.exit_code() == report.exit_code(warnings_ok=True) == 5
 
 
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement("007-FR-034", evidence="real")
 @pytest.mark.parametrize(
     ("env", "check", "setting"),
     [
@@ -299,7 +299,7 @@ def test_a_named_check_that_cannot_run_is_an_error(
     assert found[check]["message"] == f"not configured ({setting} is not set)"
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="real")
 def test_a_misspelled_setting_is_named_with_the_closest_valid_one(tmp_path: Path) -> None:
     code, output = preflight({"FLOE_POSTGRES__HOTS": "db"}, "--check", "postgres")
     assert code == 2
@@ -337,7 +337,7 @@ sys.meta_path.insert(0, SlowBoto3())
 """
 
 
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement("007-FR-034", evidence="stand-in")
 def test_loading_a_client_library_does_not_count_against_the_timeout(
     local_signing_s3: SigningS3, tmp_path: Path
 ) -> None:
@@ -355,7 +355,7 @@ def test_loading_a_client_library_does_not_count_against_the_timeout(
     assert storage["duration_ms"] < 2000
 
 
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement("007-FR-034", evidence="real")
 def test_the_runners_timeout_names_the_endpoint(local_postgres: PostgresEndpoint) -> None:
     """libpq waits at least 2 s to connect; at --timeout 1 the runner's own deadline ends the check."""
     with silent_socket() as port:
@@ -378,7 +378,7 @@ def test_the_runners_timeout_names_the_endpoint(local_postgres: PostgresEndpoint
     assert elapsed < 10
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="stand-in")
 def test_per_check_timeouts(local_postgres: PostgresEndpoint, rest_catalog: str) -> None:
     with silent_socket() as port:
         env = pg_env(local_postgres, FLOE_POSTGRES__PORT=str(port)) | rest_env(
@@ -397,7 +397,7 @@ def test_per_check_timeouts(local_postgres: PostgresEndpoint, rest_catalog: str)
     assert found["catalog"]["message"].endswith("within 1 s")
 
 
-@pytest.mark.requirement("007-FR-034")
+@pytest.mark.requirement("007-FR-034", evidence="real")
 def test_a_sql_catalog_does_not_wait_for_storage(local_postgres: PostgresEndpoint) -> None:
     with silent_socket() as port:
         env = {
@@ -414,7 +414,7 @@ def test_a_sql_catalog_does_not_wait_for_storage(local_postgres: PostgresEndpoin
 # storage credentials --------------------------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="stand-in")
 def test_temporary_credentials_with_their_session_token(local_signing_s3: SigningS3) -> None:
     s3 = local_signing_s3
     env = signing_env(s3, s3.session.access_key, s3.session.secret_key, s3.session.session_token)
@@ -422,7 +422,7 @@ def test_temporary_credentials_with_their_session_token(local_signing_s3: Signin
     assert code == 0, found
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="stand-in")
 @pytest.mark.parametrize(
     ("who", "kind", "setting", "message"),
     [
@@ -475,7 +475,7 @@ def test_storage_failures_name_the_credential_at_fault(
 # the catalog's answers ------------------------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_invalid_scope_is_not_unauthorized(rest_catalog: str) -> None:
     code, found = results(
         rest_env(rest_catalog) | {"FLOE_CATALOG__SCOPE": "PRINCIPAL_ROLE:admin"},
@@ -491,7 +491,7 @@ def test_invalid_scope_is_not_unauthorized(rest_catalog: str) -> None:
     )
 
 
-@pytest.mark.requirement("007-FR-037")
+@pytest.mark.requirement("007-FR-037", evidence="stand-in")
 def test_a_url_that_is_not_the_catalog(rest_catalog: str) -> None:
     with html_page() as page:
         _, html = results(rest_env(page), "--check", "catalog")
@@ -505,7 +505,7 @@ def test_a_url_that_is_not_the_catalog(rest_catalog: str) -> None:
     assert wrong_path["catalog"]["setting"] == "FLOE_CATALOG__URI"
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="real")
 def test_a_server_without_tls_is_not_a_ca_problem(local_postgres: PostgresEndpoint) -> None:
     _, found = results(
         pg_env(local_postgres, FLOE_POSTGRES__SSLMODE="require"), "--check", "postgres"
@@ -515,7 +515,7 @@ def test_a_server_without_tls_is_not_a_ca_problem(local_postgres: PostgresEndpoi
     assert "CA" not in str(postgres["remediation"])
 
 
-@pytest.mark.requirement("007-FR-036")
+@pytest.mark.requirement("007-FR-036", evidence="real")
 def test_writable_means_may_create_tables_in_the_schema(local_postgres: PostgresEndpoint) -> None:
     """PostgreSQL 15 no longer lets every user CREATE on public: a temporary table would pass."""
     role = _create_role(local_postgres, owns_database=False)
@@ -535,7 +535,7 @@ def test_writable_means_may_create_tables_in_the_schema(local_postgres: Postgres
 # bad input -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
     [
@@ -578,7 +578,7 @@ def test_bad_input_is_one_line_naming_its_source(
     assert (code, output.strip()) == (2, expected)
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_usage_errors_are_json_under_json() -> None:
     code, output = preflight({}, "--check", "kafka", "--json")
     error = json.loads(output)
@@ -588,7 +588,7 @@ def test_usage_errors_are_json_under_json() -> None:
     assert "'kafka' is not one of" in error["error"]["message"]
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_invoke_preflight_rejects_an_unknown_format() -> None:
     from floe_deploy.testing import run_task  # noqa: PLC0415
 
@@ -603,7 +603,7 @@ def test_invoke_preflight_rejects_an_unknown_format() -> None:
 # what a mature tool offers ----------------------------------------------------------------------------
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="real")
 def test_show_config_says_where_each_value_came_from(tmp_path: Path) -> None:
     config = tmp_path / "team.toml"
     config.write_text(
@@ -623,7 +623,7 @@ def test_show_config_says_where_each_value_came_from(tmp_path: Path) -> None:
     assert rows["postgres.port"] == ("5432", "default")
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="real")
 def test_list_shows_the_checks_and_their_prerequisites() -> None:
     code, found = report({}, "--list")
     checks = {row["check"]: row for row in found["checks"]}
@@ -633,7 +633,7 @@ def test_list_shows_the_checks_and_their_prerequisites() -> None:
     assert "FLOE_POSTGRES__HOST" in checks["postgres"]["needs"]
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="real")
 def test_config_file_is_read(tmp_path: Path, local_postgres: PostgresEndpoint) -> None:
     config = tmp_path / "elsewhere.toml"
     config.write_text(
@@ -650,7 +650,7 @@ def test_config_file_is_read(tmp_path: Path, local_postgres: PostgresEndpoint) -
     assert code == 0, found
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_failures_carry_kind_endpoint_setting_and_docs(local_postgres: PostgresEndpoint) -> None:
     code, found = report(
         pg_env(local_postgres, FLOE_POSTGRES__DATABASE="absent"), "--check", "postgres"
@@ -664,7 +664,7 @@ def test_failures_carry_kind_endpoint_setting_and_docs(local_postgres: PostgresE
     }  # fmt: skip
 
 
-@pytest.mark.requirement("007-FR-044")
+@pytest.mark.requirement("007-FR-044", evidence="real")
 def test_progress_while_checks_run(local_postgres: PostgresEndpoint) -> None:
     """The runner reports each check loading, probing and done; a terminal shows them as they end."""
     events: list[Progress] = []
@@ -684,7 +684,7 @@ def test_progress_while_checks_run(local_postgres: PostgresEndpoint) -> None:
     assert "postgres: ok" in text
 
 
-@pytest.mark.requirement("007-FR-035")
+@pytest.mark.requirement("007-FR-035", evidence="real")
 def test_lines_stream_each_check_as_it_ends(local_postgres: PostgresEndpoint) -> None:
     with silent_socket() as port:
         env = pg_env(local_postgres, FLOE_POSTGRES__PORT=str(port))

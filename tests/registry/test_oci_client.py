@@ -15,7 +15,7 @@ from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port
 from floe_deploy.testing.registries import PrivateRegistry, registry_process, write_docker_login
 
-pytestmark = pytest.mark.requirement("007-FR-045")
+pytestmark = pytest.mark.requirement("007-FR-045", evidence="real")
 
 
 @pytest.fixture(scope="module")

@@ -239,12 +239,19 @@ def check_services(stack: DemoStack) -> None:
         )
 
 
-def first_batch(stack: DemoStack) -> str | None:
-    """Launch the first demo batch unless a run already succeeded (or is under way); its run id."""
+def first_batch(stack: DemoStack, up_started: float) -> str | None:
+    """The run that landed the first batch during this `up`: None when one had succeeded before.
+
+    On a fast schedule the scheduler may land the first batch before this step asks; that run is
+    the first run, not a reason to report none.
+    """
     try:
         recent = dagster_api.runs(stack.dagster_url, limit=20)
-        if any(run.status == "SUCCESS" for run in recent):
+        succeeded = [run for run in recent if run.status == "SUCCESS"]
+        if any((run.start_time or 0.0) < up_started for run in succeeded):
             return None
+        if succeeded:
+            return min(succeeded, key=lambda run: run.start_time or 0.0).run_id
         ongoing = [run for run in recent if run.status not in dagster_api.FINISHED]
         run_id = ongoing[0].run_id if ongoing else dagster_api.submit_batch(stack.dagster_url)[0]
     except dagster_api.DagsterApiError as error:
@@ -324,6 +331,7 @@ def up(
     batch_size: int | None = None,
     interval: str | None = None,
 ) -> UpReport:
+    up_started = time.time()
     chosen = list(dict.fromkeys(profiles or []))
     check_profiles(chosen)
     stack = DemoStack(settings)
@@ -361,7 +369,7 @@ def up(
     with steps.step("service preflight (compute, storage, catalog, postgres)"):
         check_services(stack)
     with steps.step("first demo batch"):
-        run_id = first_batch(stack)
+        run_id = first_batch(stack, up_started)
     with steps.step("rows in Cube"):
         orders = wait_for_cube_rows(stack)
     return UpReport(

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from floe_deploy.errors import FloeError
 from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.yaml_cache import load_documents
 
 GITOPS_DIR = PROJECT_ROOT / "gitops"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -82,7 +82,6 @@ def load_tree(root: Path = GITOPS_DIR) -> GitOpsTree:
             f"{root} is not a directory",
             "pass --root DIR holding environments/, argocd/, flux/, secrets/",
         )
-    yaml = YAML(typ="safe", pure=True)
     documents, errors, values = [], {}, {}
     repo_root = root.parent
     for path in sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")]):
@@ -90,7 +89,7 @@ def load_tree(root: Path = GITOPS_DIR) -> GitOpsTree:
         if path.name == "values.yaml" and path.parent.parent.name == "environments":
             values[path.parent.name] = path
         try:
-            loaded = [body for body in yaml.load_all(path.read_text()) if body is not None]
+            loaded = [body for body in load_documents(path.read_text()) if body is not None]
         except YAMLError as error:
             errors[name] = " ".join(str(error).split())
             continue

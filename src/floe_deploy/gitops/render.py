@@ -25,11 +25,17 @@ def show_validation(console: Console, report: GitOpsReport) -> None:
         [(d.file, d.object, _cell(d.schema_errors), _cell(d.reference_errors), _cell(d.secret_errors))
          for d in report.documents],
     )  # fmt: skip
-    console.table(
-        "environments (chart rendered and validated with each values file)",
-        ["environment", "values", "objects", "checks"],
-        [(e.environment, e.values_file, e.objects, _cell(e.errors)) for e in report.environments],
+    title = (
+        "environments (chart rendered and validated with each values file)"
+        if report.chart_rendered
+        else "environments (values files only; chart not rendered: --manifests-only)"
     )
+    console.table(
+        title,
+        ["environment", "values", "objects", "checks"],
+        [(e.environment, e.values_file, e.objects if report.chart_rendered else "-", _cell(e.errors))
+         for e in report.environments],
+    )  # fmt: skip
     for d in report.documents:
         for error in [*d.schema_errors, *d.reference_errors, *d.secret_errors]:
             console.line(f"FAIL {d.file} {d.object}: {error}")

@@ -68,6 +68,7 @@ class EnvironmentCheck(BaseModel):
 class GitOpsReport(BaseModel):
     documents: list[DocumentCheck]
     environments: list[EnvironmentCheck]
+    chart_rendered: bool = True
 
     @property
     def ok(self) -> bool:
@@ -462,7 +463,7 @@ def validate_gitops(
             environment, path, chart_dir, produced, cluster
         )
         environments.append(check)
-    return GitOpsReport(documents=documents, environments=environments)
+    return GitOpsReport(documents=documents, environments=environments, chart_rendered=render)
 
 
 def _order(environment: str) -> int:

@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from floe_deploy.errors import FloeError
 from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.yaml_cache import load_document
 
 CHART_DIR = PROJECT_ROOT / "helm" / "floe-dagster"
 RELEASE_NAME = "floe"
@@ -96,7 +97,7 @@ def load_values(path: Path) -> dict[str, Any]:
 def parse_values(text: str, source: str = "values") -> dict[str, Any]:
     """A values document as a mapping; `source` names it in errors."""
     try:
-        data = _yaml().load(text)
+        data = load_document(text)
     except YAMLError as error:
         raise FloeError(
             f"{source} is not valid YAML: {str(error).splitlines()[0]}", "fix the file"

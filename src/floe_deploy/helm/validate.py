@@ -10,6 +10,7 @@ as configured by those values, and the wiring between the two (Secret and Config
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,6 +22,7 @@ from kubernetes_validate import utils as kv
 from pydantic import BaseModel, ValidationError
 from referencing import Registry, Resource
 
+from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.helm import pss
 from floe_deploy.helm.chart import (
     CHART_DIR,
@@ -206,6 +208,17 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
     return errors
 
 
+@cache
+def run_pod_worker() -> ProcessPoolExecutor:
+    """The process where dagster-k8s builds run pods while this one checks schemas.
+
+    dagster-k8s's imports take seconds, so one worker serves every validation of this process
+    (concurrent.futures joins it at exit). Spawned, not forked: the Helm SDK's Go runtime must
+    not be forked.
+    """
+    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+
+
 def validate_chart(
     settings: Settings,
     sources: list[str] | None = None,
@@ -217,23 +230,29 @@ def validate_chart(
     store = SchemaStore(settings)
     chosen = sources or list(NAMED_VALUES)
     values_checks, objects = [], []
-    # dagster-k8s builds the run pods in a worker process (its imports take seconds) while this
-    # one checks schemas; spawned, not forked: the Helm SDK's Go runtime must not be forked.
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as worker:
-        for source in chosen:
-            path = values_path(source, chart_dir)
-            user_values = deep_merge(load_values(path), sets or {})
-            merged = deep_merge(_defaults(chart_dir), user_values)
-            label = source if source in NAMED_VALUES else str(path)
-            rendered = render(user_values, chart)
-            run_pods = worker.submit(run_pod_errors, rendered, merged.get("dagster") or {})
-            errors = check_values(merged, store)
-            objects += [check_object(item, store, label) for item in rendered]
-            values_checks.append((label, len(rendered), errors, run_pods))
+    worker = run_pod_worker()
+    for source in chosen:
+        path = values_path(source, chart_dir)
+        user_values = deep_merge(load_values(path), sets or {})
+        merged = deep_merge(_defaults(chart_dir), user_values)
+        label = source if source in NAMED_VALUES else str(path)
+        rendered = render(user_values, chart)
+        run_pods = worker.submit(run_pod_errors, rendered, merged.get("dagster") or {})
+        errors = check_values(merged, store)
+        objects += [check_object(item, store, label) for item in rendered]
+        values_checks.append((label, len(rendered), errors, run_pods))
+    try:
         checked = [
             ValuesCheck(values=label, objects=count, errors=errors + run_pods.result())
             for label, count, errors, run_pods in values_checks
         ]  # fmt: skip
+    except BrokenProcessPool:
+        run_pod_worker.cache_clear()
+        raise FloeError(
+            "the worker that builds run pods with dagster-k8s died",
+            "run again; if it repeats, `python -c 'import dagster_k8s'` shows the import error",
+            exit_code=ExitCode.FAILURE,
+        ) from None
     return ValidationReport(
         kubernetes_versions=list(KUBERNETES_VERSIONS),
         dependencies=list(chart.dependencies),
