@@ -24,6 +24,7 @@ from floe_deploy.testing.local_services import moto_s3, postgres_cluster
 SIZES = (100, 10_000, 1_000_000)
 LAUNCH_RUNS = 3
 LAUNCH_GOAL_S = 6.0
+LAUNCH_FLOOR_S = 30.0
 
 
 def _artifacts(
@@ -123,6 +124,7 @@ def run() -> list[Measurement]:
                 value=round(statistics.median(samples), 2),
                 unit="s",
                 goal=LAUNCH_GOAL_S,
+                floor=LAUNCH_FLOOR_S,
                 details={
                     "samples": [round(s, 2) for s in samples],
                     "settings": "dequeue_interval_seconds=1, in-process executor",

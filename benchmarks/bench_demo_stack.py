@@ -66,6 +66,7 @@ def run() -> list[Measurement]:
             value=round(until_healthy, 1),
             unit="s",
             goal=60,
+            floor=180,
             details={"steps": steps, "image_source": first["image_source"]},
         ),
         Measurement(
@@ -73,6 +74,7 @@ def run() -> list[Measurement]:
             value=round(first_s, 1),
             unit="s",
             goal=120,
+            floor=300,
             details={"cube_orders": first["cube_orders"]},
         ),
         Measurement(
@@ -80,6 +82,7 @@ def run() -> list[Measurement]:
             value=round(second_s, 2),
             unit="s",
             goal=5,
+            floor=15,
             details={"changed": second["changed"], "steps": second["steps"]},
         ),
         Measurement(

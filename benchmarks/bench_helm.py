@@ -31,6 +31,7 @@ def run() -> list[Measurement]:
             value=round(statistics.median(samples), 2),
             unit="s",
             goal=15,
+            floor=45,
             details={
                 "runs": [round(s, 2) for s in samples],
                 "values_files": [v["values"] for v in report["values_files"]],

@@ -24,6 +24,7 @@ def run() -> list[Measurement]:
             value=round(seconds["all pods ready"] - seconds["render"], 1),
             unit="s",
             goal=120,
+            floor=120,
             details=details,
         ),
         Measurement(
@@ -31,6 +32,7 @@ def run() -> list[Measurement]:
             value=round(seconds["first run success"] - seconds["render"], 1),
             unit="s",
             goal=180,
+            floor=180,
             details=details,
         ),
     ]

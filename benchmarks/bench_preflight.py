@@ -95,7 +95,7 @@ def _in_process(pg: PostgresEndpoint, s3: S3Endpoint) -> Measurement:
                 totals[-1] / (max(r.duration_ms + r.import_ms for r in report.results) or 1)
             )
     return Measurement(
-        name="all_checks_over_slowest_check", value=round(statistics.median(ratios), 3), unit="ratio", goal=1.1,
+        name="all_checks_over_slowest_check", value=round(statistics.median(ratios), 3), unit="ratio", goal=1.1, floor=1.5,
         details={"runs": IN_PROCESS_RUNS, "ratios": [round(r, 3) for r in ratios], "total_ms": [round(t) for t in totals],
                  "statuses": {r.service: r.status.value for r in report.results}},
     )  # fmt: skip
@@ -119,6 +119,7 @@ def _healthy(pg: PostgresEndpoint, s3: S3Endpoint) -> list[Measurement]:
             value=len(timeouts),
             unit="count",
             goal=0,
+            floor=0,
             details={
                 "runs": HEALTHY_PROCESS_RUNS,
                 "timeout_s": TIMEOUT_S,
@@ -165,7 +166,7 @@ def _black_holed(pg: PostgresEndpoint, s3: S3Endpoint) -> Measurement:
             }
     return Measurement(
         name="black_holed_wall_beyond_process_start_s", value=round(statistics.median(beyond), 3), unit="s",
-        goal=TIMEOUT_S + 0.1,
+        goal=TIMEOUT_S + 0.1, floor=TIMEOUT_S + 1.0,
         details={"timeout_s": TIMEOUT_S, "walls_s": [round(w, 3) for w in walls], "cli_start_s": round(cli_start, 3),
                  "beyond_start_s": [round(b, 3) for b in beyond], "last_run": details,
                  "goal": "the timeout, plus 0.1 s for threads and printing"},

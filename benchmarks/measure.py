@@ -18,20 +18,38 @@ RESULTS_DIR = BUILD_DIR / "bench"
 
 
 class Measurement(BaseModel):
-    """One number with its goal; `goal_met` is what `nox -s bench` fails on."""
+    """One number with two thresholds: the floor an issue promised (`nox -s bench` fails when
+    it is missed) and the goal we aim for (reported; `--strict` fails on it too)."""
 
     name: str
     value: float
     unit: str
     goal: float | None = None
+    floor: float | None = None
     goal_is_max: bool = True
     details: dict[str, Any] = {}
 
+    def _within(self, limit: float | None) -> bool:
+        if limit is None:
+            return True
+        return self.value <= limit if self.goal_is_max else self.value >= limit
+
     @property
     def goal_met(self) -> bool:
-        if self.goal is None:
-            return True
-        return self.value <= self.goal if self.goal_is_max else self.value >= self.goal
+        return self._within(self.goal)
+
+    @property
+    def floor_met(self) -> bool:
+        return self._within(self.floor)
+
+    def verdict(self) -> str:
+        """`name: value unit (goal ≤ g, floor ≤ f) ok|below goal|BELOW FLOOR`."""
+        sign = "≤" if self.goal_is_max else "≥"
+        limits = [f"{label} {sign} {limit}" for label, limit in
+                  (("goal", self.goal), ("floor", self.floor)) if limit is not None]  # fmt: skip
+        shown = f" ({', '.join(limits)})" if limits else ""
+        state = "ok" if self.goal_met else "below goal" if self.floor_met else "BELOW FLOOR"
+        return f"{self.name}: {self.value} {self.unit}{shown} {state}"
 
 
 def time_command(argv: Sequence[str], runs: int, cwd: Path = PROJECT_ROOT) -> list[float]:
@@ -56,6 +74,8 @@ def summary(samples: list[float]) -> dict[str, Any]:
 def write(group: str, measurements: list[Measurement]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{group}.json"
-    payload = [m.model_dump() | {"goal_met": m.goal_met} for m in measurements]
+    payload = [
+        m.model_dump() | {"goal_met": m.goal_met, "floor_met": m.floor_met} for m in measurements
+    ]
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

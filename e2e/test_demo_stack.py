@@ -180,28 +180,41 @@ def test_credentials_only_from_their_task(demo: Demo) -> None:
 
 @pytest.mark.requirement("007-FR-032", evidence="real")
 def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
-    """Restart Postgres while the one-minute schedule runs: a later scheduled run succeeds, and the
-    Iceberg table holds each loaded batch exactly once."""
+    """Restart Postgres while a scheduled batch runs (the restart waits for a run in progress):
+    that batch still lands (its run, or Dagster's retry of it, succeeds), a later scheduled run
+    succeeds, and the Iceberg table holds every succeeded batch exactly once."""
+    url = demo.stack.dagster_url
+
+    @retry(stop=stop_after_delay(150), wait=wait_fixed(0.2), reraise=True)
+    def batch_in_progress() -> int:
+        started = [r.batch_number for r in dagster_api.runs(url, limit=5) if r.status == "STARTED"]
+        assert started, "no scheduled batch in progress yet"
+        assert started[0] is not None
+        return started[0]
+
+    interrupted = batch_in_progress()
     demo.stack.compose().compose.restart(["postgres"])
     restarted = time.time()
 
-    @retry(stop=stop_after_delay(180), wait=wait_fixed(2), reraise=True)
-    def scheduled_success_after_restart() -> dagster_api.RunSummary:
-        runs = dagster_api.runs(demo.stack.dagster_url, limit=50)
-        done = [r for r in runs if r.status == "SUCCESS" and (r.start_time or 0) > restarted]
-        assert done, (
-            f"no run succeeded since the restart: {[(r.status, r.start_time) for r in runs[:5]]}"
+    @retry(stop=stop_after_delay(240), wait=wait_fixed(2), reraise=True)
+    def batch_landed_and_schedule_runs_on() -> list[dagster_api.RunSummary]:
+        runs = dagster_api.runs(url, limit=100)
+        succeeded = [r for r in runs if r.status == "SUCCESS"]
+        assert any(r.batch_number == interrupted for r in succeeded), (
+            f"batch {interrupted} has no successful run: "
+            f"{[(r.status, r.batch_number) for r in runs[:6]]}"
         )
-        return done[0]
+        assert any((r.start_time or 0) > restarted for r in succeeded), "no run since the restart"
+        return runs
 
-    scheduled_success_after_restart()
-    runs = dagster_api.runs(demo.stack.dagster_url, limit=100)
+    runs = batch_landed_and_schedule_runs_on()
     loader = demo.loader()
     loaded = loader.loaded_batches()
     artifacts = demo.stack.artifacts("host")
     seed, size = artifacts.demo.seed, artifacts.demo.batch_size
     succeeded = {r.batch_number for r in runs if r.status == "SUCCESS" and r.batch_number}
     assert {batch_id(seed, number) for number in succeeded} <= loaded
+    assert batch_id(seed, interrupted) in loaded
     snapshots = [s for s in loader.catalog.load_table(loader.identifier).snapshots() if s.summary]
     assert len(snapshots) == len(loaded), "a batch was appended twice"
     assert loader.read().num_rows == size * len(loaded)

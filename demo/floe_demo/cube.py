@@ -28,7 +28,10 @@ class CubeClient:
         )
 
     def load(self, query: dict[str, Any]) -> list[dict[str, Any]]:
-        """Rows of a Cube query; waits while Cube answers 'Continue wait'."""
+        """Rows of a Cube query; waits while Cube answers 'Continue wait'.
+
+        A loop, not tenacity: floe_demo ships in the runtime image with only what the code
+        location needs, and Cube's long-poll protocol is this one loop."""
         deadline = time.monotonic() + self.timeout
         with httpx.Client(timeout=10.0) as client:
             while True:

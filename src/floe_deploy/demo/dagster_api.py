@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel
 
 from floe_demo.config import BATCH_TAG, JOB_NAME, LOCATION_NAME
+from floe_deploy import waiting
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -106,13 +107,12 @@ def run_status(url: str, run_id: str) -> str:
 
 def wait_for_run(url: str, run_id: str, timeout: float = 120.0, poll: float = 0.1) -> str:
     """The run's final status (SUCCESS, FAILURE, CANCELED), or TIMEOUT."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> str | None:
         status = run_status(url, run_id)
-        if status in FINISHED:
-            return status
-        time.sleep(poll)
-    return "TIMEOUT"
+        return status if status in FINISHED else None
+
+    return waiting.poll(finished, timeout=timeout, interval=poll) or "TIMEOUT"
 
 
 def launch_and_wait(

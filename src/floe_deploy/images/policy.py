@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 
 from pydantic import BaseModel
 from python_on_whales import DockerClient
@@ -18,6 +17,7 @@ from python_on_whales.exceptions import DockerException
 from floe_deploy.errors import FloeError
 from floe_deploy.images.build import IMAGE_LABEL
 from floe_deploy.images.layers import SECRET_ENV_NAME, ImageScan, scan_image
+from floe_deploy.waiting import poll
 
 REQUIRED_LABELS = (
     "org.opencontainers.image.source",
@@ -124,35 +124,30 @@ def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[Pol
 
 def read_only_health(client: DockerClient, reference: str, platform: str) -> PolicyCheck:
     """Start the runtime image with a read-only root and /tmp as tmpfs; the code server must answer."""
-    name = "floe-policy-read-only"
+    container_name = "floe-policy-read-only"
     with contextlib.suppress(DockerException):
-        client.container.remove(name, force=True)
+        client.container.remove(container_name, force=True)
     container = client.run(
-        reference, detach=True, name=name, read_only=True, tmpfs=["/tmp"], platform=platform,
+        reference, detach=True, name=container_name, read_only=True, tmpfs=["/tmp"], platform=platform,
         labels={"org.floe-deploy.policy-check": "1"},
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                client.container.execute(
-                    container, ["dagster", "api", "grpc-health-check", "-p", "4000"]
-                )
-            except DockerException:
-                if not client.container.inspect(container).state.running:
-                    logs = str(client.container.logs(container))[-500:]
-                    return PolicyCheck(
-                        name="read-only start, gRPC health", passed=False, detail=f"exited: {logs}"
-                    )
-                time.sleep(0.5)
-                continue
-            return PolicyCheck(
-                name="read-only start, gRPC health", passed=True, detail="code server answered"
+    name = "read-only start, gRPC health"
+
+    def answered() -> PolicyCheck | None:
+        try:
+            client.container.execute(
+                container, ["dagster", "api", "grpc-health-check", "-p", "4000"]
             )
-        return PolicyCheck(
-            name="read-only start, gRPC health",
-            passed=False,
-            detail=f"no answer in {HEALTH_TIMEOUT_S:.0f} s",
+        except DockerException:
+            if client.container.inspect(container).state.running:
+                return None
+            logs = str(client.container.logs(container))[-500:]
+            return PolicyCheck(name=name, passed=False, detail=f"exited: {logs}")
+        return PolicyCheck(name=name, passed=True, detail="code server answered")
+
+    try:
+        return poll(answered, timeout=HEALTH_TIMEOUT_S, interval=0.5) or PolicyCheck(
+            name=name, passed=False, detail=f"no answer in {HEALTH_TIMEOUT_S:.0f} s"
         )
     finally:
         client.container.remove(container, force=True)

@@ -76,15 +76,20 @@ class Apt:
             )
             self._updated = True
 
-    def has_candidate(self, package: str) -> bool:
+    def _policy(self, package: str) -> str:
+        """`apt-cache policy` in the C locale: its labels ("Candidate:") are translated otherwise."""
         self._update()
-        policy = run(["apt-cache", "policy", package], remediation="check the apt sources")
-        return "Candidate:" in policy and "Candidate: (none)" not in policy
+        return run(
+            ["apt-cache", "policy", package],
+            env={"LC_ALL": "C", "LANGUAGE": ""},
+            remediation="check the apt sources",
+        )
+
+    def has_candidate(self, package: str) -> bool:
+        return self.candidate_version(package) is not None
 
     def candidate_version(self, package: str) -> str | None:
-        self._update()
-        policy = run(["apt-cache", "policy", package], remediation="check the apt sources")
-        match = re.search(r"Candidate:\s*(\S+)", policy)
+        match = re.search(r"Candidate:\s*(\S+)", self._policy(package))
         return None if match is None or match[1] == "(none)" else match[1]
 
     def install(self, *packages: str) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from floe_deploy.commands import tail
+from floe_deploy.waiting import poll
 
 COMM_LENGTH = 15
 """The kernel keeps this many characters of a program's name (`comm`)."""
+KILL_WAIT_S = 10.0
+"""How long a SIGKILLed process may take to disappear (an uninterruptible wait can delay it)."""
 
 
 def _stat(pid: int) -> tuple[str, str] | None:
@@ -84,18 +86,27 @@ class ManagedDaemon:
         if pid is None:
             return False
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _is_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _is_alive(pid):
+        gone = lambda: True if not _is_alive(pid) else None  # noqa: E731
+        if poll(gone, timeout=timeout, interval=0.1) is None:
             os.kill(pid, signal.SIGKILL)
-            while _is_alive(pid):
-                time.sleep(0.05)
+            poll(gone, timeout=KILL_WAIT_S, interval=0.05)
         self.pid_file.unlink(missing_ok=True)
         return True
 
     def exited(self, pid: int) -> bool:
         return not _is_alive(pid)
+
+    def wait_until_serving(
+        self, pid: int, serving: Callable[[], bool], timeout: float, interval: float
+    ) -> bool:
+        """True once `serving()` is; False when the daemon exits or `timeout` passes first."""
+
+        def state() -> bool | None:
+            if serving():
+                return True
+            return False if self.exited(pid) else None
+
+        return bool(poll(state, timeout=timeout, interval=interval))
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from typing import Any
 
 from python_on_whales import DockerClient
@@ -70,13 +69,8 @@ def start_engine(settings: Settings) -> bool:
         )
     daemon = dockerd(settings)
     pid = daemon.start([])
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if engine_reachable(client):
-            return True
-        if daemon.exited(pid):
-            break
-        time.sleep(0.3)
+    if daemon.wait_until_serving(pid, lambda: engine_reachable(client), START_TIMEOUT_S, 0.3):
+        return True
     daemon.stop()
     raise FloeError(
         "dockerd did not start",

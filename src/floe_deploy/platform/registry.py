@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
 
 import httpx
 
@@ -76,13 +75,9 @@ def start_registry(settings: Settings) -> bool:
         raise FloeError("docker-registry is not installed", "run scripts/bootstrap")
     daemon = registry_daemon(settings)
     pid = daemon.start(["serve", write_config(settings)])
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if registry_api_version(settings, timeout=0.5):
-            return True
-        if daemon.exited(pid):
-            break
-        time.sleep(0.2)
+    serving = lambda: bool(registry_api_version(settings, timeout=0.5))  # noqa: E731
+    if daemon.wait_until_serving(pid, serving, START_TIMEOUT_S, 0.2):
+        return True
     daemon.stop()
     raise FloeError(
         f"the local registry did not start on {settings.registry}",
