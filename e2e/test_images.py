@@ -11,11 +11,14 @@ longer than one test's budget, so the module has its own (PUBLISH_BUDGET_S).
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import re
 import secrets
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.images.build import BuildReport, BuiltImage
 from floe_deploy.images.catalog import CATALOG
+from floe_deploy.images.layers import scan_image
 from floe_deploy.images.mirror import mirror_sources
 from floe_deploy.images.policy import inspect_image
 from floe_deploy.images.publish import publish_images
@@ -506,3 +510,63 @@ def test_the_release_record_promotes_into_dev(
     )
     assert wrong.returncode == 2
     assert "a release record promotes into dev only" in wrong.stderr
+
+
+def _layer(entries: list[tuple[str, bytes | None]]) -> bytes:
+    """An uncompressed layer tar: (path, content) files, None for a directory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as layer:
+        for path, content in entries:
+            info = tarfile.TarInfo(path)
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                layer.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o755
+                layer.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _load_image(docker: DockerClient, directory: Path, tag: str, layers: list[bytes]) -> str:
+    """`docker load` a docker-archive written by hand, so the layers hold exactly these entries."""
+    diff_ids = [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers]
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {"Labels": {TEST_LABEL: "1"}},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }).encode()  # fmt: skip
+    archive = directory / f"{tag.replace('/', '_').replace(':', '_')}.tar"
+    with tarfile.open(archive, "w") as image:
+        members = {"config.json": config} | {f"{i}/layer.tar": b for i, b in enumerate(layers)}
+        members["manifest.json"] = json.dumps([{
+            "Config": "config.json", "RepoTags": [tag], "Layers": [f"{i}/layer.tar" for i in range(len(layers))],
+        }]).encode()  # fmt: skip
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            image.addfile(info, io.BytesIO(data))
+    docker.image.load(archive)
+    return tag
+
+
+@pytest.mark.requirement("007-FR-014", evidence="real")
+def test_an_opaque_whiteout_hides_what_lower_layers_put_in_its_directory(
+    docker: DockerClient, tmp_path: Path
+) -> None:
+    """A directory replaced in a later layer (`.wh..wh..opq`): a compiler the lower layer put there
+    is gone from the image, so neither the policy check nor the SBOM may see it; the later layer's
+    own file stays. Without the marker the compiler is found."""
+    lower = _layer([("usr", None), ("usr/local", None), ("usr/local/bin", None),
+                    ("usr/local/bin/gcc", b"#!/bin/sh\n")])  # fmt: skip
+    replaced = _layer([("usr/local/bin", None), ("usr/local/bin/tool", b"#!/bin/sh\n"),
+                       ("usr/local/bin/.wh..wh..opq", b"")])  # fmt: skip
+    kept = _layer([("usr/local/bin", None), ("usr/local/bin/tool", b"#!/bin/sh\n")])
+    hidden = _load_image(docker, tmp_path, "floe-test/opaque-whiteout:e2e", [lower, replaced])
+    visible = _load_image(docker, tmp_path, "floe-test/no-whiteout:e2e", [lower, kept])
+
+    scan = scan_image(docker, hidden)
+    assert "usr/local/bin/tool" in scan.paths
+    assert "usr/local/bin/gcc" not in scan.paths
+    checks = {c.name: c for c in inspect_image(docker, hidden, run_checks=False).checks}
+    assert checks["no compilers"].passed, checks["no compilers"].detail
+    checks = {c.name: c for c in inspect_image(docker, visible, run_checks=False).checks}
+    assert checks["no compilers"].detail == "usr/local/bin/gcc"

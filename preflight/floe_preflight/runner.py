@@ -187,7 +187,13 @@ Event = tuple[str, str, float, Outcome | BaseException | None]
 
 
 class _Run:
-    """One preflight run: launches checks whose prerequisites ended, collects their outcomes."""
+    """One preflight run: launches checks whose prerequisites ended, collects their outcomes.
+
+    Daemon threads and an event queue, not concurrent.futures: a check's deadline starts when its
+    probe starts (after its client library loaded), which the check reports mid-run; and a probe
+    stuck on a black-holed host must be abandoned at its deadline, whereas an executor's worker
+    threads are joined when the interpreter exits, so the process would outlive the timeout.
+    """
 
     def __init__(
         self, settings: Settings, selected: list[str], *, write_probe: bool, explicit: bool,

@@ -85,6 +85,23 @@ def _scan_member(scan: ImageScan, layer: int, member: tarfile.TarInfo, data: byt
                 break
 
 
+WHITEOUT = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
+"""OCI image layers: `.wh.NAME` deletes NAME of the layers below; `.wh..wh..opq` in a directory
+hides everything the layers below put in it (the layer's own entries stay)."""
+
+
+def _hide(scan: ImageScan, removed: str, *, keep: set[str]) -> None:
+    """Drop `removed` (a path, or every path under a prefix ending in /) unless this layer made it."""
+
+    def hidden(path: str) -> bool:
+        gone = path.startswith(removed) if removed.endswith("/") else path == removed
+        return gone and path not in keep
+
+    scan.paths = {p for p in scan.paths if not hidden(p)}
+    scan.files = {p: d for p, d in scan.files.items() if not hidden(p)}
+
+
 def scan_image(client: DockerClient, reference: str) -> ImageScan:
     """Every file of every layer: final paths, the files the SBOM reads, secret findings."""
     scan = ImageScan(reference=reference)
@@ -97,20 +114,21 @@ def scan_image(client: DockerClient, reference: str) -> ImageScan:
             for index, layer_name in enumerate(layers):
                 blob = archive.extractfile(layer_name)
                 assert blob is not None
+                this_layer: set[str] = set()
                 with tarfile.open(fileobj=blob, mode="r|*") as layer:
                     for member in layer:
                         path = member.name.removeprefix("./")
                         base = PurePosixPath(path)
-                        if base.name.startswith(".wh."):
-                            removed = str(base.parent / base.name.removeprefix(".wh."))
-                            scan.paths = {
-                                p
-                                for p in scan.paths
-                                if p != removed and not p.startswith(removed + "/")
-                            }
-                            scan.files = {p: d for p, d in scan.files.items() if p != removed}
+                        if base.name == OPAQUE_WHITEOUT:
+                            _hide(scan, f"{base.parent}/", keep=this_layer)
+                            continue
+                        if base.name.startswith(WHITEOUT):
+                            removed = str(base.parent / base.name.removeprefix(WHITEOUT))
+                            _hide(scan, removed, keep=this_layer)
+                            _hide(scan, removed + "/", keep=this_layer)
                             continue
                         scan.paths.add(path)
+                        this_layer.add(path)
                         data = None
                         if member.isfile() and member.size <= MAX_SCANNED_BYTES:
                             handle = layer.extractfile(member)
