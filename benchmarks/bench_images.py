@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from python_on_whales import DockerClient
+
 from benchmarks.measure import Measurement
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 
@@ -37,23 +39,32 @@ def _runtime(report: dict[str, object], platform: str) -> dict[str, object]:
     return next(i for i in images if i["image"] == "dagster" and i["platform"] == platform)
 
 
-def _docker_size(reference: str) -> int:
-    out = subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", reference],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return int(out.strip())
+TOP_PACKAGES = """
+import os
+root = "/opt/floe/venv/lib/python3.11/site-packages"
+sizes = {}
+for entry in os.scandir(root):
+    total = entry.stat().st_size if entry.is_file() else 0
+    for directory, _, files in os.walk(entry.path):
+        total += sum(os.path.getsize(os.path.join(directory, f)) for f in files)
+    sizes[entry.name] = total
+for name, size in sorted(sizes.items(), key=lambda item: -item[1])[:10]:
+    print(f"{name}\t{size}")
+"""
 
 
-def _venv_bytes(reference: str) -> int:
-    out = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "du", reference, "-sb", "/opt/floe/venv"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return int(out.split()[0])
+def _venv(docker: DockerClient, reference: str) -> tuple[int, list[tuple[str, int]]]:
+    """The image's virtualenv: its bytes, and its ten largest packages (name, bytes)."""
+    total = str(docker.run(reference, ["-sb", "/opt/floe/venv"], entrypoint="du", remove=True))
+    top = str(docker.run(reference, ["-c", TOP_PACKAGES], entrypoint="python3", remove=True))
+    packages = [
+        (name, int(size)) for name, size in (line.split("\t") for line in top.splitlines() if line)
+    ]
+    return int(total.split(maxsplit=1)[0]), packages
 
 
 def run() -> list[Measurement]:
-    from floe_deploy.images.wheels import venv_top_packages  # noqa: PLC0415
-
+    docker = DockerClient()
     shutil.rmtree(BUILD_DIR / "images" / "dagster", ignore_errors=True)
     cold_amd64, report = build("--platform", "linux/amd64", "--no-cache")
     try:
@@ -70,12 +81,8 @@ def run() -> list[Measurement]:
     images = report["images"]
     assert isinstance(images, list)
     base_reference = next(str(i["reference"]) for i in images if i["image"] == "python-base")
-    size, base, venv = (
-        int(str(runtime["size_bytes"])),
-        _docker_size(base_reference),
-        _venv_bytes(reference),
-    )
-    top = venv_top_packages(reference, "linux/amd64")
+    venv, top = _venv(docker, reference)
+    size, base = int(str(runtime["size_bytes"])), docker.image.inspect(base_reference).size or 0
     return [
         Measurement(
             name="warm_rebuild_over_cold_build",

@@ -6,13 +6,14 @@ so logs of CI runs stay readable.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from rich.console import Console as RichConsole
@@ -94,3 +95,22 @@ class Console:
         self._err.print(f"ERROR: {error.message}. Remediation: {error.remediation}", markup=False)
         if error.details:
             self._err.print(error.details, markup=False)
+
+
+Result = TypeVar("Result", bound=BaseModel)
+
+
+def json_or_human(
+    render: Callable[[Console, Result], None],
+) -> Callable[[Console, Result], None]:
+    """A task's result as `render` shows it to people; under `--json`, the result model itself
+    (what the JSON must carry beyond the fields, such as `ok`, is a computed field of the model)."""
+
+    @functools.wraps(render)
+    def show(console: Console, result: Result) -> None:
+        if console.json_mode:
+            console.json(result)
+        else:
+            render(console, result)
+
+    return show

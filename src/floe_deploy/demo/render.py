@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
+from floe_deploy.console import Console, json_or_human
 from floe_deploy.demo.lifecycle import DownReport, StatusReport, UpReport
 from floe_deploy.demo.stack import Credentials
 
 
+@json_or_human
 def show_up(console: Console, report: UpReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.table(
         "timing", ["step", "seconds"], [(s.step, f"{s.seconds:.1f}") for s in report.steps]
     )
@@ -24,10 +22,8 @@ def show_up(console: Console, report: UpReport) -> None:
     )
 
 
+@json_or_human
 def show_status(console: Console, report: StatusReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.table(
         f"demo {report.project}",
         ["service", "state", "health", "ports"],
@@ -54,10 +50,8 @@ def show_status(console: Console, report: StatusReport) -> None:
         console.line(f"demo {report.project} is not running: `invoke demo.up` starts it")
 
 
+@json_or_human
 def show_down(console: Console, report: DownReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     kept = (
         "volumes removed"
         if report.volumes_removed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
+from floe_deploy.console import Console, json_or_human
 from floe_deploy.gitops.promote import PromotionReport
 from floe_deploy.gitops.validate import GitOpsReport
 
@@ -15,10 +15,8 @@ def _cell(errors: list[str]) -> str:
     )
 
 
+@json_or_human
 def show_validation(console: Console, report: GitOpsReport) -> None:
-    if console.json_mode:
-        console.json(report.model_dump(mode="json") | {"ok": report.ok})
-        return
     console.table(
         "manifests",
         ["file", "object", "schema", "references", "secrets"],
@@ -49,10 +47,8 @@ def show_validation(console: Console, report: GitOpsReport) -> None:
                  f"{'all ok' if not failed else f'{failed} failed'}")  # fmt: skip
 
 
+@json_or_human
 def show_promotion(console: Console, report: PromotionReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.line(report.diff.rstrip() or "(no change)")
     for rule in report.forced:
         console.line(f"WARNING: --force: {rule}")

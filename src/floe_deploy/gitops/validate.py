@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from floe_deploy.errors import FloeError
 from floe_deploy.gitops import kyverno
@@ -70,6 +70,7 @@ class GitOpsReport(BaseModel):
     environments: list[EnvironmentCheck]
     chart_rendered: bool = True
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return all(d.ok for d in self.documents) and all(not e.errors for e in self.environments)

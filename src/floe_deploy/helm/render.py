@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
+from floe_deploy.console import Console, json_or_human
 from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
 from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
 from floe_deploy.helm.smoke import SmokeReport
 from floe_deploy.helm.validate import ValidationReport
 
 
+@json_or_human
 def show_validation(console: Console, report: ValidationReport) -> None:
-    if console.json_mode:
-        console.json(report.model_dump(mode="json") | {"ok": report.ok})
-        return
     rows = [
         (
             o.values,
@@ -53,10 +51,8 @@ def show_validation(console: Console, report: ValidationReport) -> None:
     )
 
 
+@json_or_human
 def show_dependencies(console: Console, report: DependencyReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.table(
         f"dependencies of {report.chart} (from {report.source})",
         ["name", "version", "repository", "in charts/"],
@@ -80,34 +76,26 @@ def show_mirrored(console: Console, pushed: list[MirroredChart]) -> None:
                   [(p.name, p.version, p.reference, p.digest) for p in pushed])  # fmt: skip
 
 
+@json_or_human
 def show_packaged(console: Console, packaged: PackagedChart) -> None:
-    if console.json_mode:
-        console.json(packaged)
-        return
     console.line(f"{packaged.archive} ({packaged.name} {packaged.version}, {packaged.digest})")
 
 
+@json_or_human
 def show_published(console: Console, published: PublishedChart) -> None:
-    if console.json_mode:
-        console.json(published)
-        return
     console.line(f"{published.reference}@{published.digest} pushed and signed")
 
 
+@json_or_human
 def show_verified(console: Console, verified: VerifiedChart) -> None:
-    if console.json_mode:
-        console.json(verified)
-        return
     state = "ok" if verified.signature_ok else "FAILED"
     console.line(
         f"{verified.reference} {verified.digest or ''}: signature {state} ({verified.detail})"
     )
 
 
+@json_or_human
 def show_smoke(console: Console, report: SmokeReport) -> None:
-    if console.json_mode:
-        console.json(report.model_dump(mode="json") | {"ok": report.ok})
-        return
     for substitution in report.substitutions:
         console.line(f"SUBSTITUTED: {substitution}")
     console.table(

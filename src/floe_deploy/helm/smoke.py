@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import boto3
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from ruamel.yaml import YAML
 from tenacity import (
     RetryError,
@@ -134,6 +134,7 @@ class SmokeReport(BaseModel):
     rows_in_cube: int | None = None
     seconds: dict[str, float]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return (

@@ -19,7 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from kubernetes_validate import utils as kv
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, computed_field
 from referencing import Registry, Resource
 
 from floe_deploy.errors import ExitCode, FloeError
@@ -74,6 +74,7 @@ class ValidationReport(BaseModel):
     values_files: list[ValuesCheck]
     objects: list[ObjectCheck]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return all(not v.errors for v in self.values_files) and all(o.ok for o in self.objects)

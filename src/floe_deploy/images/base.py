@@ -20,7 +20,8 @@ from floe_deploy.images.catalog import image_spec
 from floe_deploy.platform.apt import debian_mirror, read_sources
 from floe_deploy.settings import Settings
 
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
+PACKAGES = ("python3", "python3-venv", "python3-gdbm", "ca-certificates")
+"""python3-gdbm: the official Python image's standard library has dbm.gnu; Debian ships it apart."""
 RECIPE_VERSION = "1"
 """Bump when the slimming steps below change: it is part of the key."""
 SLIMMED = (

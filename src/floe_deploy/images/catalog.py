@@ -46,7 +46,7 @@ CATALOG: tuple[ImageSpec, ...] = (
     ImageSpec(
         name="python-base",
         kind=ImageKind.BASE,
-        description="golden base: Debian minbase + python3 + venv + ca-certificates",
+        description="golden base: Debian minbase + python3 + venv + gdbm + ca-certificates",
     ),
     ImageSpec(
         name="dagster",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
+from floe_deploy.console import Console, json_or_human
 from floe_deploy.images.build import BuildPlan, BuildReport
 from floe_deploy.images.mirror import MirrorReport
 from floe_deploy.images.policy import ImageInspection
@@ -11,10 +11,8 @@ from floe_deploy.images.publish import PublishReport, VerifyReport
 MB = 1_000_000
 
 
+@json_or_human
 def show_plan(console: Console, plan: BuildPlan) -> None:
-    if console.json_mode:
-        console.json(plan)
-        return
     console.table(
         f"images.build plan (tag {plan.tag})",
         ["image", "platform", "reference", "build args"],
@@ -30,10 +28,8 @@ def show_plan(console: Console, plan: BuildPlan) -> None:
     )
 
 
+@json_or_human
 def show_build(console: Console, report: BuildReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.table(
         f"images (tag {report.tag})",
         ["image", "platform", "tag", "digest", "size", "seconds"],
@@ -105,9 +101,7 @@ def show_inspections(console: Console, inspections: list[ImageInspection]) -> No
         )
 
 
+@json_or_human
 def show_mirror(console: Console, report: MirrorReport) -> None:
-    if console.json_mode:
-        console.json(report)
-        return
     console.table(f"images.mirror → {report.mirror}", ["image", "source", "target"],
                   [(m.name, m.source, m.target) for m in report.images])  # fmt: skip

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -129,25 +128,3 @@ def prepare_context(platforms: list[str], build_platform: str) -> Path:
             )
             _extract_uv(tools)
     return context
-
-
-def venv_top_packages(image: str, platform: str, count: int = 10) -> list[tuple[str, int]]:
-    """The largest packages of the image's virtualenv (name, bytes), for the size benchmark."""
-    script = (
-        "import os,sys;r='/opt/floe/venv/lib/python3.11/site-packages';s={}\n"
-        "for e in os.scandir(r):\n"
-        " t=0\n"
-        " for d,_,fs in os.walk(e.path):\n"
-        "  t+=sum(os.path.getsize(os.path.join(d,f)) for f in fs)\n"
-        " s[e.name]=t+(e.stat().st_size if e.is_file() else 0)\n"
-        "print('\\n'.join(f'{k}\\t{v}' for k,v in sorted(s.items(),key=lambda i:-i[1])[:"
-        + str(count)
-        + "]))"
-    )
-    out = subprocess.run(
-        ["docker", "run", "--rm", "--platform", platform, "--entrypoint", "python3", image, "-c", script],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return [
-        (name, int(size)) for name, size in (line.split("\t") for line in out.splitlines() if line)
-    ]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
+from floe_deploy.console import Console, json_or_human
 from floe_deploy.platform.lifecycle import LifecycleResult
 from floe_deploy.platform.status import PlatformStatus
 
 
 def show_lifecycle(console: Console, title: str, result: LifecycleResult) -> None:
-    if console.json_mode:
-        console.json(result)
-        return
-    console.table(
+    console.show(
+        result,
         title,
         ["component", "action", "detail", "seconds"],
         [(c.component, c.action.value, c.detail, f"{c.seconds:.1f}") for c in result.components],
@@ -22,10 +20,8 @@ def _mark(ok: bool) -> str:
     return "ok" if ok else "PROBLEM"
 
 
+@json_or_human
 def show_status(console: Console, status: PlatformStatus) -> None:
-    if console.json_mode:
-        console.json(status.model_dump(mode="json") | {"healthy": status.healthy})
-        return
     engine, tools, builder, registry, res = (
         status.engine, status.tools, status.builder, status.registry, status.resources,
     )  # fmt: skip

@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
@@ -69,6 +69,7 @@ class PlatformStatus(BaseModel):
     resources: ResourcesStatus
     problems: list[str]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def healthy(self) -> bool:
         return not self.problems
