@@ -413,6 +413,25 @@ def test_registry_access_faults_are_one_line_each(
 
 
 @pytest.mark.requirement("007-FR-009", evidence="real")
+def test_build_reports_each_platforms_image_with_tag_id_size_and_time(docker: DockerClient) -> None:
+    """images.build on the real engine with buildx: one image per platform, as reported."""
+    done = run_task("images.build", "--image", "registry", "--platform", "linux/amd64,linux/arm64",
+                    "--json", timeout=PUBLISH_BUDGET_S)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    built = {i["platform"]: i for i in report["images"] if i["image"] == "registry"}
+    assert set(built) == {"linux/amd64", "linux/arm64"}
+    for platform, image in built.items():
+        assert image["reference"] == f"floe/registry:{report['tag']}-{platform.split('/')[1]}"
+        assert image["image_id"].startswith("sha256:")
+        assert image["size_bytes"] > 0
+        assert image["seconds"] >= 0
+        inspected = docker.image.inspect(image["reference"])
+        assert inspected.id == image["image_id"]
+        assert f"{inspected.os}/{inspected.architecture}" == platform
+
+
+@pytest.mark.requirement("007-FR-006", evidence="real")
 def test_bad_input_is_one_line_and_exit_2() -> None:
     unknown = run_task("images.build", "--image", "nope")
     assert unknown.returncode == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,17 @@ from floe_deploy.testing.traceability import load_requirements
 pytestmark = pytest.mark.requirement("007-FR-042", evidence="real")
 
 PLUGIN = ["-p", "floe_deploy.testing.traceability"]
+
+
+def inner_run(pytester: pytest.Pytester, source: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """Run `source` as an inner session; its result and its traceability rows by requirement."""
+    pytester.makepyfile(source)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest(
+        *PLUGIN, f"--traceability-dir={reports}", "--traceability-name=inner"
+    )
+    written = json.loads((reports / "traceability-inner.json").read_text())["requirements"]
+    return result, {row["requirement"]: row for row in written}
 
 
 def test_requirements_table_is_complete_and_unique() -> None:
@@ -46,23 +58,16 @@ def test_a_marker_without_evidence_fails_collection(pytester: pytest.Pytester) -
 def test_skipped_beside_passed_is_partial_and_the_strongest_passed_evidence_shows(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makepyfile(
+    result, rows = inner_run(
+        pytester,
         "import pytest\n\n"
         '@pytest.mark.requirement("007-FR-001", evidence="stand-in")\ndef test_fake():\n    pass\n\n'
         '@pytest.mark.requirement("007-FR-001", evidence="real")\ndef test_real():\n    pytest.skip("no engine")\n\n'
         '@pytest.mark.requirement("007-FR-002", evidence="plumbing")\ndef test_wiring():\n    pass\n\n'
-        '@pytest.mark.requirement("007-FR-002", evidence="real")\ndef test_real_two():\n    pass\n'
-    )
-    reports = pytester.path / "reports"
-    result = pytester.runpytest(
-        *PLUGIN, f"--traceability-dir={reports}", "--traceability-name=inner"
+        '@pytest.mark.requirement("007-FR-002", evidence="real")\ndef test_real_two():\n    pass\n',
     )
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["007-FR-001*partial*stand-in*1*0*", "007-FR-002*passed*real*2*0*"])
-    rows = {
-        row["requirement"]: row
-        for row in json.loads((reports / "traceability-inner.json").read_text())["requirements"]
-    }
     assert rows["007-FR-001"]["status"] == "partial"
     assert rows["007-FR-001"]["evidence"] == "stand-in"
     assert rows["007-FR-002"]["evidence"] == "real"
@@ -96,14 +101,11 @@ def test_unknown_requirement_fails_collection(pytester: pytest.Pytester) -> None
 
 
 def test_table_json_and_junit_report_outcomes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
+    result, rows = inner_run(
+        pytester,
         "import pytest\n\n"
         '@pytest.mark.requirement("007-FR-001", evidence="real")\ndef test_ok():\n    pass\n\n'
-        '@pytest.mark.requirement("007-FR-002", evidence="real")\ndef test_bad():\n    assert False\n'
-    )
-    reports = pytester.path / "reports"
-    result = pytester.runpytest(
-        *PLUGIN, f"--traceability-dir={reports}", "--traceability-name=inner"
+        '@pytest.mark.requirement("007-FR-002", evidence="real")\ndef test_bad():\n    assert False\n',
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
@@ -113,14 +115,10 @@ def test_table_json_and_junit_report_outcomes(pytester: pytest.Pytester) -> None
             "007-FR-002*failed*0*1*test_bad",
         ]
     )
-    rows = {
-        row["requirement"]: row
-        for row in json.loads((reports / "traceability-inner.json").read_text())["requirements"]
-    }
     assert rows["007-FR-001"]["status"] == "passed"
     assert rows["007-FR-002"]["status"] == "failed"
     assert rows["007-FR-003"]["status"] == "uncovered"
-    suite = ET.parse(reports / "traceability-inner.xml").getroot()
+    suite = ET.parse(pytester.path / "reports" / "traceability-inner.xml").getroot()
     assert suite.get("failures") == "1"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert cases["007-FR-002"].find("failure") is not None
