@@ -62,6 +62,23 @@ def test_each_optional_profile_adds_only_its_services(stack: DemoStack, profile:
     assert set(services) == set(DEFAULT_SERVICES) | set(OPTIONAL_PROFILES[profile])
 
 
+@pytest.mark.requirement("007-FR-015", evidence="real")
+def test_profile_images_come_through_the_mirror(tmp_path: Path) -> None:
+    """FLOE_MIRROR rewrites the profiles' upstream images too, as images.mirror copies them."""
+    mirrored = DemoStack(load_settings(state_dir=tmp_path, mirror="mirror.internal:5000"))
+    services = compose_config(written(mirrored), ["trino", "polaris", "observability"])["services"]
+    assert services["trino"]["image"] == "mirror.internal:5000/trinodb/trino:476"
+    assert services["marquez"]["image"] == "mirror.internal:5000/marquezproject/marquez:0.51.1"
+    images = {services[s]["image"] for s in ("trino", "polaris", "otel-collector", "marquez")}
+    assert {i.removeprefix("mirror.internal:5000/") for i in images} <= set(mirror_sources_values())
+
+
+def mirror_sources_values() -> list[str]:
+    from floe_deploy.images.mirror import mirror_sources  # noqa: PLC0415 (renders the chart)
+
+    return list(mirror_sources(load_settings()).values())
+
+
 def test_s3_healthcheck_follows_the_image_source(stack: DemoStack) -> None:
     upstream = compose_config(written(stack, ResolvedSource.UPSTREAM), [])["services"]["s3"]
     assert "mc ready local" in " ".join(upstream["healthcheck"]["test"])
@@ -112,6 +129,30 @@ def test_a_taken_port_names_its_setting(tmp_path: Path) -> None:
             ports=[f"127.0.0.1:{port}->4000/tcp"],
         )  # fmt: skip
         check_ports(stack, [], [ours])
+
+
+def test_every_profile_port_is_a_setting_off_the_registrys_port(tmp_path: Path) -> None:
+    ports = {
+        "trino": free_port(),
+        "polaris": free_port(),
+        "otlp": free_port(),
+        "marquez": free_port(),
+    }
+    stack = DemoStack(load_settings(state_dir=tmp_path, demo={"ports": ports}))
+    published = stack.host_ports(["trino", "polaris", "observability"])
+    assert {published[s] for s in ("trino", "polaris", "otel-collector", "marquez")} == set(
+        ports.values()
+    )
+    assert (
+        5000
+        not in DemoStack(load_settings(state_dir=tmp_path)).host_ports(["observability"]).values()
+    )
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["marquez"]))
+        holder.listen()
+        with pytest.raises(FloeError, match=f"port {ports['marquez']} .*marquez") as error:
+            check_ports(stack, ["observability"], [])
+    assert "FLOE_DEMO__PORTS__MARQUEZ=<port>" in error.value.remediation
 
 
 def test_profiles_unknown_or_offline_are_refused() -> None:

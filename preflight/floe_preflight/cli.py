@@ -199,7 +199,13 @@ def run_cli(argv: Sequence[str] | None = None, *, prog_name: str = "floe-preflig
     try:
         return int(command.main(args, prog_name=prog_name, standalone_mode=False) or 0)
     except click.ClickException as error:
-        return _usage_error(f"{prog_name}: {error.format_message()}", "", _wants_json(args))
+        message = f"{prog_name}: {error.format_message()}"
+        if isinstance(error, click.NoSuchOption) and error.option_name.startswith("--check-"):
+            check = error.option_name.removeprefix("--check-")  # the design research's spelling
+            message = (
+                f"{prog_name}: no option {error.option_name}; name a check with `--check {check}`"
+            )
+        return _usage_error(message, "", _wants_json(args))
     except click.Abort:
         return 130
 

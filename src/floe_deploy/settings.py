@@ -53,6 +53,13 @@ class DemoPorts(BaseModel):
     s3: int = Field(default=9000, gt=0, lt=65536)
     s3_console: int = Field(default=9001, gt=0, lt=65536)
     postgres: int = Field(default=15432, gt=0, lt=65536)
+    trino: int = Field(default=8080, gt=0, lt=65536, description="the `trino` profile")
+    polaris: int = Field(default=8181, gt=0, lt=65536, description="the `polaris` profile")
+    otlp: int = Field(default=4317, gt=0, lt=65536, description="`observability`: OTLP gRPC")
+    marquez: int = Field(
+        default=5050, gt=0, lt=65536,
+        description="`observability`: Marquez's API (not 5000: the local registry's port)",
+    )  # fmt: skip
 
 
 class DemoSettings(BaseModel):

@@ -569,6 +569,11 @@ def test_writable_means_may_create_tables_in_the_schema(local_postgres: Postgres
             {},
             "ERROR: config file absent.toml does not exist. Remediation: fix --config.",
         ),
+        (
+            ["--check-compute"],
+            {},
+            "ERROR: floe-preflight: no option --check-compute; name a check with `--check compute`. Remediation: see --help.",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_its_source(

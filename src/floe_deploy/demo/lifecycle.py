@@ -118,9 +118,11 @@ def check_ports(stack: DemoStack, profiles: list[str], running: list[ServiceStat
     ours = {int(binding.split("->")[0].rsplit(":", 1)[1]) for s in running for binding in s.ports}
     for service, port in stack.host_ports(profiles).items():
         if port not in ours and not _port_free(port):
-            variable = {"webserver": "DAGSTER", "s3 console": "S3_CONSOLE"}.get(
-                service, service.upper().replace("-", "_")
-            )
+            variable = {
+                "webserver": "DAGSTER",
+                "s3 console": "S3_CONSOLE",
+                "otel-collector": "OTLP",
+            }.get(service, service.upper())
             raise FloeError(
                 f"port {port} on 127.0.0.1 (for {service}) is already in use; nothing was started",
                 f"stop what holds it (`ss -ltnp 'sport = :{port}'`) or choose another port with "

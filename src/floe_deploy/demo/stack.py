@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -27,10 +28,11 @@ from floe_demo.config import (
     StorageConfig,
 )
 from floe_deploy.errors import FloeError
-from floe_deploy.images.source import ResolvedSource
+from floe_deploy.images.source import ResolvedSource, mirrored
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
+from floe_deploy.yaml_cache import load_document
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
@@ -53,6 +55,17 @@ S3_HEALTHCHECKS = {
 }
 SERVICE_IMAGES = {"postgres": "postgres", "s3": "s3", "cube": "cube", "dagster": "dagster"}
 """Catalog image → the FLOE_<NAME>_IMAGE variable the compose file reads."""
+PROFILE_IMAGE = re.compile(r"^\$\{(FLOE_[A-Z_]+_IMAGE):-([^}]+)\}$")
+
+
+def profile_images() -> dict[str, str]:
+    """The optional profiles' upstream images as compose.yaml names them: variable → image."""
+    services = load_document(COMPOSE_FILE.read_text())["services"]
+    return {
+        match[1]: match[2]
+        for service in services.values()
+        if service.get("profiles") and (match := PROFILE_IMAGE.match(str(service.get("image", ""))))
+    }
 
 
 class Credentials(BaseModel):
@@ -197,6 +210,9 @@ class DemoStack:
         environment = {
             f"FLOE_{variable.upper()}_IMAGE": images.references[name]
             for name, variable in SERVICE_IMAGES.items()
+        } | {
+            variable: mirrored(image, self.settings.mirror)
+            for variable, image in profile_images().items()
         }
         return environment | {
             "FLOE_DEMO_ARTIFACTS": str(self.artifacts_file),
@@ -211,6 +227,10 @@ class DemoStack:
             "FLOE_S3_CONSOLE_PORT": str(ports.s3_console),
             "FLOE_DAGSTER_PORT": str(ports.dagster),
             "FLOE_CUBE_PORT": str(ports.cube),
+            "FLOE_TRINO_PORT": str(ports.trino),
+            "FLOE_POLARIS_PORT": str(ports.polaris),
+            "FLOE_OTLP_PORT": str(ports.otlp),
+            "FLOE_MARQUEZ_PORT": str(ports.marquez),
         }
 
     def write_environment(self, images: StackImages) -> None:
@@ -256,7 +276,8 @@ class DemoStack:
             "webserver": ports.dagster,
             "cube": ports.cube,
         }
-        optional = {"trino": 8080, "polaris": 8181, "otel-collector": 4317, "marquez": 5000}
+        optional = {"trino": ports.trino, "polaris": ports.polaris,
+                    "otel-collector": ports.otlp, "marquez": ports.marquez}  # fmt: skip
         for profile in profiles:
             for service in OPTIONAL_PROFILES[profile]:
                 published[service] = optional[service]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from floe_deploy.console import Console
+from floe_deploy.demo.stack import profile_images
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.helm.images import canonical, third_party_images
 from floe_deploy.images.catalog import upstream_references
@@ -26,12 +27,19 @@ class MirrorReport(BaseModel):
 
 def mirror_sources(settings: Settings) -> dict[str, str]:
     """name → reference of every image a deployment pulls that the project does not build: the
-    catalog's upstream images and whatever any of the chart's values files renders."""
+    catalog's upstream images, whatever any of the chart's values files renders, and the compose
+    demo's optional profiles."""
     sources = upstream_references(settings.python_version)
     known = {canonical(reference) for reference in sources.values()}
     for image in sorted(third_party_images(settings)):
         if canonical(image) not in known:
             sources[f"chart: {image}"] = image
+            known.add(canonical(image))
+    for variable, image in profile_images().items():
+        if canonical(image) not in known:
+            sources[
+                f"demo profile: {variable.removeprefix('FLOE_').removesuffix('_IMAGE').lower()}"
+            ] = image
             known.add(canonical(image))
     return sources
 
