@@ -136,6 +136,21 @@ def test_every_image_is_published_for_both_platforms(
         assert tagged.digest == entry["digest"]
 
 
+@pytest.mark.requirement("007-FR-049", evidence="real")
+def test_a_publish_leaves_no_push_tags_in_the_engine(
+    release: dict[str, Any], private: PrivateRegistry, docker: DockerClient
+) -> None:
+    """The registry holds what was pushed; the engine keeps only the build's local tags."""
+    left = [
+        tag
+        for image in docker.image.list()
+        for tag in image.repo_tags
+        if tag.startswith(f"{private.address}/")
+    ]
+    assert left == []
+    assert docker.image.list(f"floe/registry:{VERSION}-amd64")
+
+
 @pytest.mark.requirement("007-FR-046", evidence="real")
 def test_the_release_record_names_every_artifact_by_digest(
     release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient

@@ -232,3 +232,23 @@ def mirror(c: Context, to: str = "", json: bool = False) -> int:
     console = Console(json_mode=json)
     show_mirror(console, mirror_images(load_settings(), to, console))
     return 0
+
+
+@task(
+    help={
+        "dry_run": "list what would go, remove nothing",
+        "json": JSON_HELP,
+    }
+)
+@reports_errors
+def prune(c: Context, dry_run: bool = False, json: bool = False) -> int:
+    """Untag floe's stale images (other dev versions, push tags, old golden bases), remove its
+    dangling images, and trim the build cache to FLOE_BUILD_CACHE_MAX_GB."""
+    from floe_deploy.console import Console
+    from floe_deploy.images.reclaim import prune_images
+    from floe_deploy.images.render import show_prune
+    from floe_deploy.settings import load_settings
+
+    console = Console(json_mode=json)
+    show_prune(console, prune_images(load_settings(), console, dry_run=dry_run))
+    return 0

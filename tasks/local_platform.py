@@ -12,10 +12,21 @@ REGISTRY_HELP = "host:port of the local registry (default 127.0.0.1:5000, or FLO
 STATE_HELP = "directory for pid files, logs and registry data (default ~/.local/state/floe-deploy)"
 
 
-@task(help={"json": JSON_HELP, "registry": REGISTRY_HELP, "state_dir": STATE_HELP})
+@task(
+    help={
+        "json": JSON_HELP,
+        "registry": REGISTRY_HELP,
+        "state_dir": STATE_HELP,
+        "prune": "then run images.prune, and check free disk after it (build machines)",
+    }
+)
 @reports_errors
 def up(
-    c: Context, json: bool = False, registry: str | None = None, state_dir: str | None = None
+    c: Context,
+    json: bool = False,
+    registry: str | None = None,
+    state_dir: str | None = None,
+    prune: bool = False,
 ) -> int:
     """Start the Docker engine and the local registry when nothing runs them yet."""
     from floe_deploy.console import Console
@@ -24,7 +35,9 @@ def up(
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
-    result = platform_up(load_settings(registry=registry, state_dir=state_dir), console)
+    result = platform_up(
+        load_settings(registry=registry, state_dir=state_dir), console, prune=prune
+    )
     show_lifecycle(console, "platform.up", result)
     return 0
 

@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         "has none (`invoke helm.deps` fills charts/); e.g. a copy made on a connected machine",
     )
     min_free_disk_gb: float = Field(default=10.0, description="Free disk below this is unhealthy.")
+    build_cache_max_gb: float = Field(
+        default=20.0,
+        gt=0,
+        description="images.prune trims the build cache to this size, least recently used first",
+    )
     min_free_memory_gb: float = Field(
         default=4.0, description="Free memory below this is unhealthy."
     )

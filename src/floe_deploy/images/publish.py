@@ -124,7 +124,8 @@ def push_images(
     """Push every built image under `<registry>/<prefix>/<image>:<tag>-<arch>`; record digests.
 
     The Docker daemon pushes with the credentials of `docker login`; its failures get the same
-    messages as the toolkit's own registry calls.
+    messages as the toolkit's own registry calls. The push tag is dropped again: the registry
+    holds the image, and the engine keeps its local tag (no per-registry copies pile up).
     """
     oci = require_registry(settings, oci)
     client = docker_client(settings)
@@ -132,8 +133,8 @@ def push_images(
     for built in report.images:
         remote = f"{repository(settings, built.image)}:{report.tag}-{arch_of(built.platform)}"
         with console.step(f"push {remote}"):
+            client.image.tag(built.reference, remote)
             try:
-                client.image.tag(built.reference, remote)
                 client.image.push(remote, quiet=True)
             except DockerException as error:
                 raise classify_failure(
@@ -141,6 +142,8 @@ def push_images(
                     f"{error.stderr or ''}{error.stdout or ''}",
                     f"pushing {remote}",
                 ) from None
+            finally:
+                client.image.remove(remote, prune=False)
             manifest = oci.resolve(remote)
         pushed.append(
             built.model_copy(

@@ -7,6 +7,7 @@ from floe_deploy.images.build import BuildPlan, BuildReport
 from floe_deploy.images.mirror import MirrorReport
 from floe_deploy.images.policy import ImageInspection
 from floe_deploy.images.publish import PublishReport, VerifyReport
+from floe_deploy.images.reclaim import PruneReport
 
 MB = 1_000_000
 
@@ -105,3 +106,18 @@ def show_inspections(console: Console, inspections: list[ImageInspection]) -> No
 def show_mirror(console: Console, report: MirrorReport) -> None:
     console.table(f"images.mirror → {report.mirror}", ["image", "source", "target"],
                   [(m.name, m.source, m.target) for m in report.images])  # fmt: skip
+
+
+@json_or_human
+def show_prune(console: Console, report: PruneReport) -> None:
+    verb = "would untag" if report.dry_run else "untagged"
+    console.table(
+        f"images.prune: {verb} {len(report.stale_tags)} (current version {report.current_version})",
+        ["tag", "why"],
+        [(stale.reference, stale.why) for stale in report.stale_tags],
+    )
+    console.line(
+        f"dangling floe images: {report.dangling_images}; build cache budget "
+        f"{report.build_cache_max_gb} GB; free disk {report.free_before_gb} → "
+        f"{report.free_after_gb} GB"
+    )

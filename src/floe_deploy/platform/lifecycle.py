@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -12,10 +11,11 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
+from floe_deploy.images.reclaim import prune_images
 from floe_deploy.platform.emulation import arm64_emulation_enabled, enable_arm64_emulation
 from floe_deploy.platform.engine import engine_address, start_engine, stop_engine
 from floe_deploy.platform.registry import start_registry, stop_registry
-from floe_deploy.platform.status import GIB
+from floe_deploy.platform.status import free_disk
 from floe_deploy.settings import Settings
 
 
@@ -25,6 +25,7 @@ class Action(StrEnum):
     STOPPED = "stopped"
     NOT_OURS = "not started by floe-deploy (left alone)"
     UNAVAILABLE = "unavailable"
+    PRUNED = "pruned"
 
 
 class ComponentResult(BaseModel):
@@ -40,14 +41,12 @@ class LifecycleResult(BaseModel):
 
 def check_free_disk(settings: Settings) -> None:
     """Refuse to start anything when the state dir's disk is below the configured minimum."""
-    path = settings.state_dir
-    while not path.exists():
-        path = path.parent
-    free_gb = shutil.disk_usage(path).free / GIB
+    path, free_gb = free_disk(settings.state_dir)
     if free_gb < settings.min_free_disk_gb:
         raise FloeError(
             f"only {free_gb:.1f} GB free on {path}, below the {settings.min_free_disk_gb} GB minimum",
-            "free disk space (docker image prune, remove old build/) or set FLOE_MIN_FREE_DISK_GB",
+            "run `invoke images.prune` (or `invoke platform.up --prune`), free disk space otherwise, "
+            "or set FLOE_MIN_FREE_DISK_GB",
         )
 
 
@@ -65,9 +64,14 @@ def _timed(
     )
 
 
-def platform_up(settings: Settings, console: Console) -> LifecycleResult:
-    """Start the engine and the registry (each only if not already answering); all or nothing."""
-    check_free_disk(settings)
+def platform_up(settings: Settings, console: Console, *, prune: bool = False) -> LifecycleResult:
+    """Start the engine and the registry (each only if not already answering); all or nothing.
+
+    With `prune`, floe's stale images go (images.prune) before the free-disk check, which then
+    runs once the engine answers; a build machine that runs every commit needs that.
+    """
+    if not prune:
+        check_free_disk(settings)
     started: list[Callable[[Settings], bool]] = []
 
     def engine() -> tuple[Action, str]:
@@ -93,13 +97,18 @@ def platform_up(settings: Settings, console: Console) -> LifecycleResult:
             return Action.STARTED, f"{settings.registry}, data in {data}"
         return Action.ALREADY_RUNNING, settings.registry
 
+    def reclaim() -> tuple[Action, str]:
+        report = prune_images(settings, console)
+        check_free_disk(settings)
+        return Action.PRUNED, (
+            f"{len(report.stale_tags)} stale tags, {report.dangling_images} dangling images: "
+            f"{report.free_before_gb} → {report.free_after_gb} GB free"
+        )
+
+    steps = [("docker engine", engine), ("arm64 emulation", emulation), ("registry", registry)]
     components = []
     try:
-        for name, work in (
-            ("docker engine", engine),
-            ("arm64 emulation", emulation),
-            ("registry", registry),
-        ):
+        for name, work in steps + ([("stale floe images", reclaim)] if prune else []):
             components.append(_timed(name, console, work))
     except FloeError:
         for stop in reversed(started):

@@ -132,13 +132,18 @@ def free_memory_gb(meminfo: Path = Path("/proc/meminfo")) -> float:
     return 0.0
 
 
+def free_disk(path: Path) -> tuple[Path, float]:
+    """The nearest existing directory at or above path, and the GiB free on its disk."""
+    while not path.exists():
+        path = path.parent
+    return path, round(shutil.disk_usage(path).free / GIB, 2)
+
+
 def _resources(settings: Settings, engine: EngineStatus) -> ResourcesStatus:
-    disk_path = Path(engine.root_dir) if engine.root_dir else settings.state_dir
-    while not disk_path.exists():
-        disk_path = disk_path.parent
+    disk_path, free_gb = free_disk(Path(engine.root_dir) if engine.root_dir else settings.state_dir)
     return ResourcesStatus(
         disk_path=str(disk_path),
-        free_disk_gb=round(shutil.disk_usage(disk_path).free / GIB, 2),
+        free_disk_gb=free_gb,
         min_free_disk_gb=settings.min_free_disk_gb,
         free_memory_gb=free_memory_gb(),
         min_free_memory_gb=settings.min_free_memory_gb,
