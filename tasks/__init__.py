@@ -5,10 +5,11 @@ where a tasks/platform.py would shadow the standard library's `platform` module.
 
 from invoke.collection import Collection
 
-from tasks import demo, gitops, helm, images, local_platform, preflight, release
+from tasks import demo, docs, gitops, helm, images, local_platform, preflight, release
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(demo))
+namespace.add_collection(Collection.from_module(docs))
 namespace.add_collection(Collection.from_module(gitops))
 namespace.add_collection(Collection.from_module(helm))
 namespace.add_collection(Collection.from_module(images))

@@ -9,6 +9,7 @@ from invoke.exceptions import Exit
 
 from floe_deploy.cli import reports_errors
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.reference import task_arguments
 from floe_deploy.testing import run_task
 
 pytestmark = pytest.mark.requirement("007-FR-006", evidence="real")
@@ -68,3 +69,38 @@ def test_bad_setting_through_a_task_is_exit_2_without_traceback() -> None:
     assert "Traceback" not in done.stderr
     as_json = run_task("platform.status", "--json", "--registry", "no-port:x")
     assert json.loads(as_json.stdout)["error"]["exit_code"] == 2
+
+
+def _all_tasks() -> dict[str, object]:
+    from tasks import namespace  # noqa: PLC0415
+
+    found: dict[str, object] = {name: task for name, task in namespace.tasks.items()}
+    for prefix, sub in namespace.collections.items():
+        found |= {f"{prefix}.{name}": task for name, task in sub.tasks.items()}
+    return found
+
+
+def test_every_task_body_knows_its_invoke_name() -> None:
+    from floe_deploy.cli import task_name  # noqa: PLC0415
+
+    assert {name: task_name(task.body) for name, task in _all_tasks().items()} == {  # type: ignore[attr-defined]
+        name: name for name in _all_tasks()
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        name
+        for name, task in _all_tasks().items()
+        if any(argument.positional for argument in task_arguments(task))
+    ),
+)
+def test_help_after_a_positional_task_is_its_help(name: str) -> None:
+    """Invoke reads `TASK --help` as the positional's value; the task prints its help instead."""
+    after = run_task(name, "--help")
+    before = run_task("--help", name)
+    assert after.returncode == 0, after.stderr
+    assert "Traceback" not in after.stderr
+    assert after.stdout.replace("inv[oke]", "invoke") == before.stdout.replace("inv[oke]", "invoke")
+    assert "Options:" in after.stdout

@@ -46,33 +46,50 @@ class Section(BaseModel):
 
 
 class ComputeSettings(Section):
-    type: Literal["duckdb", "trino", "snowflake", "bigquery"] = "duckdb"
-    host: str | None = None
-    port: int | None = None
-    user: str = "floe"
-    catalog: str | None = None
-    http_scheme: Literal["http", "https"] = "http"
-    account: str | None = None
-    password: SecretStr | None = None
-    project: str | None = None
+    type: Literal["duckdb", "trino", "snowflake", "bigquery"] = Field(
+        default="duckdb",
+        description="the engine to probe; the workload computes in DuckDB in process whatever this is",
+    )
+    host: str | None = Field(default=None, description="trino: coordinator host")
+    port: int | None = Field(default=None, description="trino: coordinator port (8080 for http)")
+    user: str = Field(default="floe", description="trino, snowflake: the user to connect as")
+    catalog: str | None = Field(default=None, description="trino: catalog of the Iceberg tables")
+    http_scheme: Literal["http", "https"] = Field(
+        default="http", description="trino: http or https"
+    )
+    account: str | None = Field(default=None, description="snowflake: account identifier")
+    password: SecretStr | None = Field(
+        default=None, description="trino (https), snowflake: password"
+    )
+    project: str | None = Field(default=None, description="bigquery: Google Cloud project id")
 
 
 class StorageSettings(Section):
-    type: Literal["s3"] = "s3"
-    endpoint: str | None = None
-    bucket: str | None = None
-    region: str = "us-east-1"
-    access_key_id: str | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = Field(
-        default=None, description="temporary credentials (STS); AWS_SESSION_TOKEN"
+    type: Literal["s3"] = Field(default="s3", description="S3 or an S3-compatible server")
+    endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint URL; unset for AWS S3"
     )
-    warehouse_prefix: str = "warehouse"
-    path_style: bool = True
+    bucket: str | None = Field(default=None, description="the Iceberg warehouse bucket")
+    region: str = Field(default="us-east-1", description="the bucket's region")
+    access_key_id: str | None = Field(default=None, description="access key id")
+    secret_access_key: SecretStr | None = Field(default=None, description="secret access key")
+    session_token: SecretStr | None = Field(
+        default=None, description="temporary credentials (STS): their session token"
+    )
+    warehouse_prefix: str = Field(
+        default="warehouse",
+        description="key prefix of the warehouse; --write-probe writes under it",
+    )
+    path_style: bool = Field(
+        default=True, description="path-style addressing (MinIO and most S3-compatible servers)"
+    )
 
 
 class CatalogSettings(Section):
-    type: Literal["rest", "sql"] = "sql"
+    type: Literal["rest", "sql"] = Field(
+        default="sql",
+        description="rest (Polaris or another Iceberg REST catalog) or sql (Postgres)",
+    )
     uri: str | None = Field(
         default=None,
         description="rest: base URL, e.g. https://polaris/api/catalog; "
@@ -82,26 +99,36 @@ class CatalogSettings(Section):
         default=None,
         description="sql: the password when the URI has none (else POSTGRES_PASSWORD, as the platform does)",
     )
-    warehouse: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    scope: str = "PRINCIPAL_ROLE:ALL"
-    verify_tls: bool = True
+    warehouse: str | None = Field(default=None, description="rest: the catalog (warehouse) name")
+    client_id: str | None = Field(
+        default=None, description="rest: OAuth2 client id of the principal"
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="rest: OAuth2 client secret of the principal"
+    )
+    scope: str = Field(default="PRINCIPAL_ROLE:ALL", description="rest: OAuth2 scope requested")
+    verify_tls: bool = Field(
+        default=True, description="rest: verify the catalog's TLS certificate (off only for tests)"
+    )
 
 
 class PostgresSettings(Section):
-    host: str | None = None
-    port: int = 5432
-    database: str = "postgres"
-    user: str = "postgres"
-    password: SecretStr | None = None
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    host: str | None = Field(default=None, description="server host; unset skips the check")
+    port: int = Field(default=5432, description="server port")
+    database: str = Field(default="postgres", description="database Dagster uses")
+    user: str = Field(default="postgres", description="user Dagster connects as")
+    password: SecretStr | None = Field(default=None, description="that user's password")
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        default="prefer", description="libpq sslmode; production: require or verify-full"
+    )
 
 
 class PlatformSettings(Section):
-    min_memory_gb: float = 4.0
-    min_disk_gb: float = 10.0
-    docker_socket: str = "/var/run/docker.sock"
+    min_memory_gb: float = Field(default=4.0, description="available memory below this is an error")
+    min_disk_gb: float = Field(default=10.0, description="free disk below this is an error")
+    docker_socket: str = Field(
+        default="/var/run/docker.sock", description="the Docker engine's socket to probe"
+    )
 
 
 SEED_NAMES: dict[str, str] = {

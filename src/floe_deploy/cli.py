@@ -11,6 +11,27 @@ from invoke.exceptions import Exit
 from floe_deploy.errors import FloeError
 
 TaskBody = TypeVar("TaskBody", bound=Callable[..., Any])
+HELP_FLAGS = {"--help", "-h"}
+TOP_LEVEL_MODULES = {"tasks.preflight", "tasks.release"}
+"""Task modules whose tasks sit at the top of the collection (tasks/__init__.py)."""
+NAMESPACE_OF_MODULE = {"tasks.local_platform": "platform"}
+"""Modules whose namespace differs from their name (tasks/__init__.py says why)."""
+
+
+def task_name(body: Callable[..., Any]) -> str:
+    """The name `invoke` knows a task body by, e.g. images.inspect."""
+    module = body.__module__
+    if module in TOP_LEVEL_MODULES:
+        return body.__name__
+    namespace = NAMESPACE_OF_MODULE.get(module, module.rpartition(".")[2])
+    return f"{namespace}.{body.__name__}"
+
+
+def asked_for_help(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """`invoke TASK --help` on a task with a positional: Invoke reads --help as its value."""
+    return any(
+        isinstance(value, str) and value in HELP_FLAGS for value in (*args[1:], *kwargs.values())
+    )
 
 
 def reports_errors(body: TaskBody) -> TaskBody:
@@ -21,6 +42,11 @@ def reports_errors(body: TaskBody) -> TaskBody:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if asked_for_help(args, kwargs):
+            from invoke.program import Program  # noqa: PLC0415
+
+            Program().run(["invoke", "--help", task_name(body)], exit=False)
+            return None
         try:
             code = body(*args, **kwargs)
         except FloeError as error:

@@ -48,11 +48,15 @@ class DemoPorts(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dagster: int = Field(default=3000, gt=0, lt=65536)
-    cube: int = Field(default=4000, gt=0, lt=65536)
-    s3: int = Field(default=9000, gt=0, lt=65536)
-    s3_console: int = Field(default=9001, gt=0, lt=65536)
-    postgres: int = Field(default=15432, gt=0, lt=65536)
+    dagster: int = Field(default=3000, gt=0, lt=65536, description="the Dagster UI")
+    cube: int = Field(default=4000, gt=0, lt=65536, description="Cube's API")
+    s3: int = Field(default=9000, gt=0, lt=65536, description="the S3 server's API")
+    s3_console: int = Field(
+        default=9001, gt=0, lt=65536, description="the S3 server's console (upstream MinIO)"
+    )
+    postgres: int = Field(
+        default=15432, gt=0, lt=65536, description="Postgres (not 5432: a host server's port)"
+    )
     trino: int = Field(default=8080, gt=0, lt=65536, description="the `trino` profile")
     polaris: int = Field(default=8181, gt=0, lt=65536, description="the `polaris` profile")
     otlp: int = Field(default=4317, gt=0, lt=65536, description="`observability`: OTLP gRPC")
@@ -67,7 +71,11 @@ class DemoSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project: str = Field(default="floe-demo", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    project: str = Field(
+        default="floe-demo",
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="compose project name; each has its own state dir, credentials and data",
+    )
     ports: DemoPorts = DemoPorts()
 
 
