@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from python_on_whales import DockerClient
 from tenacity import retry, stop_after_delay, wait_fixed
@@ -25,11 +26,13 @@ from floe_demo.loader import IcebergLoader
 from floe_deploy.demo import dagster_api
 from floe_deploy.demo.health import PROJECT_LABEL, unhealthy_services
 from floe_deploy.demo.stack import DemoStack
+from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task
+from floe_deploy.testing.browser import RenderedPage, render, screenshot
 from floe_deploy.testing.containers import run_labels
 
-PORT_NAMES = ("DAGSTER", "CUBE", "S3", "S3_CONSOLE", "POSTGRES")
+PORT_NAMES = ("DAGSTER", "CUBE", "DASHBOARD", "S3", "S3_CONSOLE", "POSTGRES")
 
 
 def demo_env(state_dir: Path, project: str) -> dict[str, str]:
@@ -114,6 +117,7 @@ def test_first_up_reports_a_changed_stack_its_first_run_and_urls(demo: Demo) -> 
     ports = demo.stack.ports
     assert report["urls"]["Dagster UI"] == f"http://127.0.0.1:{ports.dagster}"
     assert report["urls"]["Cube API"] == f"http://127.0.0.1:{ports.cube}/cubejs-api/v1"
+    assert report["urls"]["Dashboard"] == f"http://127.0.0.1:{ports.dashboard}"
     steps = [step["step"] for step in report["steps"]]
     assert steps[0].startswith("platform preflight")
     assert steps[-1] == "rows in Cube"
@@ -146,13 +150,74 @@ def test_status_reports_services_runs_and_rows(demo: Demo) -> None:
     report = status_once_cube_caught_up(demo)
     assert report["healthy"] is True
     assert {s["service"] for s in report["services"]} == {
-        "postgres", "s3", "code-location", "webserver", "daemon", "cube",
+        "postgres", "s3", "code-location", "webserver", "daemon", "cube", "dashboard",
     }  # fmt: skip
     assert all(s["health"] == "healthy" for s in report["services"])
     assert report["last_run"]["status"] in {"SUCCESS", "STARTED", "QUEUED", "STARTING"}
     rows = report["rows"]
     assert rows["iceberg"] >= rows["mart_orders"] > 0
     assert all(port.startswith("127.0.0.1:") for s in report["services"] for port in s["ports"])
+
+
+def cube_figures(demo: Demo) -> tuple[int, float]:
+    from floe_deploy.demo.lifecycle import cube_client  # noqa: PLC0415
+
+    (row,) = cube_client(demo.stack).load({"measures": ["Orders.count", "Orders.revenue"]})
+    return int(row["Orders.count"]), round(float(row["Orders.revenue"]), 2)
+
+
+@retry(stop=stop_after_delay(180), wait=wait_fixed(2), reraise=True)
+def dashboard_between_equal_figures(demo: Demo) -> tuple[RenderedPage, int, float]:
+    """The rendered page, between two equal answers of Cube and the mart: the schedule lands a
+    batch a minute, so a page rendered across a landing is retried, never compared."""
+    before = cube_figures(demo)
+    page = render(demo.stack.dashboard_url)
+    after = cube_figures(demo)
+    mart = status_json(demo.env)["rows"]["mart_orders"]
+    assert page.by_id("kpi-orders").attributes.get("data-value"), "the page shows no figures"
+    assert before == after, (before, after)
+    assert mart == before[0], (mart, before)
+    return page, *before
+
+
+@pytest.mark.requirement("007-FR-050", evidence="real")
+def test_the_dashboard_shows_what_cube_and_the_mart_hold(demo: Demo) -> None:
+    """Headless Chromium renders the dashboard; its orders and revenue are Cube's and the mart's,
+    its quality figures and runs are Dagster's, and no Cube credential reaches the browser."""
+    page, orders, revenue = dashboard_between_equal_figures(demo)
+    body = next(e for e in page.elements if e.tag == "body")
+    assert body.attributes["data-state"] == "ready"
+    assert int(page.by_id("kpi-orders").attributes["data-value"]) == orders
+    assert float(page.by_id("kpi-revenue").attributes["data-value"]) == pytest.approx(revenue)
+    by_status = {
+        e.attributes["data-status"]: int(e.text) for e in page.with_attribute("data-status")
+    }
+    assert sum(by_status.values()) == orders
+    bars = page.with_attribute("data-revenue")
+    assert bars
+    assert sum(float(b.attributes["data-revenue"]) for b in bars) == pytest.approx(
+        revenue, abs=0.01 * len(bars)
+    )
+    quality = {e.attributes["data-figure"]: int(e.text) for e in page.with_attribute("data-figure")}
+    assert quality["rows"] > 0
+    assert {"null_cells", "duplicate_rows", "late_rows"} <= set(quality)
+    checks = {e.attributes["data-check"] for e in page.with_attribute("data-check")}
+    assert checks == {"null_share_as_configured", "late_rows_counted", "duplicates_removed"}
+    assert "SUCCESS" in {
+        e.attributes["data-run-status"] for e in page.with_attribute("data-run-status")
+    }
+
+    secret = demo.stack.credentials(create=False).cube_api_secret.get_secret_value()
+    served = [
+        httpx.get(f"{demo.stack.dashboard_url}{path}", timeout=10).text
+        for path in ("/", "/static/app.js", "/static/style.css", "/api/summary")
+    ]
+    assert not any(secret in text or "eyJ" in text for text in [*served, page.html])
+
+    shot = screenshot(
+        demo.stack.dashboard_url, PROJECT_ROOT / "build" / "reports" / "dashboard.png"
+    )
+    assert shot.stat().st_size > 10_000
 
 
 @pytest.mark.requirement("007-FR-030", evidence="real")

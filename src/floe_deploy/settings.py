@@ -57,6 +57,9 @@ class DemoPorts(BaseModel):
     postgres: int = Field(
         default=15432, gt=0, lt=65536, description="Postgres (not 5432: a host server's port)"
     )
+    dashboard: int = Field(
+        default=8050, gt=0, lt=65536, description="the dashboard: orders through Cube, runs"
+    )
     trino: int = Field(default=8080, gt=0, lt=65536, description="the `trino` profile")
     polaris: int = Field(default=8181, gt=0, lt=65536, description="the `polaris` profile")
     otlp: int = Field(default=4317, gt=0, lt=65536, description="`observability`: OTLP gRPC")

@@ -297,6 +297,7 @@ def wait_for_cube_rows(stack: DemoStack) -> int:
 
 def urls(stack: DemoStack, source: ResolvedSource, profiles: list[str]) -> dict[str, str]:
     found = {
+        "Dashboard": stack.dashboard_url,
         "Dagster UI": stack.dagster_url,
         "Cube API": f"{stack.cube_url}/cubejs-api/v1",
         "S3 API": stack.s3_url,

@@ -36,7 +36,9 @@ from floe_deploy.yaml_cache import load_document
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
-DEFAULT_SERVICES = ("postgres", "s3", "code-location", "webserver", "daemon", "cube")
+DEFAULT_SERVICES = (
+    "postgres", "s3", "code-location", "webserver", "daemon", "cube", "dashboard",
+)  # fmt: skip
 OPTIONAL_PROFILES = {
     "trino": ("trino",),
     "polaris": ("polaris",),
@@ -125,6 +127,10 @@ class DemoStack:
     @property
     def dagster_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.dagster}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.dashboard}"
 
     @property
     def cube_url(self) -> str:
@@ -227,6 +233,7 @@ class DemoStack:
             "FLOE_S3_CONSOLE_PORT": str(ports.s3_console),
             "FLOE_DAGSTER_PORT": str(ports.dagster),
             "FLOE_CUBE_PORT": str(ports.cube),
+            "FLOE_DASHBOARD_PORT": str(ports.dashboard),
             "FLOE_TRINO_PORT": str(ports.trino),
             "FLOE_POLARIS_PORT": str(ports.polaris),
             "FLOE_OTLP_PORT": str(ports.otlp),
@@ -275,6 +282,7 @@ class DemoStack:
             "s3 console": ports.s3_console,
             "webserver": ports.dagster,
             "cube": ports.cube,
+            "dashboard": ports.dashboard,
         }
         optional = {"trino": ports.trino, "polaris": ports.polaris,
                     "otel-collector": ports.otlp, "marquez": ports.marquez}  # fmt: skip

