@@ -45,7 +45,7 @@ def run() -> list[Measurement]:
     project = f"floe-bench-{int(time.time())}"
     env = {"FLOE_STATE_DIR": state, "FLOE_DEMO__PROJECT": project} | {
         f"FLOE_DEMO__PORTS__{name}": str(free_port())
-        for name in ("DAGSTER", "CUBE", "S3", "S3_CONSOLE", "POSTGRES")
+        for name in ("DAGSTER", "CUBE", "DASHBOARD", "S3", "S3_CONSOLE", "POSTGRES")
     }
     try:
         first_s, first = _timed_up(env)

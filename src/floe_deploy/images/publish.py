@@ -133,17 +133,18 @@ def push_images(
     for built in report.images:
         remote = f"{repository(settings, built.image)}:{report.tag}-{arch_of(built.platform)}"
         with console.step(f"push {remote}"):
-            client.image.tag(built.reference, remote)
             try:
-                client.image.push(remote, quiet=True)
+                client.image.tag(built.reference, remote)
+                try:
+                    client.image.push(remote, quiet=True)
+                finally:
+                    client.image.remove(remote, prune=False)
             except DockerException as error:
                 raise classify_failure(
                     settings.registry,
                     f"{error.stderr or ''}{error.stdout or ''}",
                     f"pushing {remote}",
                 ) from None
-            finally:
-                client.image.remove(remote, prune=False)
             manifest = oci.resolve(remote)
         pushed.append(
             built.model_copy(
