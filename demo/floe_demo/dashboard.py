@@ -27,6 +27,7 @@ CUBE_URL_ENV = "FLOE_DASHBOARD_CUBE_URL"
 DAGSTER_URL_ENV = "FLOE_DASHBOARD_DAGSTER_URL"
 CUBE_SECRET_ENV = "CUBEJS_API_SECRET"  # noqa: S105 (the variable's name)
 PORT_ENV = "FLOE_DASHBOARD_PORT"
+LISTEN_ON = "0.0.0.0"  # noqa: S104 (inside its container; compose publishes it on 127.0.0.1 only)
 DAGSTER_QUERY = """
 query Dashboard {
   runsOrError(limit: 8) {
@@ -179,9 +180,8 @@ def main() -> None:
         os.environ.get(CUBE_URL_ENV, "http://cube:4000"), os.environ[CUBE_SECRET_ENV], timeout=10
     )
     app = create_app(cube, os.environ.get(DAGSTER_URL_ENV, "http://webserver:3000"))
-    uvicorn.run(
-        app, host="0.0.0.0", port=int(os.environ.get(PORT_ENV, "8050")), log_level="warning"
-    )  # noqa: S104 (inside its container; compose publishes it on 127.0.0.1)
+    port = int(os.environ.get(PORT_ENV, "8050"))
+    uvicorn.run(app, host=LISTEN_ON, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

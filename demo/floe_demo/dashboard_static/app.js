@@ -28,7 +28,7 @@ function byDay(days) {
 function drawChart(svg, days) {
   const points = byDay(days).slice(-14);
   const max = Math.max(1, ...points.map(([, revenue]) => revenue));
-  const width = 800 / Math.max(1, points.length);
+  const width = Math.min(120, 800 / Math.max(1, points.length));
   const ns = "http://www.w3.org/2000/svg";
   svg.replaceChildren(...points.flatMap(([day, revenue], i) => {
     const height = Math.round((revenue / max) * 170);
@@ -43,7 +43,11 @@ function drawChart(svg, days) {
     label.setAttribute("x", i * width + 4);
     label.setAttribute("y", 208);
     label.textContent = day.slice(5);
-    return [bar, label];
+    const amount = document.createElementNS(ns, "text");
+    amount.setAttribute("x", i * width + 4);
+    amount.setAttribute("y", 184 - height);
+    amount.textContent = money.format(Math.round(revenue));
+    return [bar, label, amount];
   }));
 }
 
