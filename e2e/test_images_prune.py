@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
 
 from e2e.conftest import TEST_LABEL
 from floe_deploy.images.build import IMAGE_LABEL
@@ -34,14 +33,6 @@ def labelled_image(docker: DockerClient, directory: Path, content: str, tag: str
     return docker.image.inspect(tag).id
 
 
-def present(docker: DockerClient, reference: str) -> bool:
-    try:
-        docker.image.inspect(reference)
-    except DockerException:
-        return False
-    return True
-
-
 @pytest.fixture
 def planted(docker: DockerClient, tmp_path: Path) -> Iterator[dict[str, str]]:
     version = release_version(PROJECT_ROOT).version
@@ -60,7 +51,7 @@ def planted(docker: DockerClient, tmp_path: Path) -> Iterator[dict[str, str]]:
             docker.image.tag(tags["current"], tag)
     yield tags | {"dangling_id": dangling}
     for tag in tags.values():
-        if present(docker, tag):
+        if docker.image.exists(tag):
             docker.image.remove(tag, force=True)
 
 
@@ -70,7 +61,7 @@ def test_prune_removes_only_stale_floe_images(
 ) -> None:
     dry = task_json("images.prune", "--dry-run", env=ROOMY)
     assert {s["reference"] for s in dry["stale_tags"]} == {planted["old_dev"], planted["push"]}
-    assert present(docker, planted["old_dev"]), "a dry run removed something"
+    assert docker.image.exists(planted["old_dev"]), "a dry run removed something"
 
     report = task_json("images.prune", env=ROOMY)
     reasons = {s["reference"]: s["why"] for s in report["stale_tags"]}
@@ -78,9 +69,9 @@ def test_prune_removes_only_stale_floe_images(
     assert "push tag" in reasons[planted["push"]]
     assert "dev version 0.0.0-dev.0000000" in reasons[planted["old_dev"]]
     for kept in ("current", "current_dirty", "release", "other_project"):
-        assert present(docker, planted[kept]), kept
+        assert docker.image.exists(planted[kept]), kept
     for gone in ("old_dev", "push", "dangling_id"):
-        assert not present(docker, planted[gone]), gone
+        assert not docker.image.exists(planted[gone]), gone
     assert report["dangling_images"] >= 1
     assert report["free_after_gb"] > 0
 
@@ -97,13 +88,13 @@ def test_up_with_prune_prunes_then_checks_disk(
         refused = run_task("platform.up", "--prune", env=own | {"FLOE_MIN_FREE_DISK_GB": "1000000"})
         assert refused.returncode == 2, refused.stderr
         assert "below the 1000000.0 GB minimum" in refused.stderr.splitlines()[0]
-        assert not present(docker, planted["old_dev"]), "the prune did not run before the check"
+        assert not docker.image.exists(planted["old_dev"]), "the prune did not run before the check"
         assert not list((tmp_path / "state").glob("*.pid")), "a refused up left a daemon running"
 
         docker.image.tag(planted["current"], planted["old_dev"])
         up = task_json("platform.up", "--prune", env=own)
         actions = {c["component"]: c["action"] for c in up["components"]}
         assert actions["stale floe images"] == "pruned"
-        assert not present(docker, planted["old_dev"])
+        assert not docker.image.exists(planted["old_dev"])
     finally:
         run_task("platform.down", env=own)
