@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="Docker engine address (unix:///… or tcp://…); default: the Docker CLI's own.",
     )
     image_prefix: str = Field(default="floe", description="Repository prefix of the images built.")
+    build_jobs: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="image builds run at the same time once the golden base exists (1: one by one); "
+        "they wait mostly on package downloads, so more than the cores pays",
+    )
     platforms: Annotated[list[str], NoDecode] = Field(
         default=["linux/amd64", "linux/arm64"],
         description="Target platforms of image builds; comma-separated in FLOE_PLATFORMS.",

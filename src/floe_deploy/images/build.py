@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -238,7 +239,48 @@ def _build_target(
     )
 
 
+def _build_concurrently(
+    client: DockerClient,
+    settings: Settings,
+    plan: BuildPlan,
+    targets: list[BuildTarget],
+    *,
+    contexts: dict[str, Path],
+    console: Console,
+) -> list[BuiltImage]:
+    """Build targets `settings.build_jobs` at a time (BuildKit shares identical steps between them).
+
+    On the first failure the builds not yet started are cancelled and the running ones finish, so
+    no buildx process outlives the task; the failure is raised after them.
+    """
+    names = ", ".join(f"{t.image} {arch_of(t.platform)}" for t in targets)
+    jobs = min(settings.build_jobs, len(targets))
+    built: dict[str, BuiltImage] = {}
+    with (
+        console.step(f"build {names} ({jobs} at a time)"),
+        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="floe-build") as pool,
+    ):
+        futures = {
+            pool.submit(_build_target, client, settings, plan, target, contexts): target
+            for target in targets
+        }
+        try:
+            for future in as_completed(futures):
+                image = future.result()
+                built[image.reference] = image
+                console.line(f"  ✓ {image.image} {image.platform} ({image.seconds:.1f} s)")
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [built[target.reference] for target in targets]
+
+
 def build_images(settings: Settings, plan: BuildPlan, console: Console) -> BuildReport:
+    """The golden bases first (every other image builds FROM one), then the rest concurrently.
+
+    The runtime image's wheels download while the bases build: neither needs the other.
+    """
     client = docker_client(settings)
     if not engine_reachable(client):
         raise FloeError("the Docker engine does not answer", "run `invoke platform.up`")
@@ -246,11 +288,23 @@ def build_images(settings: Settings, plan: BuildPlan, console: Console) -> Build
     runtime_platforms = [
         t.platform for t in plan.targets if image_spec(t.image).kind is ImageKind.RUNTIME
     ]
-    if runtime_platforms:
-        with console.step(f"resolve locked wheels for {', '.join(runtime_platforms)}"):
-            contexts["dagster"] = prepare_python_context(runtime_platforms, host_platform())
+    bases = [t for t in plan.targets if image_spec(t.image).kind is ImageKind.BASE]
+    others = [t for t in plan.targets if t not in bases]
     built = []
-    for target in plan.targets:
-        with console.step(f"build {target.image} {target.platform}"):
-            built.append(_build_target(client, settings, plan, target, contexts))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-wheels") as wheels:
+        resolving = (
+            wheels.submit(prepare_python_context, runtime_platforms, host_platform())
+            if runtime_platforms
+            else None
+        )
+        for target in bases:
+            with console.step(f"build {target.image} {target.platform}"):
+                built.append(_build_target(client, settings, plan, target, contexts))
+        if resolving is not None:
+            with console.step(f"resolve locked wheels for {', '.join(runtime_platforms)}"):
+                contexts["dagster"] = resolving.result()
+    if others:
+        built += _build_concurrently(
+            client, settings, plan, others, contexts=contexts, console=console
+        )
     return BuildReport(tag=plan.tag, images=built)

