@@ -346,6 +346,38 @@ def test_an_unhealthy_service_is_named_with_its_check_and_logs(
         docker.container.remove(container, force=True)
 
 
+@pytest.mark.requirement("007-FR-033", evidence="real")
+def test_demo_up_names_a_service_that_never_gets_healthy(
+    docker: DockerClient, service_image: Any, tmp_path: Path
+) -> None:
+    """demo.up's own output when Postgres cannot start: its data volume holds the files of another
+    PostgreSQL version (planted), so it restarts until demo.up stops waiting."""
+    project = f"floe-e2e-{secrets.token_hex(3)}"
+    env = demo_env(tmp_path, project) | {"FLOE_DEMO__HEALTHY_TIMEOUT_S": "30"}
+    volume = f"{project}_postgres-data"
+    docker.run(
+        service_image("postgres"),
+        ["-c", "cd /var/lib/postgresql/data && echo 99 > PG_VERSION && touch postgresql.conf"],
+        entrypoint="sh",
+        volumes=[(volume, "/var/lib/postgresql/data")],
+        labels=run_labels(),
+        remove=True,
+    )
+    try:
+        done = run_task("demo.up", env=env)
+        assert done.returncode == 1, done.stdout + done.stderr
+        error = next(line for line in done.stderr.splitlines() if line.startswith("ERROR: "))
+        assert error.startswith("ERROR: service postgres did not become healthy (restarting")
+        assert "Remediation: the postgres-data volume holds another PostgreSQL version's" in error
+        assert "--- postgres:" in done.stderr
+        assert "database files are incompatible with server" in done.stderr
+        assert "code-location" not in error, "a service waiting on postgres was named as failing"
+    finally:
+        run_task("demo.down", "--volumes", env=env)
+        if docker.volume.exists(volume):
+            docker.volume.remove(volume)
+
+
 @pytest.mark.requirement("007-FR-031", evidence="real")
 def test_down_volumes_removes_everything(demo: Demo, docker: DockerClient) -> None:
     """Last in the module: takes the module's stack down with its volumes."""

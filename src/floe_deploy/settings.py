@@ -80,6 +80,12 @@ class DemoSettings(BaseModel):
         description="compose project name; each has its own state dir, credentials and data",
     )
     ports: DemoPorts = DemoPorts()
+    healthy_timeout_s: int = Field(
+        default=300,
+        gt=0,
+        description="seconds demo.up waits for every service to be healthy before it names the "
+        "ones that are not, with their healthcheck and last log lines",
+    )
 
 
 class Settings(BaseSettings):

@@ -65,18 +65,24 @@ def _remediation(container: Container, logs: str) -> str:
         return "the container ran out of memory: free memory (the stack needs about 4 GB) and rerun `invoke demo.up`"
     if "address already in use" in text or "port is already allocated" in text:
         return "a port is taken: stop what holds it or set FLOE_DEMO__PORTS__<SERVICE>, then `invoke demo.up`"
+    if "database files are incompatible with server" in text:
+        return (
+            "the postgres-data volume holds another PostgreSQL version's files: "
+            "`invoke demo.down --volumes` removes them with the demo's data, then `invoke demo.up`"
+        )
     if "no such image" in text or "pull access denied" in text:
         return "an image is missing: run `invoke demo.up --build`"
     return "read the log lines above; `invoke demo.logs -s SERVICE` shows more, `invoke demo.up` retries"
 
 
 def unhealthy_services(client: DockerClient, project: str) -> list[ServiceProblem]:
-    """Services that exited or whose healthcheck fails, with what they said last."""
+    """Services that exited or whose healthcheck fails, with what they said last (a container
+    never started waits on one of them and is not named)."""
     problems = []
     for container in project_containers(client, project):
         health = container.state.health
         healthy = health is None or health.status == "healthy"
-        if container.state.status == "running" and healthy:
+        if (container.state.status == "running" and healthy) or container.state.status == "created":
             continue
         service = (container.config.labels or {}).get(SERVICE_LABEL, container.name)
         check_output = None

@@ -34,7 +34,6 @@ from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.source import ResolvedSource, banner
 from floe_deploy.settings import Settings
 
-UP_TIMEOUT_S = 300
 FIRST_ROWS_TIMEOUT_S = 180
 DAGSTER_SERVICES = ["code-location", "webserver", "daemon"]
 IMAGES = ["postgres", "s3", "cube", "dagster"]
@@ -146,11 +145,12 @@ def _images(stack: DemoStack, console: Console, build: bool) -> StackImages:
 
 def _compose_up(stack: DemoStack, profiles: list[str], restart_dagster: bool) -> None:
     client = stack.compose(profiles)
+    timeout = stack.settings.demo.healthy_timeout_s
     try:
-        client.compose.up(detach=True, wait=True, wait_timeout=UP_TIMEOUT_S, quiet=True)
+        client.compose.up(detach=True, wait=True, wait_timeout=timeout, quiet=True)
         if restart_dagster:
             client.compose.restart(DAGSTER_SERVICES)
-            client.compose.up(detach=True, wait=True, wait_timeout=UP_TIMEOUT_S, quiet=True)
+            client.compose.up(detach=True, wait=True, wait_timeout=timeout, quiet=True)
     except DockerException as error:
         raise _unhealthy_error(stack, profiles, error) from None
 
