@@ -367,7 +367,7 @@ def test_demo_up_names_a_service_that_never_gets_healthy(
         done = run_task("demo.up", env=env)
         assert done.returncode == 1, done.stdout + done.stderr
         error = next(line for line in done.stderr.splitlines() if line.startswith("ERROR: "))
-        assert error.startswith("ERROR: service postgres did not become healthy (restarting")
+        assert error.startswith("ERROR: service postgres did not become healthy (")
         assert "Remediation: the postgres-data volume holds another PostgreSQL version's" in error
         assert "--- postgres:" in done.stderr
         assert "database files are incompatible with server" in done.stderr
