@@ -248,7 +248,7 @@ def _build_concurrently(
     contexts: dict[str, Path],
     console: Console,
 ) -> list[BuiltImage]:
-    """Build targets `settings.build_jobs` at a time (BuildKit shares identical steps between them).
+    """Build targets `settings.build_jobs` at a time: they wait mostly on apt, npm and PyPI.
 
     On the first failure the builds not yet started are cancelled and the running ones finish, so
     no buildx process outlives the task; the failure is raised after them.
