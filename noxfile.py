@@ -14,6 +14,8 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.error_on_missing_interpreters = True
+nox.options.reuse_venv = "yes"
+"""Each session's venv is kept between runs; `uv sync --locked` makes it exactly uv.lock again."""
 
 ROOT = Path(__file__).parent
 
@@ -37,13 +39,18 @@ def shell_scripts() -> list[str]:
 PYTHON_TREES = ["src", "tasks", "tests", "e2e", "benchmarks", "demo", "preflight", "noxfile.py"]
 
 
-def install_locked(session: nox.Session) -> None:
-    """Sync the session's venv from uv.lock: the same versions as the README and CI use."""
+def install_locked(session: nox.Session, *, compile_bytecode: bool = False) -> None:
+    """Sync the session's venv from uv.lock: the same versions as the README and CI use.
+
+    `compile_bytecode` for the sessions that start many Python processes (test workers, every
+    `invoke` a test runs): with PYTHONDONTWRITEBYTECODE set, as on CI machines, each process
+    would otherwise compile Dagster, boto3 and the rest from source again."""
     session.run_install(
         "uv",
         "sync",
         "--locked",
         "--all-packages",
+        *(["--compile-bytecode"] if compile_bytecode else []),
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
         silent=True,
     )
@@ -91,7 +98,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Fast tests (tests/): no Docker needed; in parallel (pytest-xdist), one worker more than
     cores, since many tests wait on a subprocess or a timeout rather than compute."""
-    install_locked(session)
+    install_locked(session, compile_bytecode=True)
     session.run(
         "pytest",
         "tests",
@@ -104,11 +111,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """End-to-end tests (e2e/) against the real container platform (`invoke platform.up` first)."""
-    install_locked(session)
+    """End-to-end tests (e2e/) against the real container platform (`invoke platform.up` first).
+
+    Two pytest-xdist workers, each taking whole modules (a module's fixture, such as a publish or
+    a demo stack, runs once): most of the time goes to waiting on containers, so two overlap well
+    on 2 cores; every module keeps to its own containers, projects, ports and images."""
+    install_locked(session, compile_bytecode=True)
     session.run(
         "pytest",
         "e2e",
+        "--numprocesses=2",
+        "--dist=loadfile",
+        "--no-loadscope-reorder",
         "--durations=10",
         "--junitxml=build/reports/e2e-junit.xml",
         *session.posargs,
@@ -118,7 +132,7 @@ def e2e(session: nox.Session) -> None:
 @nox.session
 def traceability(session: nox.Session) -> None:
     """Fail while any requirement in docs/requirements.md has no test (collects tests and e2e)."""
-    install_locked(session)
+    install_locked(session, compile_bytecode=True)
     session.run(
         "pytest",
         "--collect-only",
@@ -133,5 +147,5 @@ def traceability(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks with goals; JSON results under build/bench/ (`-- --strict` fails on a missed goal)."""
-    install_locked(session)
+    install_locked(session, compile_bytecode=True)
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -15,7 +15,7 @@ from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
 from floe_deploy.demo.health import PROJECT_LABEL
-from floe_deploy.testing import free_port, run_task
+from floe_deploy.testing import isolated_demo_env, run_task
 
 HEALTHY_STEP = "compose up --wait"
 REST_SECONDS = 15
@@ -53,10 +53,7 @@ def _stack_memory_mib(project: str) -> dict[str, float]:
 def run() -> list[Measurement]:
     state = tempfile.mkdtemp(prefix="floe-bench-demo-")
     project = f"floe-bench-{int(time.time())}"
-    env = {"FLOE_STATE_DIR": state, "FLOE_DEMO__PROJECT": project} | {
-        f"FLOE_DEMO__PORTS__{name}": str(free_port())
-        for name in ("DAGSTER", "CUBE", "DASHBOARD", "S3", "S3_CONSOLE", "POSTGRES")
-    }
+    env = isolated_demo_env(state, project)
     try:
         first_s, first = _timed_up(env)
         steps = first["steps"]

@@ -36,7 +36,7 @@ from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.platform.daemons import ManagedDaemon
 from floe_deploy.platform.engine import engine_reachable
 from floe_deploy.platform.status import free_disk
-from floe_deploy.testing import free_port, run_task
+from floe_deploy.testing import isolated_demo_env, run_task
 
 FIRST_UP_FLOOR_S = 300.0
 """#19's promise: the first `demo.up` on a fresh machine, bootstrap included, within 5 minutes on 2 cores."""
@@ -127,15 +127,10 @@ def _bootstrap_in_container(address: str, base: str, scratch: Path) -> dict[str,
 def _first_demo_up(address: str, scratch: Path) -> dict[str, Any]:
     """What `demo.up` does on an empty engine, as two tasks so each image is timed: the demo's
     images built cold (`images.build`, the plan demo.up uses), then `demo.up` (compose, first batch)."""
-    env = {
+    env = isolated_demo_env(scratch / "state", f"floe-fresh-{int(time.time())}") | {
         "FLOE_DOCKER_HOST": address,
-        "FLOE_STATE_DIR": str(scratch / "state"),
         "FLOE_IMAGE_SOURCE": "hermetic",
         "PIP_CACHE_DIR": str(scratch / "pip-cache"),
-        "FLOE_DEMO__PROJECT": f"floe-fresh-{int(time.time())}",
-    } | {
-        f"FLOE_DEMO__PORTS__{name}": str(free_port())
-        for name in ("DAGSTER", "CUBE", "DASHBOARD", "S3", "S3_CONSOLE", "POSTGRES")
     }
     shutil.rmtree(BUILD_DIR / "images" / "dagster", ignore_errors=True)
     images = [arg for name in DEMO_IMAGES for arg in ("--image", name)]

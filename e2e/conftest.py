@@ -8,11 +8,30 @@ import pytest
 from python_on_whales import DockerClient
 
 from floe_deploy.testing import task_json
+from floe_deploy.testing.containers import RUN_ID
 
 pytest_plugins = ["floe_deploy.testing.containers"]
 
 TEST_LABEL = "org.floe-deploy.test"
-"""Images a test builds carry this label, so the session can remove them."""
+TEST_IMAGE_LABELS = {TEST_LABEL: RUN_ID}
+"""Images a test builds carry these, so the session removes its own (and not those of a run
+beside it: the suite runs in two pytest-xdist workers)."""
+
+
+LONGEST_FIRST = ("test_images.py", "test_helm_smoke.py", "test_demo_stack.py", "test_cube_image.py")
+"""The modules that take minutes each (their fixtures build, publish or start whole stacks)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest modules first: pytest-xdist hands whole modules to its workers in collection
+    order (`--dist loadfile --no-loadscope-reorder`), so no worker is left with a long one at the
+    end while the other idles."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -23,5 +42,5 @@ def docker() -> Iterator[DockerClient]:
         pytest.fail("the Docker engine does not answer: run `uv run invoke platform.up` first")
     client = DockerClient()
     yield client
-    for image in client.image.list(filters=[("label", TEST_LABEL)]):
+    for image in client.image.list(filters=[("label", f"{TEST_LABEL}={RUN_ID}")]):
         client.image.remove(image, force=True)

@@ -27,17 +27,10 @@ from floe_deploy.demo import dagster_api
 from floe_deploy.demo.health import PROJECT_LABEL, unhealthy_services
 from floe_deploy.demo.stack import DemoStack
 from floe_deploy.paths import PROJECT_ROOT
-from floe_deploy.settings import load_settings
-from floe_deploy.testing import free_port, run_task
+from floe_deploy.settings import DemoPorts, load_settings
+from floe_deploy.testing import isolated_demo_env, run_task
 from floe_deploy.testing.browser import RenderedPage, render, screenshot
 from floe_deploy.testing.containers import run_labels
-
-PORT_NAMES = ("DAGSTER", "CUBE", "DASHBOARD", "S3", "S3_CONSOLE", "POSTGRES")
-
-
-def demo_env(state_dir: Path, project: str) -> dict[str, str]:
-    env = {"FLOE_STATE_DIR": str(state_dir), "FLOE_DEMO__PROJECT": project}
-    return env | {f"FLOE_DEMO__PORTS__{name}": str(free_port()) for name in PORT_NAMES}
 
 
 def up_json(env: dict[str, str], *options: str) -> dict[str, Any]:
@@ -65,7 +58,8 @@ class Demo:
                 demo={
                     "project": env["FLOE_DEMO__PROJECT"],
                     "ports": {
-                        name.lower(): int(env[f"FLOE_DEMO__PORTS__{name}"]) for name in PORT_NAMES
+                        name: int(env[f"FLOE_DEMO__PORTS__{name.upper()}"])
+                        for name in DemoPorts.model_fields
                     },
                 },
             )
@@ -83,7 +77,9 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(docker: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """One stack for the module, with a one-minute schedule; removed with its volumes at the end."""
-    env = demo_env(tmp_path_factory.mktemp("demo-state"), f"floe-e2e-{secrets.token_hex(3)}")
+    env = isolated_demo_env(
+        tmp_path_factory.mktemp("demo-state"), f"floe-e2e-{secrets.token_hex(3)}"
+    )
     stack = Demo(env)
     try:
         stack.first_up = up_json(env, "--interval", "* * * * *", "--batch-size", "50")
@@ -300,7 +296,7 @@ def test_down_keeps_data_and_up_brings_it_back(demo: Demo, docker: DockerClient)
 
 @pytest.mark.requirement("007-FR-033", evidence="real")
 def test_a_taken_port_fails_before_anything_starts(docker: DockerClient, tmp_path: Path) -> None:
-    env = demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
+    env = isolated_demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", int(env["FLOE_DEMO__PORTS__CUBE"])))
         holder.listen()
@@ -353,7 +349,7 @@ def test_demo_up_names_a_service_that_never_gets_healthy(
     """demo.up's own output when Postgres cannot start: its data volume holds the files of another
     PostgreSQL version (planted), so it restarts until demo.up stops waiting."""
     project = f"floe-e2e-{secrets.token_hex(3)}"
-    env = demo_env(tmp_path, project) | {"FLOE_DEMO__HEALTHY_TIMEOUT_S": "30"}
+    env = isolated_demo_env(tmp_path, project) | {"FLOE_DEMO__HEALTHY_TIMEOUT_S": "30"}
     volume = f"{project}_postgres-data"
     docker.run(
         service_image("postgres"),

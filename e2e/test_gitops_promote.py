@@ -13,7 +13,7 @@ import helm_python
 import pytest
 from python_on_whales import DockerClient
 
-from e2e.conftest import TEST_LABEL
+from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.oci import OciClient
@@ -60,7 +60,7 @@ def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
     (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
     (context / "marker").write_text("floe promote test\n")
     reference = f"{registry}/floe/dagster:{NEW}"
-    docker.buildx.build(context, tags=[reference], labels={TEST_LABEL: "promote"}, load=True)
+    docker.buildx.build(context, tags=[reference], labels=TEST_IMAGE_LABELS, load=True)
     docker.image.push(reference, quiet=True)
 
     packaged_chart = chart_with_stand_in(tmp_path / "chart")

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from python_on_whales import DockerClient
 
-from e2e.conftest import TEST_LABEL
+from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.containers import (
     PID_LABEL,
@@ -72,7 +72,7 @@ def test_registry_is_empty_and_accepts_pushes(
     (tmp_path / "marker").write_text("e2e\n")
     tag = f"{registry}/floe-test/harness:probe"
     docker.buildx.build(
-        tmp_path, tags=[tag], platforms=["linux/amd64"], push=True, labels={TEST_LABEL: "1"}
+        tmp_path, tags=[tag], platforms=["linux/amd64"], push=True, labels=TEST_IMAGE_LABELS
     )
     assert httpx.get(f"http://{registry}/v2/_catalog").json() == {
         "repositories": ["floe-test/harness"]

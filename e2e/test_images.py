@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from python_on_whales import DockerClient
 
-from e2e.conftest import TEST_LABEL
+from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import GITOPS_DIR
@@ -259,7 +259,7 @@ def planted_image(docker: DockerClient, directory: Path, name: str, dockerfile: 
     (directory / "Dockerfile").write_text(dockerfile)
     tag = f"floe-test/planted-{name}:e2e"
     docker.buildx.build(
-        directory, tags=[tag], platforms=["linux/amd64"], load=True, labels={TEST_LABEL: "1"}
+        directory, tags=[tag], platforms=["linux/amd64"], load=True, labels=TEST_IMAGE_LABELS
     )
     return tag
 
@@ -565,7 +565,7 @@ def _load_image(docker: DockerClient, directory: Path, tag: str, layers: list[by
     """`docker load` a docker-archive written by hand, so the layers hold exactly these entries."""
     diff_ids = [f"sha256:{hashlib.sha256(layer).hexdigest()}" for layer in layers]
     config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Labels": {TEST_LABEL: "1"}},
+        "architecture": "amd64", "os": "linux", "config": {"Labels": TEST_IMAGE_LABELS},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }).encode()  # fmt: skip
     archive = directory / f"{tag.replace('/', '_').replace(':', '_')}.tar"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from python_on_whales import DockerClient
 
-from e2e.conftest import TEST_LABEL
+from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.images.build import IMAGE_LABEL
 from floe_deploy.images.versioning import release_version
 from floe_deploy.paths import PROJECT_ROOT
@@ -28,7 +28,7 @@ def labelled_image(docker: DockerClient, directory: Path, content: str, tag: str
     (directory / "Dockerfile").write_text("FROM scratch\nCOPY content.txt /\n")
     docker.buildx.build(
         directory, tags=[tag], platforms=["linux/amd64"], load=True,
-        labels={IMAGE_LABEL: "prunetest", TEST_LABEL: "1"},
+        labels={IMAGE_LABEL: "prunetest"} | TEST_IMAGE_LABELS,
     )  # fmt: skip
     return docker.image.inspect(tag).id
 

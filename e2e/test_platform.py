@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from python_on_whales import DockerClient
+from tenacity import retry, stop_after_delay, wait_fixed
 
 from e2e.arm64_probe import aarch64_hello
-from e2e.conftest import TEST_LABEL
+from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.testing import free_port, run_task, task_json
 
 GB = 1024**3
@@ -83,10 +84,10 @@ def test_arm64_image_builds_and_runs(docker: DockerClient, tmp_path: Path) -> No
     )
     tag = "floe-test/arm64-probe:e2e"
     docker.buildx.build(
-        tmp_path, tags=[tag], platforms=["linux/arm64"], load=True, labels={TEST_LABEL: "1"}
+        tmp_path, tags=[tag], platforms=["linux/arm64"], load=True, labels=TEST_IMAGE_LABELS
     )
     assert docker.image.inspect(tag).architecture == "arm64"
-    output = docker.run(tag, platform="linux/arm64", remove=True, labels={TEST_LABEL: "1"})
+    output = docker.run(tag, platform="linux/arm64", remove=True, labels=TEST_IMAGE_LABELS)
     assert output == "aarch64"
 
 
@@ -101,20 +102,35 @@ def test_registry_accepts_a_push(
     (tmp_path / "marker").write_text("floe e2e\n")
     tag = f"{registry['address']}/floe-test/push-probe:e2e"
     docker.buildx.build(
-        tmp_path, tags=[tag], platforms=["linux/amd64"], push=True, labels={TEST_LABEL: "1"}
+        tmp_path, tags=[tag], platforms=["linux/amd64"], push=True, labels=TEST_IMAGE_LABELS
     )
     tags = httpx.get(f"http://{registry['address']}/v2/floe-test/push-probe/tags/list").json()
     assert "e2e" in tags["tags"]
 
 
-@pytest.mark.requirement("007-FR-004", evidence="real")
-def test_disk_and_memory_match_the_system(status: dict[str, dict[str, object]]) -> None:
-    resources = status["resources"]
-    free_disk = shutil.disk_usage(str(resources["disk_path"])).free / GB
-    assert abs(float(str(resources["free_disk_gb"])) - free_disk) < 1.0
+def _system_free_gb(disk_path: str) -> tuple[float, float]:
+    """Free disk at `disk_path` and available memory, as `df` and `free` see them."""
     free_b = subprocess.run(["free", "-b"], capture_output=True, text=True, check=True).stdout
-    available = int(free_b.splitlines()[1].split()[6]) / GB
-    assert abs(float(str(resources["free_memory_gb"])) - available) < 1.0
+    return shutil.disk_usage(disk_path).free / GB, int(free_b.splitlines()[1].split()[6]) / GB
+
+
+@retry(stop=stop_after_delay(120), wait=wait_fixed(2), reraise=True)
+def _status_between_steady_readings() -> tuple[dict[str, object], tuple[float, float]]:
+    """platform.status taken between two readings of the system that agree: other work on the
+    machine (another e2e worker building or starting containers) moves both numbers."""
+    disk_path = str(task_json("platform.status")["resources"]["disk_path"])
+    before = _system_free_gb(disk_path)
+    resources = task_json("platform.status")["resources"]
+    after = _system_free_gb(disk_path)
+    assert all(abs(b - a) < 0.25 for b, a in zip(before, after, strict=True)), (before, after)
+    return resources, after
+
+
+@pytest.mark.requirement("007-FR-004", evidence="real")
+def test_disk_and_memory_match_the_system() -> None:
+    resources, (free_disk, available) = _status_between_steady_readings()
+    assert abs(float(str(resources["free_disk_gb"])) - free_disk) < 0.5
+    assert abs(float(str(resources["free_memory_gb"])) - available) < 0.5
 
 
 @pytest.fixture

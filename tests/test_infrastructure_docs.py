@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from floe_deploy.paths import PROJECT_ROOT
-from floe_deploy.yaml_cache import load_document
+from floe_deploy.yaml_read import load_document
 from floe_preflight.config import StorageSettings
 
 pytestmark = pytest.mark.requirement("007-FR-006", evidence="real")

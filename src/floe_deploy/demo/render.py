@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_deploy.console import Console, json_or_human
-from floe_deploy.demo.lifecycle import DownReport, StatusReport, UpReport
-from floe_deploy.demo.stack import Credentials
+
+if TYPE_CHECKING:
+    from floe_deploy.demo.lifecycle import DownReport, StatusReport, UpReport
+    from floe_deploy.demo.stack import Credentials
 
 
 @json_or_human

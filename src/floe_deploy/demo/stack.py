@@ -32,7 +32,7 @@ from floe_deploy.images.source import ResolvedSource, mirrored
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
-from floe_deploy.yaml_cache import load_document
+from floe_deploy.yaml_read import load_document
 
 COMPOSE_DIR = PROJECT_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"

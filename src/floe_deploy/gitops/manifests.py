@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from ruamel.yaml.error import YAMLError
 
 from floe_deploy.errors import FloeError
 from floe_deploy.paths import PROJECT_ROOT
-from floe_deploy.yaml_cache import load_documents
+from floe_deploy.yaml_read import YAMLError, load_documents
 
 GITOPS_DIR = PROJECT_ROOT / "gitops"
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_deploy.console import Console, json_or_human
-from floe_deploy.gitops.promote import PromotionReport
-from floe_deploy.gitops.validate import GitOpsReport
+
+if TYPE_CHECKING:
+    from floe_deploy.gitops.promote import PromotionReport
+    from floe_deploy.gitops.validate import GitOpsReport
 
 
 def _cell(errors: list[str]) -> str:

@@ -11,10 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from floe_deploy.errors import FloeError
 from floe_deploy.oci import Descriptor, OciClient, repository_of
+from floe_deploy.yaml_read import parse_document
 
 HELM_CONFIG_TYPE = "application/vnd.cncf.helm.config.v1+json"
 HELM_CHART_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -36,7 +35,7 @@ def archive_metadata(archive: Path) -> dict[str, Any]:
             raise FloeError(
                 f"{archive} holds no Chart.yaml", "package it with `invoke helm.package`"
             )
-        metadata: dict[str, Any] = YAML(typ="safe").load(extracted.read())
+        metadata: dict[str, Any] = parse_document(extracted.read())
     return metadata
 
 

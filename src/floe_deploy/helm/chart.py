@@ -14,12 +14,10 @@ from typing import Any
 
 import helm_python
 from pydantic import BaseModel
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from floe_deploy.errors import FloeError
 from floe_deploy.paths import PROJECT_ROOT
-from floe_deploy.yaml_cache import load_document
+from floe_deploy.yaml_read import YAMLError, load_document, parse_document
 
 CHART_DIR = PROJECT_ROOT / "helm" / "floe-dagster"
 RELEASE_NAME = "floe"
@@ -62,17 +60,12 @@ class RenderedObject(BaseModel):
         return f"{self.kind}/{self.name}"
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    return yaml
-
-
 def chart_metadata(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
     if not (chart_dir / "Chart.yaml").is_file():
         raise FloeError(
             f"{chart_dir} is not a chart (no Chart.yaml)", "pass --chart DIR of a Helm chart"
         )
-    data: dict[str, Any] = _yaml().load((chart_dir / "Chart.yaml").read_text())
+    data: dict[str, Any] = parse_document((chart_dir / "Chart.yaml").read_text())
     return data
 
 
@@ -170,7 +163,7 @@ def _is_stand_in(path: Path) -> bool:
             text = extracted.read().decode() if extracted else ""
     else:
         text = path.read_text()
-    metadata = _yaml().load(text) or {}
+    metadata = parse_document(text) or {}
     return (metadata.get("annotations") or {}).get(STAND_IN_ANNOTATION) == "true"
 
 

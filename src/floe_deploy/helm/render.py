@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_deploy.console import Console, json_or_human
-from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
-from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
-from floe_deploy.helm.smoke import SmokeReport
-from floe_deploy.helm.validate import ValidationReport
+
+if TYPE_CHECKING:
+    from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
+    from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
+    from floe_deploy.helm.smoke import SmokeReport
+    from floe_deploy.helm.validate import ValidationReport
 
 
 @json_or_human

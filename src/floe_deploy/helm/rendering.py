@@ -38,6 +38,7 @@ from floe_deploy.helm.chart import (
     values_path,
 )
 from floe_deploy.helm.schemas import embed_kubernetes_definitions
+from floe_deploy.yaml_read import parse_documents
 
 
 class RenderedDependency(BaseModel):
@@ -159,8 +160,9 @@ def _place_dependency(found_in: Path, name: str, charts: Path, dagster_chart: Pa
 
 
 def render(values: dict[str, Any], chart: PreparedChart) -> list[RenderedObject]:
-    """Render offline through the Helm SDK (the chart's schemas checked) into objects; NOTES.txt
-    is left out. Each render loads afresh: `Chart.render` prunes disabled subcharts in place."""
+    """Render offline through the Helm SDK into objects; NOTES.txt is left out. The render checks
+    the values against the chart's and its subcharts' schemas (as `helm template` does). Each
+    render loads afresh: `Chart.render` prunes disabled subcharts in place."""
     try:
         loaded = helm_python.Chart.load(str(chart.path))
     except helm_python.HelmError as error:
@@ -168,7 +170,6 @@ def render(values: dict[str, Any], chart: PreparedChart) -> list[RenderedObject]
             f"{chart.path.name} cannot be loaded: {one_line(error)}", "fix the chart"
         ) from None
     try:
-        loaded.validate_schema(loaded.merge_values(values))
         manifests = loaded.render(values, name=RELEASE_NAME, namespace=NAMESPACE, is_install=True)
     except helm_python.HelmValuesError as error:
         raise FloeError(
@@ -180,12 +181,11 @@ def render(values: dict[str, Any], chart: PreparedChart) -> list[RenderedObject]
         ) from None
     finally:
         loaded.close()
-    yaml = YAML(typ="safe", pure=True)
     objects = []
     for template, text in sorted(manifests.items()):
         if template.endswith("NOTES.txt"):
             continue
-        for document in yaml.load_all(text):
+        for document in parse_documents(text):
             if document:
                 objects.append(RenderedObject(template=template, document=document))
     return objects

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from ruamel.yaml import YAML
 
 from floe_deploy.helm import pss
 from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.yaml_read import parse_document
 
 # A kubeconfig that is read, never contacted: the launcher loads one when it is built.
 _KUBECONFIG = {
@@ -58,9 +58,7 @@ class _RecordingBatchApi:
 def instance_config(objects: list[RenderedObject]) -> dict[str, Any]:
     for item in objects:
         if item.kind == "ConfigMap" and item.name.endswith("-instance"):
-            loaded: dict[str, Any] = YAML(typ="safe", pure=True).load(
-                item.document["data"]["dagster.yaml"]
-            )
+            loaded: dict[str, Any] = parse_document(item.document["data"]["dagster.yaml"])
             return loaded
     return {}  # no Dagster instance rendered (e.g. the labelled stand-in chart): no run pods
 

@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 import boto3
 import httpx
 from pydantic import BaseModel, computed_field
-from ruamel.yaml import YAML
 from tenacity import (
     RetryError,
     Retrying,
@@ -63,6 +62,7 @@ from floe_deploy.images.services import stack_images
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
 from floe_deploy.tls import server_tls
+from floe_deploy.yaml_read import parse_document
 
 SMOKE_IMAGES = ["postgres", "s3", "cube", "dagster", "busybox"]
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -779,7 +779,7 @@ def code_locations(objects: list[RenderedObject]) -> list[str]:
     """The code location names of the rendered workspace (one per user deployment)."""
     for item in objects:
         if item.kind == "ConfigMap" and item.name.endswith("-workspace-yaml"):
-            workspace = YAML(typ="safe", pure=True).load(item.document["data"]["workspace.yaml"])
+            workspace = parse_document(item.document["data"]["workspace.yaml"])
             return [e["grpc_server"]["location_name"] for e in workspace.get("load_from") or []]
     return []
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_deploy.console import Console, json_or_human
-from floe_deploy.images.build import BuildPlan, BuildReport
-from floe_deploy.images.mirror import MirrorReport
-from floe_deploy.images.policy import ImageInspection
-from floe_deploy.images.publish import PublishReport, VerifyReport
-from floe_deploy.images.reclaim import PruneReport
+
+if TYPE_CHECKING:
+    from floe_deploy.images.build import BuildPlan, BuildReport
+    from floe_deploy.images.mirror import MirrorReport
+    from floe_deploy.images.policy import ImageInspection
+    from floe_deploy.images.publish import PublishReport, VerifyReport
+    from floe_deploy.images.reclaim import PruneReport
 
 MB = 1_000_000
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe_deploy.console import Console, json_or_human
-from floe_deploy.platform.lifecycle import LifecycleResult
-from floe_deploy.platform.status import PlatformStatus
+
+if TYPE_CHECKING:
+    from floe_deploy.platform.lifecycle import LifecycleResult
+    from floe_deploy.platform.status import PlatformStatus
 
 
 def show_lifecycle(console: Console, title: str, result: LifecycleResult) -> None:

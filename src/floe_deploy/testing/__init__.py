@@ -13,7 +13,15 @@ from typing import Any
 
 from floe_deploy.paths import PROJECT_ROOT
 
-__all__ = ["PROJECT_ROOT", "PostgresEndpoint", "S3Endpoint", "free_port", "run_task", "task_json"]
+__all__ = [
+    "PROJECT_ROOT",
+    "PostgresEndpoint",
+    "S3Endpoint",
+    "free_port",
+    "isolated_demo_env",
+    "run_task",
+    "task_json",
+]
 
 
 @dataclass(frozen=True)
@@ -90,3 +98,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def isolated_demo_env(state_dir: Path | str, project: str) -> dict[str, str]:
+    """Environment for `invoke demo.*` that keeps a stack apart from a user's demo on the same
+    machine: its own state directory, compose project and a free host port for every service."""
+    from floe_deploy.settings import DemoPorts  # noqa: PLC0415 (settings import pydantic)
+
+    env = {"FLOE_STATE_DIR": str(state_dir), "FLOE_DEMO__PROJECT": project}
+    return env | {
+        f"FLOE_DEMO__PORTS__{name.upper()}": str(free_port()) for name in DemoPorts.model_fields
+    }
