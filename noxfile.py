@@ -43,8 +43,8 @@ def install_locked(session: nox.Session, *, compile_bytecode: bool = False) -> N
     """Sync the session's venv from uv.lock: the same versions as the README and CI use.
 
     `compile_bytecode` for the sessions that start many Python processes (test workers, every
-    `invoke` a test runs): with PYTHONDONTWRITEBYTECODE set, as on CI machines, each process
-    would otherwise compile Dagster, boto3 and the rest from source again."""
+    `invoke` a test runs): where PYTHONDONTWRITEBYTECODE is set (this project's CI machine sets
+    it), each process would otherwise compile Dagster, boto3 and the rest from source again."""
     session.run_install(
         "uv",
         "sync",
