@@ -15,7 +15,7 @@ from floe_deploy.demo.lifecycle import check_ports, check_profiles
 from floe_deploy.demo.stack import DEFAULT_SERVICES, OPTIONAL_PROFILES, DemoStack, StackImages
 from floe_deploy.errors import FloeError
 from floe_deploy.images.source import ResolvedSource
-from floe_deploy.settings import load_settings
+from floe_deploy.settings import DemoPorts, load_settings
 from floe_deploy.testing import free_port, run_task
 
 pytestmark = pytest.mark.requirement("007-FR-030", evidence="real")
@@ -114,8 +114,13 @@ def test_demo_options_are_kept_for_later_ups(stack: DemoStack) -> None:
     assert stack.write_artifacts(kept) is False
 
 
+def own_ports() -> dict[str, int]:
+    """A free port for every demo service: the defaults may be held by the user's own demo."""
+    return {name: free_port() for name in DemoPorts.model_fields}
+
+
 def test_a_taken_port_names_its_setting(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("dagster", "cube", "s3", "s3_console", "postgres")}
+    ports = own_ports()
     port = ports["cube"]
     stack = DemoStack(load_settings(state_dir=tmp_path, demo={"ports": ports}))
     with socket.socket() as holder:
@@ -132,17 +137,12 @@ def test_a_taken_port_names_its_setting(tmp_path: Path) -> None:
 
 
 def test_every_profile_port_is_a_setting_off_the_registrys_port(tmp_path: Path) -> None:
-    ports = {
-        "trino": free_port(),
-        "polaris": free_port(),
-        "otlp": free_port(),
-        "marquez": free_port(),
-    }
+    ports = own_ports()
     stack = DemoStack(load_settings(state_dir=tmp_path, demo={"ports": ports}))
     published = stack.host_ports(["trino", "polaris", "observability"])
-    assert {published[s] for s in ("trino", "polaris", "otel-collector", "marquez")} == set(
-        ports.values()
-    )
+    assert {published[s] for s in ("trino", "polaris", "otel-collector", "marquez")} == {
+        ports[name] for name in ("trino", "polaris", "otlp", "marquez")
+    }
     assert (
         5000
         not in DemoStack(load_settings(state_dir=tmp_path)).host_ports(["observability"]).values()
