@@ -11,6 +11,9 @@ A fresh machine is approximated without disturbing this one:
   plans them) then `invoke demo.up` against a second, empty Docker engine (its own data root,
   socket and bridge), with empty pip and state directories, so nothing of this machine's engine
   or caches is used or touched.
+- a fresh machine runs no demo yet: the user's own demo (the README's first command leaves it up
+  while the second runs the benchmarks) is paused for the measurement and resumed after, and the
+  details name what was paused.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from typing import Any
 from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
+from floe_deploy.demo.health import project_containers
 from floe_deploy.demo.lifecycle import IMAGES as DEMO_IMAGES
 from floe_deploy.images.build import host_platform
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.platform.daemons import ManagedDaemon
-from floe_deploy.platform.engine import engine_reachable
+from floe_deploy.platform.engine import docker_client, engine_reachable
 from floe_deploy.platform.status import free_disk
+from floe_deploy.settings import load_settings
 from floe_deploy.testing import isolated_demo_env, run_task
 
 FIRST_UP_FLOOR_S = 300.0
@@ -155,13 +160,33 @@ def _first_demo_up(address: str, scratch: Path) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def users_demo_paused() -> Iterator[list[str]]:
+    """The running containers of the user's demo (the configured compose project), paused until
+    the block ends; their names."""
+    settings = load_settings()
+    docker = docker_client(settings)
+    running = [
+        c
+        for c in project_containers(docker, settings.demo.project)
+        if c.state.running and not c.state.paused
+    ]
+    if running:
+        docker.container.pause(running)
+    try:
+        yield sorted(c.name for c in running)
+    finally:
+        if running:
+            docker.container.unpause(running)
+
+
 def run() -> list[Measurement]:
     scratch = Path(tempfile.mkdtemp(prefix="floe-bench-fresh-"))
     if free_disk(scratch)[1] < MIN_FREE_GB:
         scratch.rmdir()
         raise RuntimeError(f"fewer than {MIN_FREE_GB} GiB free in {scratch.parent} for an engine")
     try:
-        with empty_engine(scratch) as address:
+        with users_demo_paused() as paused, empty_engine(scratch) as address:
             demo = _first_demo_up(address, scratch)
             base = next(
                 tag
@@ -185,6 +210,7 @@ def run() -> list[Measurement]:
             goal=FIRST_UP_GOAL_S,
             floor=FIRST_UP_FLOOR_S,
             details={"phases_s": phases, "bootstrap": bootstrap, "cores": os.cpu_count()}
+            | {"paused_during_measurement": paused}
             | {key: value for key, value in demo.items() if key not in {"images_s", "demo_up_s"}}
             | {
                 "note": "bootstrap in a fresh Debian container; images, compose and the first "

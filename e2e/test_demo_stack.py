@@ -8,10 +8,14 @@ the same machine is never touched.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -279,6 +283,44 @@ def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
     snapshots = [s for s in loader.catalog.load_table(loader.identifier).snapshots() if s.summary]
     assert len(snapshots) == len(loaded), "a batch was appended twice"
     assert loader.read().num_rows == size * len(loaded)
+
+
+@contextmanager
+def cpu_burners(count: int, *, limit_s: float = 900) -> Iterator[None]:
+    """`count` processes that keep a core busy each, stopped on leaving (or after `limit_s`)."""
+    burn = f"import time\nend = time.monotonic() + {limit_s}\nwhile time.monotonic() < end: pass"
+    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+@pytest.mark.requirement("007-FR-051", evidence="real")
+def test_a_second_stack_comes_up_healthy_beside_the_first_and_a_cpu_burner(
+    demo: Demo, docker: DockerClient, tmp_path: Path
+) -> None:
+    """The README's sequence in small: a demo already runs (the module's) while a second one
+    starts from nothing, with every core kept busy. Every service becomes healthy by its cheap
+    check, and Dagster's own checks, run in the same containers, agree."""
+    env = isolated_demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
+    project = env["FLOE_DEMO__PROJECT"]
+    try:
+        with cpu_burners(os.cpu_count() or 2):
+            report = up_json(env)
+        assert report["cube_orders"] > 0
+        assert status_json(env)["healthy"] is True
+        assert status_json(demo.env)["healthy"] is True
+        for service, dagsters_check in {
+            "daemon": ["dagster-daemon", "liveness-check"],
+            "code-location": ["dagster", "api", "grpc-health-check", "-p", "4000"],
+        }.items():
+            docker.execute(f"{project}-{service}-1", dagsters_check)
+    finally:
+        run_task("demo.down", "--volumes", env=env)
+    assert project_objects(docker, project) == ([], [], [])
 
 
 @pytest.mark.requirement("007-FR-031", evidence="real")

@@ -111,10 +111,12 @@ def read_heartbeats(conninfo: Mapping[str, Any]) -> dict[str, float]:
 
 def check_daemon(required: Sequence[str], environ: Mapping[str, str]) -> None:
     dagster_home = Path(environ.get("DAGSTER_HOME", "."))
-    tolerance = float(environ.get("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", DEFAULT_HEARTBEAT_TOLERANCE_S))
+    tolerance = float(
+        environ.get("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", DEFAULT_HEARTBEAT_TOLERANCE_S)
+    )
     try:
         heartbeats = read_heartbeats(instance_postgres_conninfo(dagster_home, environ))
-    except Exception as error:  # noqa: BLE001 (any failure to read is "not healthy", said in one line)
+    except Exception as error:
         raise Unhealthy(f"daemon heartbeats unreadable: {type(error).__name__}: {error}") from error
     stale = stale_daemons(heartbeats, required, time.time(), tolerance)
     if stale:
