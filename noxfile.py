@@ -58,11 +58,13 @@ def install_locked(session: nox.Session, *, compile_bytecode: bool = False) -> N
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (check + format), shellcheck on scripts/, hadolint on every Dockerfile, and the CI
-    examples: actionlint and zizmor on the GitHub workflows, the GitLab file against its schema."""
+    """ruff (check + format), the layer contract (import-linter: every import runs down the
+    layers of docs/architecture.md), shellcheck on scripts/, hadolint on every Dockerfile, and the
+    CI examples: actionlint and zizmor on the GitHub workflows, the GitLab file against its schema."""
     install_locked(session)
     session.run("ruff", "check", *PYTHON_TREES)
     session.run("ruff", "format", "--check", *PYTHON_TREES)
+    session.run("lint-imports")
     session.run("shellcheck", *shell_scripts())
     dockerfiles = sorted(str(p) for p in ROOT.glob("images/**/Dockerfile*"))
     if dockerfiles:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.measure import Measurement
-from floe_deploy.demo.dagster_api import launch_and_wait
+from floe_deploy.dagster_api import launch_and_wait
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes
 from floe_deploy.testing.local_services import moto_s3, postgres_cluster

@@ -34,7 +34,7 @@ from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
 from floe_deploy.demo.health import project_containers
-from floe_deploy.demo.lifecycle import IMAGES as DEMO_IMAGES
+from floe_deploy.demo.operations import IMAGES as DEMO_IMAGES
 from floe_deploy.images.build import host_platform
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.platform.daemons import ManagedDaemon

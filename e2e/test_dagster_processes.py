@@ -18,7 +18,7 @@ from floe_demo.config import (
     POSTGRES_PASSWORD_ENV,
     STORAGE_SECRET_ENV,
 )
-from floe_deploy.demo.dagster_api import launch_and_wait
+from floe_deploy.dagster_api import launch_and_wait
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes
 

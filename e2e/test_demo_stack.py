@@ -27,7 +27,7 @@ from tenacity import retry, stop_after_delay, wait_fixed
 
 from floe_demo.generator import batch_id
 from floe_demo.loader import IcebergLoader
-from floe_deploy.demo import dagster_api
+from floe_deploy import dagster_api
 from floe_deploy.demo.health import PROJECT_LABEL, unhealthy_services
 from floe_deploy.demo.stack import DemoStack
 from floe_deploy.paths import PROJECT_ROOT
@@ -70,7 +70,7 @@ class Demo:
         )
 
     def cube_orders(self) -> int:
-        from floe_deploy.demo.lifecycle import cube_client  # noqa: PLC0415
+        from floe_deploy.demo.operations import cube_client  # noqa: PLC0415
 
         return cube_client(self.stack).order_count()
 
@@ -160,7 +160,7 @@ def test_status_reports_services_runs_and_rows(demo: Demo) -> None:
 
 
 def cube_figures(demo: Demo) -> tuple[int, float]:
-    from floe_deploy.demo.lifecycle import cube_client  # noqa: PLC0415
+    from floe_deploy.demo.operations import cube_client  # noqa: PLC0415
 
     (row,) = cube_client(demo.stack).load({"measures": ["Orders.count", "Orders.revenue"]})
     return int(row["Orders.count"]), round(float(row["Orders.revenue"]), 2)

@@ -33,11 +33,11 @@ from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.images.build import BuildReport, BuiltImage
 from floe_deploy.images.catalog import CATALOG
 from floe_deploy.images.layers import scan_image
-from floe_deploy.images.mirror import mirror_sources
 from floe_deploy.images.policy import inspect_image
 from floe_deploy.images.publish import publish_images
 from floe_deploy.images.versioning import ReleaseVersion
 from floe_deploy.oci import OciClient
+from floe_deploy.release.mirror import mirror_sources
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
 from floe_deploy.testing.charts import chart_for_packaging

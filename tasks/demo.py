@@ -6,8 +6,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
-
-JSON_HELP = "print the result as JSON (errors too)"
+from tasks.option_help import JSON_HELP
 
 
 @task(
@@ -31,8 +30,8 @@ def up(
 ) -> int:
     """Bring the demo up (or repair it): preflight, images, compose up, first batch, rows in Cube."""
     from floe_deploy.console import Console
-    from floe_deploy.demo.lifecycle import up as bring_up
-    from floe_deploy.demo.render import show_up
+    from floe_deploy.demo.operations import up as bring_up
+    from floe_deploy.demo.show import show_up
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -53,8 +52,8 @@ def up(
 def status(c: Context, json: bool = False) -> int:
     """Services and health, the last demo run, orders in Iceberg, the mart and Cube (exit 3 if unhealthy)."""
     from floe_deploy.console import Console
-    from floe_deploy.demo.lifecycle import status as stack_status
-    from floe_deploy.demo.render import show_status
+    from floe_deploy.demo.operations import status as stack_status
+    from floe_deploy.demo.show import show_status
     from floe_deploy.errors import ExitCode
     from floe_deploy.settings import load_settings
 
@@ -74,7 +73,7 @@ def status(c: Context, json: bool = False) -> int:
 def trigger(c: Context, wait: bool = True, json: bool = False) -> int:
     """Launch one demo batch now."""
     from floe_deploy.console import Console
-    from floe_deploy.demo.lifecycle import trigger as launch
+    from floe_deploy.demo.operations import trigger as launch
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -108,7 +107,7 @@ def logs(c: Context, service: str | None = None, follow: bool = False, tail: int
 def credentials(c: Context, json: bool = False) -> int:
     """Show the demo's generated credentials (the only task that prints them)."""
     from floe_deploy.console import Console
-    from floe_deploy.demo.render import show_credentials
+    from floe_deploy.demo.show import show_credentials
     from floe_deploy.demo.stack import DemoStack
     from floe_deploy.settings import load_settings
 
@@ -122,8 +121,8 @@ def credentials(c: Context, json: bool = False) -> int:
 def down(c: Context, volumes: bool = False, json: bool = False) -> int:
     """Remove the demo's containers and network; data volumes stay unless --volumes."""
     from floe_deploy.console import Console
-    from floe_deploy.demo.lifecycle import down as take_down
-    from floe_deploy.demo.render import show_down
+    from floe_deploy.demo.operations import down as take_down
+    from floe_deploy.demo.show import show_down
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)

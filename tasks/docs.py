@@ -6,12 +6,13 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import JSON_HELP
 
 
 @task(
     help={
         "check": "write nothing; exit 3 when a committed file differs from the code",
-        "json": "print the result as JSON (errors too)",
+        "json": JSON_HELP,
     }
 )
 @reports_errors

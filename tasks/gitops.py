@@ -8,8 +8,8 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import JSON_HELP
 
-JSON_HELP = "print the result as JSON (errors too)"
 ROOT_HELP = "the gitops directory (default: gitops/ of this repository)"
 
 
@@ -38,7 +38,7 @@ def validate(
     """Check every manifest (schemas, references, plaintext secrets) and render each environment (exit 3 on failure)."""
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
-    from floe_deploy.gitops.render import show_validation
+    from floe_deploy.gitops.show import show_validation
     from floe_deploy.gitops.validate import validate_gitops
     from floe_deploy.helm.chart import CHART_DIR
     from floe_deploy.settings import load_settings
@@ -89,7 +89,9 @@ def promote(
     from floe_deploy.console import Console
     from floe_deploy.errors import FloeError
     from floe_deploy.gitops.promote import promote as run_promotion
-    from floe_deploy.gitops.render import show_promotion
+    from floe_deploy.gitops.show import show_promotion
+    from floe_deploy.oci import OciClient
+    from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
     if not to:
@@ -98,6 +100,7 @@ def promote(
         from_, to, root=_root(root), image_tag=image_tag, chart_version=chart_version,
         force=force, dry_run=dry_run, commit=commit, release=Path(release) if release else None,
         rollback=rollback,
+        registry=None if dry_run else OciClient.from_settings(load_settings()),
     )  # fmt: skip
     show_promotion(console, report)
     return 0

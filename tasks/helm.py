@@ -8,8 +8,8 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import JSON_HELP, KEYLESS_HELP, SET_HELP, VERIFY_KEY_HELP
 
-JSON_HELP = "print the result as JSON (errors too)"
 CHART_HELP = "chart directory (default helm/floe-dagster)"
 
 
@@ -33,10 +33,13 @@ def deps(
     """Fetch the chart's dependencies (the official dagster chart) into charts/, from Chart.lock when present."""
     from floe_deploy.console import Console
     from floe_deploy.helm.dependencies import update_dependencies
-    from floe_deploy.helm.render import show_dependencies
+    from floe_deploy.helm.show import show_dependencies
+    from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
-    show_dependencies(console, update_dependencies(_chart(chart), mirror, update=update))
+    show_dependencies(
+        console, update_dependencies(load_settings(), _chart(chart), mirror, update=update)
+    )
     return 0
 
 
@@ -48,10 +51,11 @@ def mirror(c: Context, to: str, chart: str | None = None, json: bool = False) ->
     """Push the pinned dependency charts present in charts/ to a mirror, for air-gapped installs."""
     from floe_deploy.console import Console
     from floe_deploy.helm.dependencies import mirror_dependencies
-    from floe_deploy.helm.render import show_mirrored
+    from floe_deploy.helm.show import show_mirrored
+    from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
-    show_mirrored(console, mirror_dependencies(to, _chart(chart)))
+    show_mirrored(console, mirror_dependencies(load_settings(), to, _chart(chart)))
     return 0
 
 
@@ -78,7 +82,7 @@ def lint(c: Context, chart: str | None = None, json: bool = False) -> int:
 
 @task(
     iterable=["set"],
-    help={"values": "prod, demo, default or a values file", "set": "key=value override (repeatable)",
+    help={"values": "prod, demo, default or a values file", "set": SET_HELP,
           "chart": CHART_HELP},
 )  # fmt: skip
 @reports_errors
@@ -116,7 +120,7 @@ def validate(
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
     from floe_deploy.helm.chart import parse_sets
-    from floe_deploy.helm.render import show_validation
+    from floe_deploy.helm.show import show_validation
     from floe_deploy.helm.validate import validate_chart
     from floe_deploy.settings import load_settings
 
@@ -129,7 +133,7 @@ def validate(
 @task(
     iterable=["set"],
     help={"values": "prod, demo, default or a values file (default: prod)",
-          "set": "key=value override (repeatable)", "chart": CHART_HELP, "json": JSON_HELP,
+          "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP,
           "markdown": "print the table as Markdown (docs/06 shows prod's)"},
 )  # fmt: skip
 @reports_errors
@@ -144,7 +148,7 @@ def lifecycle(
     """What install, upgrade and uninstall do to every object of a render (hooks, ownership)."""
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
-    from floe_deploy.helm.lifecycle import lifecycle_report
+    from floe_deploy.helm.object_lifecycle import lifecycle_report
     from floe_deploy.settings import load_settings
 
     report = lifecycle_report(load_settings(), values, parse_sets(set or []), _chart(chart))
@@ -190,7 +194,7 @@ def package(
     """Package the chart (dependencies included) into build/charts/."""
     from floe_deploy.console import Console
     from floe_deploy.helm.publish import package_chart
-    from floe_deploy.helm.render import show_packaged
+    from floe_deploy.helm.show import show_packaged
 
     console = Console(json_mode=json)
     show_packaged(console, package_chart(_chart(chart), version=version))
@@ -199,7 +203,7 @@ def package(
 
 @task(help={"registry": "oci://HOST[:PORT]/charts", "version": "chart version (default: from git)",
             "key": "cosign private key (default: the dev key pair)", "force": "replace an existing version",
-            "keyless": "sign keyless with the CI job's OIDC identity (Sigstore) instead of a key",
+            "keyless": KEYLESS_HELP,
             "chart": CHART_HELP, "json": JSON_HELP})  # fmt: skip
 @reports_errors
 def publish(
@@ -215,7 +219,7 @@ def publish(
     """Package, push to an OCI registry and cosign-sign the chart's digest."""
     from floe_deploy.console import Console
     from floe_deploy.helm.publish import package_chart, publish_chart
-    from floe_deploy.helm.render import show_published
+    from floe_deploy.helm.show import show_published
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -233,7 +237,7 @@ def publish(
 
 
 @task(help={"reference": "oci://HOST[:PORT]/charts/floe-dagster:VERSION",
-            "key": "cosign public key (default: the dev key pair's)",
+            "key": VERIFY_KEY_HELP,
             "certificate_identity": "keyless: the signer's identity (regexp)",
             "certificate_oidc_issuer": "keyless: the OIDC issuer of that identity", "json": JSON_HELP})  # fmt: skip
 @reports_errors
@@ -249,7 +253,7 @@ def verify(
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
     from floe_deploy.helm.publish import verify_chart
-    from floe_deploy.helm.render import show_verified
+    from floe_deploy.helm.show import show_verified
     from floe_deploy.images.signing import Verifier
     from floe_deploy.settings import load_settings
 
@@ -266,7 +270,7 @@ def verify(
 @task(
     iterable=["set"],
     help={"values": "prod, demo, default or a values file (default: demo)",
-          "set": "key=value override (repeatable)", "chart": CHART_HELP, "json": JSON_HELP,
+          "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP,
           "keep": "leave what was played running for inspection (removed by the next smoke)",
           "image": "runtime image to play (default: the one the project builds here)"},
 )  # fmt: skip
@@ -293,7 +297,7 @@ def smoke(
     """
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
-    from floe_deploy.helm.render import show_smoke
+    from floe_deploy.helm.show import show_smoke
     from floe_deploy.helm.smoke import SmokeFailed, run_smoke
     from floe_deploy.settings import load_settings
 

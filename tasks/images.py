@@ -6,13 +6,11 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import CA_HELP, JSON_HELP, KEYLESS_HELP, VERIFY_KEY_HELP
 
-JSON_HELP = "print the result as JSON (errors too)"
 PLATFORM_HELP = "comma-separated platforms (default linux/amd64,linux/arm64, or FLOE_PLATFORMS)"
-CA_HELP = "CA bundle passed to builds as a secret (default: the host's bundle)"
 IDENTITY_HELP = "keyless: the signer's identity (regexp), e.g. the release workflow's URL@ref"
 ISSUER_HELP = "keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com"
-KEYLESS_HELP = "sign keyless with the CI job's OIDC identity (Sigstore) instead of a key"
 
 
 @task(help={"platform": PLATFORM_HELP, "json": JSON_HELP})
@@ -21,7 +19,7 @@ def base(c: Context, platform: str | None = None, json: bool = False) -> int:
     """Build the golden base floe/python-base from Debian packages (debootstrap), per platform."""
     from floe_deploy.console import Console
     from floe_deploy.images.build import build_images, plan_build
-    from floe_deploy.images.render import show_build
+    from floe_deploy.images.show import show_build
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -61,7 +59,7 @@ def build(
     from floe_deploy.console import Console
     from floe_deploy.images.build import build_images, plan_build
     from floe_deploy.images.publish import push_images
-    from floe_deploy.images.render import show_build, show_plan
+    from floe_deploy.images.show import show_build, show_plan
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -114,7 +112,7 @@ def publish(
     from floe_deploy.console import Console
     from floe_deploy.images.build import build_images, plan_build
     from floe_deploy.images.publish import publish_images, require_registry
-    from floe_deploy.images.render import show_publish
+    from floe_deploy.images.show import show_publish
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -144,7 +142,7 @@ def publish(
         "registry": "registry host:port (default FLOE_REGISTRY)",
         "image": "image to verify (repeatable; default: every image)",
         "tag": "tag to verify (default: the version from git)",
-        "key": "cosign public key (default: the dev key pair's)",
+        "key": VERIFY_KEY_HELP,
         "certificate_identity": IDENTITY_HELP,
         "certificate_oidc_issuer": ISSUER_HELP,
         "json": JSON_HELP,
@@ -168,7 +166,7 @@ def verify(
     from floe_deploy.errors import ExitCode
     from floe_deploy.images.catalog import CATALOG, image_spec
     from floe_deploy.images.publish import verify_images
-    from floe_deploy.images.render import show_verify
+    from floe_deploy.images.show import show_verify
     from floe_deploy.images.signing import Verifier
     from floe_deploy.images.versioning import release_version
     from floe_deploy.paths import PROJECT_ROOT
@@ -207,7 +205,7 @@ def inspect(
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
     from floe_deploy.images.inspect import inspect_named
-    from floe_deploy.images.render import show_inspections
+    from floe_deploy.images.show import show_inspections
     from floe_deploy.settings import load_settings
 
     inspections = inspect_named(
@@ -223,8 +221,8 @@ def mirror(c: Context, to: str = "", json: bool = False) -> int:
     """Copy every upstream image the project uses to a mirror (exit 2 when upstream is unreachable)."""
     from floe_deploy.console import Console
     from floe_deploy.errors import FloeError
-    from floe_deploy.images.mirror import mirror_images
-    from floe_deploy.images.render import show_mirror
+    from floe_deploy.release.mirror import mirror_images
+    from floe_deploy.release.show import show_mirror
     from floe_deploy.settings import load_settings
 
     if not to:
@@ -245,8 +243,8 @@ def prune(c: Context, dry_run: bool = False, json: bool = False) -> int:
     """Untag floe's stale images (other dev versions, push tags, old golden bases), remove its
     dangling images, and trim the build cache to FLOE_BUILD_CACHE_MAX_GB."""
     from floe_deploy.console import Console
-    from floe_deploy.images.reclaim import prune_images
-    from floe_deploy.images.render import show_prune
+    from floe_deploy.images.prune import prune_images
+    from floe_deploy.images.show import show_prune
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)

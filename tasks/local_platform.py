@@ -6,8 +6,8 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import JSON_HELP
 
-JSON_HELP = "print the result as JSON (errors too)"
 REGISTRY_HELP = "host:port of the local registry (default 127.0.0.1:5000, or FLOE_REGISTRY)"
 STATE_HELP = "directory for pid files, logs and registry data (default ~/.local/state/floe-deploy)"
 
@@ -30,13 +30,15 @@ def up(
 ) -> int:
     """Start the Docker engine and the local registry when nothing runs them yet."""
     from floe_deploy.console import Console
-    from floe_deploy.platform.lifecycle import platform_up
-    from floe_deploy.platform.render import show_lifecycle
+    from floe_deploy.images.prune import reclaim_step
+    from floe_deploy.platform.show import show_lifecycle
+    from floe_deploy.platform.start_stop import platform_up
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
+    settings = load_settings(registry=registry, state_dir=state_dir)
     result = platform_up(
-        load_settings(registry=registry, state_dir=state_dir), console, prune=prune
+        settings, console, reclaim=reclaim_step(settings, console) if prune else None
     )
     show_lifecycle(console, "platform.up", result)
     return 0
@@ -50,7 +52,7 @@ def status(
     """Report engine, plugins, builder platforms, arm64 emulation, registry, disk and memory (exit 3 if unhealthy)."""
     from floe_deploy.console import Console
     from floe_deploy.errors import ExitCode
-    from floe_deploy.platform.render import show_status
+    from floe_deploy.platform.show import show_status
     from floe_deploy.platform.status import platform_status
     from floe_deploy.settings import load_settings
 
@@ -64,8 +66,8 @@ def status(
 def down(c: Context, json: bool = False, state_dir: str | None = None) -> int:
     """Stop what platform.up started (never an engine or registry the user runs)."""
     from floe_deploy.console import Console
-    from floe_deploy.platform.lifecycle import platform_down
-    from floe_deploy.platform.render import show_lifecycle
+    from floe_deploy.platform.show import show_lifecycle
+    from floe_deploy.platform.start_stop import platform_down
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)

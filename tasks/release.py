@@ -6,10 +6,9 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
+from tasks.option_help import CA_HELP, JSON_HELP, KEYLESS_HELP
 
-JSON_HELP = "print the result as JSON (errors too)"
 VERSION_HELP = "release version X.Y.Z (default: from git: a vX.Y.Z tag on HEAD, else a dev version)"
-CA_HELP = "CA bundle passed to builds as a secret (default: the host's bundle)"
 CHART_HELP = (
     "chart directory to package (default helm/floe-dagster, its charts/ filled by helm.deps)"
 )
@@ -29,8 +28,8 @@ def build(
 
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import CHART_DIR
-    from floe_deploy.release import build_release
-    from floe_deploy.release_render import show_build_record
+    from floe_deploy.release.publish import build_release
+    from floe_deploy.release.show import show_build_record
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
@@ -50,7 +49,7 @@ def build(
         "registry": "registry host:port (default FLOE_REGISTRY); log in first with `docker login`",
         "version": VERSION_HELP,
         "key": "cosign private key (default: a dev key pair in the state dir; COSIGN_PASSWORD)",
-        "keyless": "sign keyless with the CI job's OIDC identity (Sigstore) instead of a key",
+        "keyless": KEYLESS_HELP,
         "force": "replace a release that already names other content",
         "ca_bundle": CA_HELP,
         "chart": CHART_HELP,
@@ -75,8 +74,8 @@ def publish(
 
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import CHART_DIR
-    from floe_deploy.release import publish_release
-    from floe_deploy.release_render import show_release
+    from floe_deploy.release.publish import publish_release
+    from floe_deploy.release.show import show_release
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)

@@ -11,7 +11,7 @@ import pytest
 
 from floe_demo.config import load_artifacts
 from floe_deploy.demo.health import ServiceState
-from floe_deploy.demo.lifecycle import check_ports, check_profiles
+from floe_deploy.demo.operations import check_ports, check_profiles
 from floe_deploy.demo.stack import DEFAULT_SERVICES, OPTIONAL_PROFILES, DemoStack, StackImages
 from floe_deploy.errors import FloeError
 from floe_deploy.images.source import ResolvedSource
@@ -74,7 +74,7 @@ def test_profile_images_come_through_the_mirror(tmp_path: Path) -> None:
 
 
 def mirror_sources_values() -> list[str]:
-    from floe_deploy.images.mirror import mirror_sources  # noqa: PLC0415 (renders the chart)
+    from floe_deploy.release.mirror import mirror_sources  # noqa: PLC0415 (renders the chart)
 
     return list(mirror_sources(load_settings()).values())
 

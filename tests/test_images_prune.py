@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from floe_deploy.images.reclaim import split_reference, stale_reason
+from floe_deploy.images.prune import split_reference, stale_reason
 from floe_deploy.settings import Settings
 
 CURRENT = "0.0.0-dev.abc1234"

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import click
 from rich.console import Console
 
+from floe_preflight.checks import CHECKS
 from floe_preflight.config import (
     ConfigurationError,
     load_settings,
@@ -32,7 +33,7 @@ from floe_preflight.render import (
     print_table,
     progress,
 )
-from floe_preflight.runner import CHECKS, Progress, ProgressCallback, run_preflight
+from floe_preflight.runner import Progress, ProgressCallback, run_preflight
 
 Format = Literal["table", "json", "lines"]
 USAGE_HINT = "see --help"

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.status import Status as Spinner
 from rich.table import Table
 
+from floe_preflight.checks import CHECKS
 from floe_preflight.model import SCHEMA_VERSION, CheckResult, ExitCode, Report, Status
-from floe_preflight.runner import CHECKS, Progress, ProgressCallback
+from floe_preflight.runner import Progress, ProgressCallback
 
 STYLES = {Status.OK: "green", Status.WARNING: "yellow", Status.ERROR: "red", Status.SKIPPED: "dim"}
 

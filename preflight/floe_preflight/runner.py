@@ -2,9 +2,9 @@
 
 A check starts as soon as its prerequisites have finished; when one of them did not end ok,
 the check is reported skipped with the reason instead of being run. Each check's clock starts
-when its client is ready (see checks.Probe), so loading a library never counts as the service
-being slow; at its timeout the runner stops waiting, whatever the client library does. Total
-time is about the slowest chain of checks.
+when its client is ready (see checks.spec.Probe), so loading a library never counts as the
+service being slow; at its timeout the runner stops waiting, whatever the client library does.
+Total time is about the slowest chain of checks.
 """
 
 from __future__ import annotations
@@ -16,19 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from floe_preflight.checks import (
-    Outcome,
-    Probe,
-    catalog_endpoint,
-    check_catalog,
-    check_compute,
-    check_platform,
-    check_postgres,
-    check_storage,
-    compute_endpoint,
-    postgres_endpoint,
-    storage_endpoint,
-)
+from floe_preflight.checks import CHECKS
+from floe_preflight.checks.spec import CheckSpec, Outcome, Probe
 from floe_preflight.config import PreflightSettings, scrub
 from floe_preflight.failures import CheckFailure, Kind, docs_anchor
 from floe_preflight.model import CheckResult, Report, Status
@@ -38,82 +27,6 @@ PREPARE_LIMIT_S = 60.0
 """How long loading a client library may take before the check is reported stuck."""
 
 Settings = PreflightSettings
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    name: str
-    types: str
-    probe: str
-    needs: str
-    kind_of: Callable[[Settings], str]
-    missing_setting: Callable[[Settings], str | None]
-    prerequisites: Callable[[Settings], tuple[str, ...]]
-    endpoint: Callable[[Settings], str]
-    setting: Callable[[Settings], str]
-    run: Callable[[Probe], Outcome]
-    after: str = ""
-    """The prerequisites, in words (for --list and the docs)."""
-
-
-def _catalog_missing(settings: Settings) -> str | None:
-    catalog = settings.catalog
-    if catalog.type == "rest":
-        for value, name in (
-            (catalog.uri, "FLOE_CATALOG__URI"),
-            (catalog.warehouse, "FLOE_CATALOG__WAREHOUSE"),
-            (catalog.client_id, "POLARIS_CLIENT_ID"),
-        ):
-            if not value:
-                return name
-        return None
-    return None if catalog.uri else "FLOE_CATALOG__URI"
-
-
-CHECKS: dict[str, CheckSpec] = {
-    "compute": CheckSpec(
-        "compute", "duckdb, trino, snowflake, bigquery",
-        "`SELECT 1` with the engine's client (Snowflake and BigQuery clients are extras: "
-        "`floe-preflight[snowflake]`, `[bigquery]`)",
-        "FLOE_COMPUTE__TYPE; trino: FLOE_COMPUTE__HOST",
-        lambda s: s.compute.type,
-        lambda s: "FLOE_COMPUTE__HOST" if s.compute.type == "trino" and not s.compute.host else None,
-        lambda s: (), compute_endpoint, lambda s: "FLOE_COMPUTE__HOST", check_compute,
-    ),
-    "storage": CheckSpec(
-        "storage", "s3 (any S3-compatible endpoint)",
-        "list one key under the warehouse prefix; with `--write-probe` put, get and delete one object there",
-        "FLOE_STORAGE__BUCKET, credentials (AWS_* or boto3's chain)",
-        lambda s: s.storage.type,
-        lambda s: None if s.storage.bucket else "FLOE_STORAGE__BUCKET",
-        lambda s: (), storage_endpoint, lambda s: "FLOE_STORAGE__ENDPOINT", check_storage,
-    ),
-    "catalog": CheckSpec(
-        "catalog", "rest (Polaris / Iceberg REST), sql (Postgres)",
-        "rest: OAuth2 client credentials at `/v1/oauth/tokens`, then `GET /v1/config?warehouse=…`; "
-        "sql: connect with the URI's credentials, find `iceberg_tables` (missing: a warning once "
-        "CREATE is proven)",
-        "rest: FLOE_CATALOG__URI, FLOE_CATALOG__WAREHOUSE, POLARIS_CLIENT_ID/SECRET; sql: FLOE_CATALOG__URI",
-        lambda s: s.catalog.type, _catalog_missing,
-        lambda s: ("storage",) if s.catalog.type == "rest" else (),
-        catalog_endpoint, lambda s: "FLOE_CATALOG__URI", check_catalog, "storage (rest catalogs)",
-    ),
-    "postgres": CheckSpec(
-        "postgres", "Dagster's database",
-        "connect, server version, create a table in the search path's schema and roll it back",
-        "FLOE_POSTGRES__HOST, POSTGRES_PASSWORD",
-        lambda s: "postgresql",
-        lambda s: None if s.postgres.host else "FLOE_POSTGRES__HOST",
-        lambda s: (), postgres_endpoint, lambda s: "FLOE_POSTGRES__HOST", check_postgres,
-    ),
-    "platform": CheckSpec(
-        "platform", "local Docker",
-        "engine API on the socket, `docker compose version`, free memory and disk",
-        "nothing (FLOE_PLATFORM__DOCKER_SOCKET to move it)",
-        lambda s: "docker", lambda s: None, lambda s: (),
-        lambda s: s.platform.docker_socket, lambda s: "FLOE_PLATFORM__DOCKER_SOCKET", check_platform,
-    ),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -159,7 +72,7 @@ def _result(
         remediation = None
     secrets = settings.secrets()
     return CheckResult(
-        service=spec.name, type=spec.kind_of(settings), status=status,
+        service=spec.name, type=spec.type_of(settings), status=status,
         message=scrub(message, secrets), remediation=scrub(remediation, secrets) if remediation else None,
         kind=kind.value if kind else None, endpoint=scrub(endpoint, secrets) or None, setting=setting,
         docs=docs_anchor(kind) if kind else None, import_ms=import_ms, duration_ms=duration_ms,
@@ -170,7 +83,7 @@ def _not_run(
     spec: CheckSpec, settings: Settings, failure: CheckFailure, *, error: bool
 ) -> CheckResult:
     return CheckResult(
-        service=spec.name, type=spec.kind_of(settings), status=Status.ERROR if error else Status.SKIPPED,
+        service=spec.name, type=spec.type_of(settings), status=Status.ERROR if error else Status.SKIPPED,
         message=failure.message, remediation=failure.remediation(), kind=failure.kind.value,
         setting=failure.setting or None, endpoint=scrub(_endpoint(spec, settings), settings.secrets()) or None,
         docs=docs_anchor(failure.kind),
@@ -281,7 +194,7 @@ class _Run:
             failure = CheckFailure(
                 Kind.TIMEOUT,
                 message,
-                setting=spec.setting(self.settings),
+                setting=spec.endpoint_setting,
                 service=first,
                 endpoint=endpoint,
             )

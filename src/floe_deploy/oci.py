@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from floe_deploy.commands import TIMED_OUT, attempt
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.settings import Settings
 
@@ -164,12 +165,10 @@ class OciClient:
     def _execute(
         self, argv: list[str], stdin: bytes | None, cwd: Path | None
     ) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(
-                argv, input=stdin, cwd=cwd, capture_output=True, timeout=self.timeout, check=False
-            )
-        except subprocess.TimeoutExpired:
+        done = attempt(argv, stdin=stdin, cwd=cwd, timeout=self.timeout, binary=True)
+        if done.returncode == TIMED_OUT:
             return subprocess.CompletedProcess(argv, 1, b"", b"the registry did not answer in time")
+        return done
 
     def run(
         self,

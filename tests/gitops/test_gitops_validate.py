@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from floe_deploy.gitops.controllers import MINIMUM_VERSIONS
+from floe_deploy.gitops.cluster import MINIMUM_VERSIONS
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.validate import GitOpsReport, validate_gitops
 from floe_deploy.settings import Settings
@@ -288,7 +288,8 @@ def test_each_controller_level_mistake_fails(
     helm_settings: Settings, gitops_chart: Path, gitops_copy: Path,
     relative: str, old: str, new: str, expected: str,
 ) -> None:  # fmt: skip
-    """Each documented controller behaviour (docstring of floe_deploy.gitops.controllers), planted
+    """Each documented controller behaviour (docstrings of floe_deploy.gitops.argocd, .flux,
+    .kustomize and .external_secrets), planted
     against: a protocol-level check of the files, no controller runs here."""
     plant(gitops_copy, relative, old, new)
     found = problems(report_for(helm_settings, gitops_copy, gitops_chart))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from floe_deploy.helm.chart import CHART_DIR, RenderedObject, deep_merge, load_values
+from floe_deploy.helm.chart import CHART_DIR, RenderedObject, chosen_values
 from floe_deploy.helm.rendering import PreparedChart, prepare_chart, render
 from floe_deploy.settings import load_settings
 
@@ -34,8 +34,7 @@ def rendered(real_chart: PreparedChart) -> Renderer:
     dagster chart's objects."""
 
     def run(values: str | None = None, **overrides: Any) -> list[RenderedObject]:
-        base = load_values(CHART_DIR / values) if values else {}
-        return render(deep_merge(base, overrides), real_chart)
+        return render(chosen_values(CHART_DIR / values if values else None, overrides), real_chart)
 
     return run
 

@@ -1,5 +1,5 @@
 """Install, upgrade, toggles, rollback and uninstall of real renders (the real dagster chart),
-applied as Helm applies them (floe_deploy.helm.lifecycle, Helm's documented hook and ownership
+applied as Helm applies them (floe_deploy.helm.object_lifecycle, Helm's documented hook and ownership
 rules). A model, not a cluster: no API server can run here. The old hook design is planted to
 show that the model catches what the issue describes."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from floe_deploy.helm.chart import RenderedObject, deep_merge
-from floe_deploy.helm.lifecycle import (
+from floe_deploy.helm.object_lifecycle import (
     Cluster,
     LifecycleReport,
     hook_events,

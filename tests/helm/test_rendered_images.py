@@ -8,8 +8,8 @@ import re
 import pytest
 
 from floe_deploy.helm.images import canonical, rendered_images
-from floe_deploy.images.mirror import mirror_sources
 from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.release.mirror import mirror_sources
 from floe_deploy.settings import load_settings
 
 pytestmark = pytest.mark.requirement("007-FR-015", evidence="real")

@@ -1,4 +1,4 @@
-"""Kyverno policies against Kyverno's own CRD schemas.
+"""Kyverno: policies against Kyverno's own CRD schemas, and the images they require signed.
 
 The schemas come from the npm package @kubernetes-models/kyverno, which compiles Kyverno's CRDs
 (openAPIV3Schema) into validators; they check types, enums and required fields. Like the CRDs
@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from floe_deploy.gitops.cluster import Cluster
 from floe_deploy.gitops.manifests import Document
 from floe_deploy.npm import installed, run_node
 
@@ -86,3 +87,17 @@ def covers(patterns: list[str], image: str) -> bool:
     return any(
         re.fullmatch(re.escape(p).replace(r"\*", ".*").replace(r"\?", "."), image) for p in patterns
     )
+
+
+def unsigned_image(reference: str, cluster: Cluster) -> list[str]:
+    """An environment's image (REPOSITORY:TAG) needs a deployed policy requiring its signature."""
+    admitted = [
+        p for d in cluster.tree.of_kind("ClusterPolicy") if d.file in cluster.deployed
+        for p in verified_repositories(d)
+    ]  # fmt: skip
+    if covers(admitted, reference):
+        return []
+    return [
+        f"no deployed admission policy requires a signature for {reference} "
+        "(gitops/policies: add its repository to imageReferences)"
+    ]

@@ -17,20 +17,18 @@ and says so.
 from __future__ import annotations
 
 import difflib
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from floe_deploy.commands import run
+from floe_deploy.commands import attempt, run
 from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import ENVIRONMENTS, GITOPS_DIR, load_tree, relative
 from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.helm.chart import CHART_DIR, chart_metadata, parse_values
 from floe_deploy.oci import Descriptor, OciClient
-from floe_deploy.release import ReleaseRecord
-from floe_deploy.settings import load_settings
+from floe_deploy.release.publish import ReleaseRecord
 
 
 class Version(BaseModel):
@@ -110,13 +108,7 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def _repository(root: Path) -> Path:
-    done = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = attempt(["git", "rev-parse", "--show-toplevel"], cwd=root)
     if done.returncode != 0:
         raise FloeError(
             f"{root} is not in a git work tree",
@@ -314,9 +306,8 @@ def _new_texts(root: Path, target: str, version: Version) -> dict[Path, str]:
     return texts
 
 
-def _published(version: Version, repository: str, chart: str) -> Version:
+def _published(version: Version, repository: str, chart: str, registry: OciClient) -> Version:
     """The version with both digests, from the registry; refused when either is missing."""
-    registry = OciClient.from_settings(load_settings())
     pinned = version.image_tag.partition("@")[2]
     image = f"{repository}@{pinned}" if pinned else f"{repository}:{version.tag}"
 
@@ -353,8 +344,10 @@ def promote(
     commit: bool = False,
     release: Path | None = None,
     rollback: bool = False,
+    registry: OciClient | None = None,
 ) -> PromotionReport:
-    """Promote a version into `target` (see the module docstring for the rules)."""
+    """Promote a version into `target` (see the module docstring for the rules). `registry`
+    answers the published check; a dry run asks none."""
     environments = root / "environments"
     if source is not None and release is None and not rollback:
         _environment_order(source, target, force)
@@ -374,7 +367,12 @@ def promote(
     if dry_run:
         check = "skipped (dry run: the registry is not asked; digests are pinned by the real run)"
     else:
-        version = _published(version, repository, chart)
+        if registry is None:
+            raise FloeError(
+                "promoting without --dry-run needs the registry that holds the release",
+                "pass the registry client (the task does), or use --dry-run",
+            )
+        version = _published(version, repository, chart, registry)
         image = f"{repository}:{version.image_tag}"
         check = "ok: image and chart published; pinned by digest"
     new_texts = _new_texts(root, target, version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tarfile
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +132,26 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             merged[key] = value
     return merged
+
+
+def chosen_values(
+    values: str | Path | None,
+    sets: Mapping[str, Any] | None = None,
+    *,
+    chart_dir: Path = CHART_DIR,
+    over_defaults: bool = False,
+) -> dict[str, Any]:
+    """The values of one render, chosen and merged in one place: the named (`values_path`) or
+    given file (None: no file), `--set` overrides over it, and with `over_defaults` all of that
+    over the chart's values.yaml (what Helm computes, for checks that read the merged result)."""
+    if values is None:
+        chosen: dict[str, Any] = {}
+    elif isinstance(values, Path):
+        chosen = load_values(values)
+    else:
+        chosen = load_values(values_path(values, chart_dir))
+    chosen = deep_merge(chosen, dict(sets or {}))
+    return deep_merge(load_values(chart_dir / "values.yaml"), chosen) if over_defaults else chosen
 
 
 def dependencies(chart_dir: Path = CHART_DIR) -> list[Dependency]:

@@ -17,7 +17,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.helm.artifact import pull_chart_archive, push_chart_archive
 from floe_deploy.helm.chart import CHART_DIR, Dependency, dependencies
 from floe_deploy.oci import OciClient, is_loopback
-from floe_deploy.settings import load_settings
+from floe_deploy.settings import Settings
 
 
 class DependencyReport(BaseModel):
@@ -42,7 +42,11 @@ def oci_host(mirror: str) -> str:
 
 
 def update_dependencies(
-    chart_dir: Path = CHART_DIR, mirror: str | None = None, *, update: bool = False
+    settings: Settings,
+    chart_dir: Path = CHART_DIR,
+    mirror: str | None = None,
+    *,
+    update: bool = False,
 ) -> DependencyReport:
     """Fetch every dependency into charts/: rebuilt from Chart.lock when there is one (unless
     `update`), else resolved from Chart.yaml's repositories and locked; or from a mirror."""
@@ -58,7 +62,7 @@ def update_dependencies(
             fetch = helm_python.dependency_build if locked else helm_python.dependency_update
             fetch(str(chart_dir), plain_http=plain)
         else:
-            _update_from_mirror(chart_dir, mirror.rstrip("/"))
+            _update_from_mirror(settings, chart_dir, mirror.rstrip("/"))
     except helm_python.HelmError as error:
         where = mirror or ", ".join(sorted({d.repository for d in declared}))
         raise FloeError(
@@ -72,11 +76,11 @@ def update_dependencies(
     )
 
 
-def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
+def _update_from_mirror(settings: Settings, chart_dir: Path, mirror: str) -> None:
     """Each pinned dependency's archive from the mirror into charts/, through the toolkit's
     registry client (so `docker login` and FLOE_REGISTRY_CA apply)."""
     oci_host(mirror)
-    oci = OciClient.from_settings(load_settings())
+    oci = OciClient.from_settings(settings)
     bare = mirror.removeprefix("oci://")
     for dependency in dependencies(chart_dir):
         pull_chart_archive(
@@ -84,7 +88,9 @@ def _update_from_mirror(chart_dir: Path, mirror: str) -> None:
         )
 
 
-def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredChart]:
+def mirror_dependencies(
+    settings: Settings, to: str, chart_dir: Path = CHART_DIR
+) -> list[MirroredChart]:
     """Push each dependency archive present in charts/ to the mirror (`oci://REGISTRY/charts`)."""
     oci_host(to)
     missing = [d for d in dependencies(chart_dir) if not d.present]
@@ -94,7 +100,7 @@ def mirror_dependencies(to: str, chart_dir: Path = CHART_DIR) -> list[MirroredCh
             "run `invoke helm.deps` on a machine that reaches its repository, then mirror from there",
         )
     pushed = []
-    oci = OciClient.from_settings(load_settings())
+    oci = OciClient.from_settings(settings)
     for dependency in dependencies(chart_dir):
         archive = chart_dir / "charts" / f"{dependency.name}-{dependency.version}.tgz"
         if not archive.is_file():

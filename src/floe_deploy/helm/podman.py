@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from floe_deploy.commands import run, tail
+from floe_deploy.commands import attempt, run, tail
 from floe_deploy.errors import FloeError
 
 CONTAINERS_CONF = """[containers]
@@ -46,14 +45,7 @@ class Podman:
 
     def try_(self, *argv: str) -> subprocess.CompletedProcess[str]:
         """A call whose failure is an answer (probes, inspections)."""
-        return subprocess.run(
-            ["podman", *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, **self.env},
-            timeout=60,
-        )
+        return attempt(["podman", *argv], env=self.env, timeout=60)
 
     def load_image(self, reference: str, image_id: str) -> None:
         """Copy an image from Docker's store into podman's, unless podman has that image id."""

@@ -31,11 +31,9 @@ from floe_deploy.helm.chart import (
     STAND_IN_ANNOTATION,
     RenderedObject,
     chart_metadata,
-    deep_merge,
-    load_values,
+    chosen_values,
     one_line,
     parse_sets,
-    values_path,
 )
 from floe_deploy.helm.schemas import embed_kubernetes_definitions
 from floe_deploy.yaml_read import parse_documents
@@ -193,7 +191,7 @@ def render(values: dict[str, Any], chart: PreparedChart) -> list[RenderedObject]
 
 def template_text(values: str, sets: list[str], chart: PreparedChart, chart_dir: Path) -> str:
     """`helm template` output: every rendered object, each after a `# Source:` line."""
-    chosen = deep_merge(load_values(values_path(values, chart_dir)), parse_sets(sets))
+    chosen = chosen_values(values, parse_sets(sets), chart_dir=chart_dir)
     yaml = YAML()
     out = io.StringIO()
     for item in render(chosen, chart):

@@ -28,8 +28,7 @@ from floe_deploy.helm.chart import (
     CHART_DIR,
     NAMED_VALUES,
     RenderedObject,
-    deep_merge,
-    load_values,
+    chosen_values,
     values_path,
 )
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
@@ -146,10 +145,6 @@ def check_object(item: RenderedObject, store: SchemaStore, values: str) -> Objec
     )
 
 
-def _defaults(chart_dir: Path) -> dict[str, Any]:
-    return load_values(chart_dir / "values.yaml")
-
-
 def _image_mismatches(repository: str, tag: str, dagster: dict[str, Any]) -> list[str]:
     """Every floe workload of the dagster chart runs the one runtime image, `image`."""
     wanted = f"{repository}:{tag}"
@@ -234,8 +229,8 @@ def validate_chart(
     worker = run_pod_worker()
     for source in chosen:
         path = values_path(source, chart_dir)
-        user_values = deep_merge(load_values(path), sets or {})
-        merged = deep_merge(_defaults(chart_dir), user_values)
+        user_values = chosen_values(path, sets)
+        merged = chosen_values(path, sets, chart_dir=chart_dir, over_defaults=True)
         label = source if source in NAMED_VALUES else str(path)
         rendered = render(user_values, chart)
         run_pods = worker.submit(run_pod_errors, rendered, merged.get("dagster") or {})

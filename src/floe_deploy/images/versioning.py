@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from floe_deploy.commands import attempt
 from floe_deploy.errors import FloeError
 
 RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -23,7 +23,7 @@ class ReleaseVersion(BaseModel):
 
 
 def _git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    done = attempt(["git", *args], cwd=cwd)
     return done.stdout.strip() if done.returncode == 0 else ""
 
 

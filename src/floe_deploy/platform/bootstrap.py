@@ -11,10 +11,8 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from floe_deploy.commands import run
+from floe_deploy.commands import attempt, run
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.platform.apt import Apt, fetch_from_suite
@@ -71,7 +69,7 @@ def _version_line(argv: list[str], pattern: str = r"\d+\.\d+") -> str | None:
     """The first line matching `pattern` that a command prints; None when missing or failing."""
     if shutil.which(argv[0]) is None:
         return None
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = attempt(argv)
     if done.returncode != 0:
         return None
     lines = (done.stdout or done.stderr).splitlines()
@@ -265,16 +263,10 @@ def bootstrap(console: Console, groups: Sequence[Group] = tuple(Group)) -> Boots
     for component, group, ensure in STEPS:
         if group not in groups:
             continue
-        started = time.monotonic()
-        with console.step(component):
+        with console.step(component) as timed:
             outcome, detail = ensure(apt)
         steps.append(
-            StepResult(
-                component=component,
-                outcome=outcome,
-                detail=detail,
-                seconds=round(time.monotonic() - started, 2),
-            )
+            StepResult(component=component, outcome=outcome, detail=detail, seconds=timed.seconds)
         )
     return BootstrapResult(steps=steps)
 

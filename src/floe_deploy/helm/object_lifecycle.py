@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from floe_deploy.helm.chart import RenderedObject, deep_merge, load_values, values_path
+from floe_deploy.helm.chart import RenderedObject, chosen_values
 from floe_deploy.helm.pss import pod_spec
 from floe_deploy.helm.rendering import prepare_chart, render
 from floe_deploy.settings import Settings
@@ -318,5 +318,5 @@ def lifecycle_report(
 ) -> LifecycleReport:
     """The lifecycle table of one values source, rendered with the real dagster chart."""
     chart = prepare_chart(chart_dir, settings.dagster_chart)
-    chosen = deep_merge(load_values(values_path(values, chart_dir)), sets)
+    chosen = chosen_values(values, sets, chart_dir=chart_dir)
     return LifecycleReport(values=values, rows=lifecycle_table(render(chosen, chart)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +10,6 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
-from floe_deploy.images.reclaim import prune_images
 from floe_deploy.platform.emulation import arm64_emulation_enabled, enable_arm64_emulation
 from floe_deploy.platform.engine import engine_address, start_engine, stop_engine
 from floe_deploy.platform.registry import start_registry, stop_registry
@@ -53,24 +51,21 @@ def check_free_disk(settings: Settings) -> None:
 def _timed(
     component: str, console: Console, work: Callable[[], tuple[Action, str]]
 ) -> ComponentResult:
-    started = time.monotonic()
-    with console.step(component):
+    with console.step(component) as timed:
         action, detail = work()
-    return ComponentResult(
-        component=component,
-        action=action,
-        detail=detail,
-        seconds=round(time.monotonic() - started, 2),
-    )
+    return ComponentResult(component=component, action=action, detail=detail, seconds=timed.seconds)
 
 
-def platform_up(settings: Settings, console: Console, *, prune: bool = False) -> LifecycleResult:
+def platform_up(
+    settings: Settings, console: Console, *, reclaim: Callable[[], str] | None = None
+) -> LifecycleResult:
     """Start the engine and the registry (each only if not already answering); all or nothing.
 
-    With `prune`, floe's stale images go (images.prune) before the free-disk check, which then
-    runs once the engine answers; a build machine that runs every commit needs that.
+    `reclaim` (from the caller: `images.reclaim.reclaim_step`) gives disk back once the engine
+    answers and says what it freed; the free-disk check then runs after it instead of first. A
+    build machine that runs every commit needs that.
     """
-    if not prune:
+    if reclaim is None:
         check_free_disk(settings)
     started: list[Callable[[Settings], bool]] = []
 
@@ -97,18 +92,16 @@ def platform_up(settings: Settings, console: Console, *, prune: bool = False) ->
             return Action.STARTED, f"{settings.registry}, data in {data}"
         return Action.ALREADY_RUNNING, settings.registry
 
-    def reclaim() -> tuple[Action, str]:
-        report = prune_images(settings, console)
+    def reclaimed() -> tuple[Action, str]:
+        assert reclaim is not None
+        detail = reclaim()
         check_free_disk(settings)
-        return Action.PRUNED, (
-            f"{len(report.stale_tags)} stale tags, {report.dangling_images} dangling images: "
-            f"{report.free_before_gb} → {report.free_after_gb} GB free"
-        )
+        return Action.PRUNED, detail
 
     steps = [("docker engine", engine), ("arm64 emulation", emulation), ("registry", registry)]
     components = []
     try:
-        for name, work in steps + ([("stale floe images", reclaim)] if prune else []):
+        for name, work in steps + ([("stale floe images", reclaimed)] if reclaim else []):
             components.append(_timed(name, console, work))
     except FloeError:
         for stop in reversed(started):

@@ -1,9 +1,15 @@
-"""How `invoke build` and `invoke publish` print their results (a table, or JSON)."""
+"""How `invoke build`, `invoke publish` and `invoke images.mirror` print their results (a table,
+or JSON)."""
 
 from __future__ import annotations
 
-from floe_deploy.console import Console
-from floe_deploy.release import BuildRecord, ReleaseRecord
+from typing import TYPE_CHECKING
+
+from floe_deploy.console import Console, json_or_human
+from floe_deploy.release.publish import BuildRecord, ReleaseRecord
+
+if TYPE_CHECKING:
+    from floe_deploy.release.mirror import MirrorReport
 
 
 def show_build_record(console: Console, record: BuildRecord) -> None:
@@ -32,3 +38,9 @@ def show_release(console: Console, record: ReleaseRecord) -> None:
             ("chart", record.chart.reference, record.chart.digest[:19], "signed"),
         ],
     )
+
+
+@json_or_human
+def show_mirror(console: Console, report: MirrorReport) -> None:
+    console.table(f"images.mirror → {report.mirror}", ["image", "source", "target"],
+                  [(m.name, m.source, m.target) for m in report.images])  # fmt: skip

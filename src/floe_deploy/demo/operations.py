@@ -18,8 +18,8 @@ from python_on_whales.exceptions import DockerException
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from floe_demo.cube import CubeClient, CubeError
+from floe_deploy import dagster_api
 from floe_deploy.console import Console
-from floe_deploy.demo import dagster_api
 from floe_deploy.demo.health import ServiceState, service_states, unhealthy_services
 from floe_deploy.demo.stack import (
     DATABASE,
@@ -63,14 +63,13 @@ class Steps:
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
-        started = time.monotonic()
+        timed = None
         try:
-            with self.console.step(title):
+            with self.console.step(title) as timed:
                 yield
         finally:
-            self.timings.append(
-                StepTiming(step=title, seconds=round(time.monotonic() - started, 2))
-            )
+            if timed is not None:
+                self.timings.append(StepTiming(step=title, seconds=timed.seconds))
 
 
 def check_profiles(profiles: list[str], source: ResolvedSource | None = None) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from floe_deploy.console import Console, json_or_human
 
 if TYPE_CHECKING:
-    from floe_deploy.demo.lifecycle import DownReport, StatusReport, UpReport
+    from floe_deploy.demo.operations import DownReport, StatusReport, UpReport
     from floe_deploy.demo.stack import Credentials
 
 

@@ -9,6 +9,7 @@ build cache is trimmed to `build_cache_max_gb`, least recently used records firs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, computed_field
@@ -130,3 +131,16 @@ def prune_images(
         free_before_gb=before,
         free_after_gb=free_disk(settings.state_dir)[1],
     )
+
+
+def reclaim_step(settings: Settings, console: Console) -> Callable[[], str]:
+    """`platform.up --prune`'s step: prune, and say what it gave back."""
+
+    def reclaim() -> str:
+        report = prune_images(settings, console)
+        return (
+            f"{len(report.stale_tags)} stale tags, {report.dangling_images} dangling images: "
+            f"{report.free_before_gb} → {report.free_after_gb} GB free"
+        )
+
+    return reclaim

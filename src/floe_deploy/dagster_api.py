@@ -1,4 +1,5 @@
-"""Dagster's GraphQL API, as the demo tasks and the tests use it: launch a run, follow it, list runs."""
+"""Dagster's GraphQL API, for every user of it (demo tasks, helm.smoke, tests, benchmarks): launch a
+run, follow it, list runs."""
 
 from __future__ import annotations
 

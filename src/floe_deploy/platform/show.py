@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from floe_deploy.console import Console, json_or_human
 
 if TYPE_CHECKING:
-    from floe_deploy.platform.lifecycle import LifecycleResult
+    from floe_deploy.platform.start_stop import LifecycleResult
     from floe_deploy.platform.status import PlatformStatus
 
 

@@ -8,10 +8,9 @@ from floe_deploy.console import Console, json_or_human
 
 if TYPE_CHECKING:
     from floe_deploy.images.build import BuildPlan, BuildReport
-    from floe_deploy.images.mirror import MirrorReport
     from floe_deploy.images.policy import ImageInspection
+    from floe_deploy.images.prune import PruneReport
     from floe_deploy.images.publish import PublishReport, VerifyReport
-    from floe_deploy.images.reclaim import PruneReport
 
 MB = 1_000_000
 
@@ -104,12 +103,6 @@ def show_inspections(console: Console, inspections: list[ImageInspection]) -> No
             ["check", "result", "detail"],
             [(c.name, "pass" if c.passed else "FAIL", c.detail) for c in inspection.checks],
         )
-
-
-@json_or_human
-def show_mirror(console: Console, report: MirrorReport) -> None:
-    console.table(f"images.mirror → {report.mirror}", ["image", "source", "target"],
-                  [(m.name, m.source, m.target) for m in report.images])  # fmt: skip
 
 
 @json_or_human
