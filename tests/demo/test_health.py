@@ -105,7 +105,8 @@ def test_daemon_check_without_its_database_is_unhealthy_in_one_line(
 
 
 def test_grpc_check_asks_a_real_dagster_code_server(tmp_path: Path) -> None:
-    """A real `dagster api grpc` server: SERVING once up; after it stopped, nothing answers."""
+    """A real `dagster api grpc` server: SERVING once up; once it is gone (killed: its graceful
+    shutdown can outlast a minute on a busy machine), nothing answers."""
     (tmp_path / "defs.py").write_text("from dagster import Definitions\n\ndefs = Definitions()\n")
     port = free_port()
     server = subprocess.Popen(
@@ -121,8 +122,8 @@ def test_grpc_check_asks_a_real_dagster_code_server(tmp_path: Path) -> None:
         )
         assert serving, "the code server never answered SERVING"
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server.kill()
+        server.wait()
     assert health.main(["grpc", str(port)]) == 1
 
 
