@@ -14,7 +14,7 @@ from typing import Any
 from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
-from floe_deploy.demo.health import PROJECT_LABEL, SERVICE_LABEL
+from floe_deploy.demo.diagnosis import PROJECT_LABEL, SERVICE_LABEL
 from floe_deploy.testing import isolated_demo_env, run_task
 
 HEALTHY_STEP = "compose up --wait"

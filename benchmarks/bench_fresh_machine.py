@@ -33,7 +33,7 @@ from typing import Any
 from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
-from floe_deploy.demo.health import project_containers
+from floe_deploy.demo.diagnosis import project_containers
 from floe_deploy.demo.operations import IMAGES as DEMO_IMAGES
 from floe_deploy.images.build import host_platform
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT

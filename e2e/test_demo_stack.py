@@ -28,7 +28,7 @@ from tenacity import retry, stop_after_delay, wait_fixed
 from floe_demo.generator import batch_id
 from floe_demo.loader import IcebergLoader
 from floe_deploy import dagster_api
-from floe_deploy.demo.health import PROJECT_LABEL, unhealthy_services
+from floe_deploy.demo.diagnosis import PROJECT_LABEL, unhealthy_services
 from floe_deploy.demo.stack import DemoStack
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.settings import DemoPorts, load_settings

@@ -31,7 +31,7 @@ def up(
     """Start the Docker engine and the local registry when nothing runs them yet."""
     from floe_deploy.console import Console
     from floe_deploy.images.prune import reclaim_step
-    from floe_deploy.platform.show import show_lifecycle
+    from floe_deploy.platform.show import show_start_stop
     from floe_deploy.platform.start_stop import platform_up
     from floe_deploy.settings import load_settings
 
@@ -40,7 +40,7 @@ def up(
     result = platform_up(
         settings, console, reclaim=reclaim_step(settings, console) if prune else None
     )
-    show_lifecycle(console, "platform.up", result)
+    show_start_stop(console, "platform.up", result)
     return 0
 
 
@@ -66,11 +66,11 @@ def status(
 def down(c: Context, json: bool = False, state_dir: str | None = None) -> int:
     """Stop what platform.up started (never an engine or registry the user runs)."""
     from floe_deploy.console import Console
-    from floe_deploy.platform.show import show_lifecycle
+    from floe_deploy.platform.show import show_start_stop
     from floe_deploy.platform.start_stop import platform_down
     from floe_deploy.settings import load_settings
 
     console = Console(json_mode=json)
     result = platform_down(load_settings(state_dir=state_dir), console)
-    show_lifecycle(console, "platform.down", result)
+    show_start_stop(console, "platform.down", result)
     return 0

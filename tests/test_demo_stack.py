@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from floe_demo.config import load_artifacts
-from floe_deploy.demo.health import ServiceState
+from floe_deploy.demo.diagnosis import ServiceState
 from floe_deploy.demo.operations import check_ports, check_profiles
 from floe_deploy.demo.stack import DEFAULT_SERVICES, OPTIONAL_PROFILES, DemoStack, StackImages
 from floe_deploy.errors import FloeError

@@ -22,7 +22,8 @@ from floe_preflight.config import (
     unknown_environment,
 )
 from floe_preflight.model import ExitCode, Report
-from floe_preflight.render import (
+from floe_preflight.runner import Progress, ProgressCallback, run_preflight
+from floe_preflight.show import (
     as_json,
     as_line,
     as_lines,
@@ -33,7 +34,6 @@ from floe_preflight.render import (
     print_table,
     progress,
 )
-from floe_preflight.runner import Progress, ProgressCallback, run_preflight
 
 Format = Literal["table", "json", "lines"]
 USAGE_HINT = "see --help"

@@ -26,8 +26,8 @@ from floe_deploy.testing import PostgresEndpoint, free_port
 from floe_deploy.testing.local_services import SigningS3
 from floe_deploy.testing.protocol_servers import html_page, iceberg_rest, silent_socket
 from floe_preflight.config import PreflightSettings
-from floe_preflight.render import progress
 from floe_preflight.runner import Progress, run_preflight
+from floe_preflight.show import progress
 from tests.preflight.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,

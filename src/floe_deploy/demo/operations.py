@@ -20,7 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 from floe_demo.cube import CubeClient, CubeError
 from floe_deploy import dagster_api
 from floe_deploy.console import Console
-from floe_deploy.demo.health import ServiceState, service_states, unhealthy_services
+from floe_deploy.demo.diagnosis import ServiceState, service_states, unhealthy_services
 from floe_deploy.demo.stack import (
     DATABASE,
     DEFAULT_SERVICES,

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from floe_deploy.console import Console, json_or_human
 
 if TYPE_CHECKING:
-    from floe_deploy.platform.start_stop import LifecycleResult
+    from floe_deploy.platform.start_stop import StartStopResult
     from floe_deploy.platform.status import PlatformStatus
 
 
-def show_lifecycle(console: Console, title: str, result: LifecycleResult) -> None:
+def show_start_stop(console: Console, title: str, result: StartStopResult) -> None:
     console.show(
         result,
         title,

@@ -33,7 +33,7 @@ class ComponentResult(BaseModel):
     seconds: float
 
 
-class LifecycleResult(BaseModel):
+class StartStopResult(BaseModel):
     components: list[ComponentResult]
 
 
@@ -58,10 +58,10 @@ def _timed(
 
 def platform_up(
     settings: Settings, console: Console, *, reclaim: Callable[[], str] | None = None
-) -> LifecycleResult:
+) -> StartStopResult:
     """Start the engine and the registry (each only if not already answering); all or nothing.
 
-    `reclaim` (from the caller: `images.reclaim.reclaim_step`) gives disk back once the engine
+    `reclaim` (from the caller: `images.prune.reclaim_step`) gives disk back once the engine
     answers and says what it freed; the free-disk check then runs after it instead of first. A
     build machine that runs every commit needs that.
     """
@@ -107,10 +107,10 @@ def platform_up(
         for stop in reversed(started):
             stop(settings)
         raise
-    return LifecycleResult(components=components)
+    return StartStopResult(components=components)
 
 
-def platform_down(settings: Settings, console: Console) -> LifecycleResult:
+def platform_down(settings: Settings, console: Console) -> StartStopResult:
     """Stop the registry and the engine, but only those platform.up started (pid files)."""
 
     def stopper(stop: Callable[[Settings], bool]) -> Callable[[], tuple[Action, str]]:
@@ -119,7 +119,7 @@ def platform_down(settings: Settings, console: Console) -> LifecycleResult:
 
         return work
 
-    return LifecycleResult(
+    return StartStopResult(
         components=[
             _timed("registry", console, stopper(stop_registry)),
             _timed("docker engine", console, stopper(stop_engine)),
