@@ -14,7 +14,7 @@ from typing import Any
 from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
-from floe_deploy.demo.diagnosis import PROJECT_LABEL, SERVICE_LABEL
+from floe_deploy.demo.diagnosis import PROJECT_LABEL, SERVICE_LABEL, project_containers
 from floe_deploy.testing import isolated_demo_env, run_task
 
 HEALTHY_STEP = "compose up --wait"
@@ -54,10 +54,8 @@ def _probe_seconds(project: str) -> dict[str, float]:
     """Each service's fastest health check among the last probes the engine keeps (the fastest:
     what the probe costs when the machine lets it run). A probe runs every few seconds for the
     stack's whole life, so it must stay cheap."""
-    client = DockerClient()
-    containers = client.container.list(filters={"label": f"{PROJECT_LABEL}={project}"})
     fastest = {}
-    for container in containers:
+    for container in project_containers(DockerClient(), project):
         probes = container.state.health.log if container.state.health else None
         durations = [(p.end - p.start).total_seconds() for p in probes or [] if p.start and p.end]
         if durations:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from floe_deploy.errors import ExitCode, FloeError
 
@@ -61,26 +61,11 @@ def attempt(
     `timeout` as exit 124, each with a line on stderr. `binary` keeps stdin/stdout as bytes."""
     command = list(argv)
     try:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            input=stdin,
-            capture_output=True,
-            text=not binary,
-            timeout=timeout,
-            check=False,
-        )
+        return _execute(command, cwd=cwd, env=env, stdin=stdin, timeout=timeout, binary=binary)
     except FileNotFoundError:
-        return _unfinished(command, NOT_INSTALLED, f"{command[0]} is not installed", binary)
+        code, message = NOT_INSTALLED, _not_installed(command)
     except subprocess.TimeoutExpired:
-        message = f"{command[0]} did not finish within {timeout:.0f} s"
-        return _unfinished(command, TIMED_OUT, message, binary)
-
-
-def _unfinished(
-    command: list[str], code: int, message: str, binary: bool
-) -> subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]:
+        code, message = TIMED_OUT, _timed_out(command, timeout)
     if binary:
         return subprocess.CompletedProcess(command, code, b"", message.encode())
     return subprocess.CompletedProcess(command, code, "", message)
@@ -96,19 +81,54 @@ def run(
     timeout: float | None = None,
 ) -> str:
     """Run a program to completion and return its stdout; a failure becomes a FloeError."""
-    done = attempt(argv, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
-    if done.returncode == NOT_INSTALLED and done.stderr.endswith("is not installed"):
-        raise FloeError(done.stderr, remediation)
-    if done.returncode == TIMED_OUT and "did not finish within" in done.stderr:
-        raise FloeError(done.stderr, remediation, exit_code=ExitCode.FAILURE)
+    command = list(argv)
+    try:
+        done = _execute(command, cwd=cwd, env=env, stdin=stdin, timeout=timeout, binary=False)
+    except FileNotFoundError:
+        raise FloeError(_not_installed(command), remediation) from None
+    except subprocess.TimeoutExpired:
+        raise FloeError(
+            _timed_out(command, timeout), remediation, exit_code=ExitCode.FAILURE
+        ) from None
     if done.returncode != 0:
         raise FloeError(
-            f"{' '.join(argv[:3])} failed with exit code {done.returncode}",
+            f"{' '.join(command[:3])} failed with exit code {done.returncode}",
             remediation,
             exit_code=ExitCode.FAILURE,
             details=tail(done.stderr or done.stdout),
         )
-    return done.stdout
+    return str(done.stdout)
+
+
+def _execute(
+    command: list[str],
+    *,
+    cwd: Path | None,
+    env: dict[str, str] | None,
+    stdin: str | bytes | None,
+    timeout: float | None,
+    binary: bool,
+) -> subprocess.CompletedProcess[Any]:
+    """The one call of subprocess.run: a missing program and a timeout raise, for the caller to
+    turn into an answer (`attempt`) or an error (`run`)."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=not binary,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _not_installed(command: list[str]) -> str:
+    return f"{command[0]} is not installed"
+
+
+def _timed_out(command: list[str], timeout: float | None) -> str:
+    return f"{command[0]} did not finish within {timeout:.0f} s"
 
 
 def as_root(argv: Sequence[str]) -> list[str]:
