@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from floe_deploy.errors import FloeError
-from floe_deploy.platform.apt import debian_mirror, read_sources
+from floe_deploy.platform.apt import debian_archive, debian_mirror, read_sources
 
 pytestmark = pytest.mark.requirement("007-FR-002", evidence="real")
 
 
 def make_apt_dir(tmp_path: Path, sources_list: str = "", **parts: str) -> Path:
-    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d").mkdir(parents=True)
     (tmp_path / "sources.list").write_text(sources_list)
     for name, text in parts.items():
         (tmp_path / "sources.list.d" / name.replace("_", ".")).write_text(text)
@@ -73,3 +73,16 @@ def test_files_disabled_by_renaming_are_ignored(tmp_path: Path) -> None:
     )
     with pytest.raises(FloeError):
         debian_mirror(apt_dir)
+
+
+def test_a_debian_archive_is_known_by_its_suite_names(tmp_path: Path) -> None:
+    """Ubuntu's archive is no place to fetch trixie's packages from."""
+    ubuntu = make_apt_dir(
+        tmp_path / "ubuntu",
+        ubuntu_sources="Types: deb\nURIs: http://archive.ubuntu.com/ubuntu/\n"
+        "Suites: noble noble-updates\nComponents: main universe\n",
+    )
+    assert debian_archive(ubuntu) is None
+    assert debian_archive(make_apt_dir(tmp_path / "debian", debian_sources=DEB822)) == (
+        "http://mirror.example/debian"
+    )

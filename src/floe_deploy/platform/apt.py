@@ -11,12 +11,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe_deploy.commands import as_root, run
+from floe_deploy.commands import as_root, attempt, run
 from floe_deploy.errors import FloeError
 
 APT_DIR = Path("/etc/apt")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 ONE_LINE_SOURCE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(?P<uri>\S+)\s+(?P<suite>\S+)")
+DEBIAN_SUITES = frozenset({
+    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+    "oldoldstable", "oldstable", "stable", "testing", "unstable",
+})  # fmt: skip
+"""Suite names only a Debian archive serves: an Ubuntu archive (noble, jammy) has none of them."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,39 @@ def debian_mirror(apt_dir: Path = APT_DIR) -> str:
     )
 
 
+def debian_archive(apt_dir: Path = APT_DIR) -> str | None:
+    """The Debian archive among the apt sources, recognised by a Debian suite name; None on a
+    system such as Ubuntu whose sources name no Debian archive, so no Debian suite is reachable."""
+    for source in read_sources(apt_dir):
+        if DEBIAN_SUITES & set(source.suites) and "security" not in source.uri:
+            return source.uri.rstrip("/")
+    return None
+
+
+def owning_package(path: Path) -> tuple[str, str] | None:
+    """The package and version dpkg installed `path` from; None for a file no package owns."""
+    owner = attempt(["dpkg-query", "--search", str(path)])
+    if owner.returncode != 0 or ":" not in owner.stdout:
+        return None
+    package = owner.stdout.split(":", 1)[0].strip()
+    version = attempt(["dpkg-query", "--show", "--showformat=${Version}", package])
+    return (package, version.stdout.strip()) if version.returncode == 0 else None
+
+
+def deb_version(deb: Path) -> str:
+    """The Version field of a .deb file, read before anything in it is installed."""
+    return run(["dpkg-deb", "--field", str(deb), "Version"], remediation=f"check {deb}").strip()
+
+
 class Apt:
     """apt-get for the bootstrap: `update` runs at most once, and only when something is installed."""
 
-    def __init__(self) -> None:
+    def __init__(self, apt_dir: Path = APT_DIR) -> None:
+        self.apt_dir = apt_dir
         self._updated = False
+
+    def debian_archive(self) -> str | None:
+        return debian_archive(self.apt_dir)
 
     def _update(self) -> None:
         if not self._updated:
@@ -101,13 +134,12 @@ class Apt:
         )
 
 
-def fetch_from_suite(packages: list[str], suite: str, destination: Path) -> list[Path]:
-    """Download .deb files from another suite of the system's mirror without adding it to apt.
+def fetch_from_suite(packages: list[str], suite: str, destination: Path, mirror: str) -> list[Path]:
+    """Download .deb files from another suite of a Debian archive without adding it to apt.
 
     A private apt configuration (own lists, cache and source list) keeps the system's sources
     untouched, as Debian 12 needs for trixie's docker-buildx and docker-compose.
     """
-    mirror = debian_mirror()
     destination.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="floe-apt-") as scratch:
         root = Path(scratch)

