@@ -19,6 +19,20 @@ def _cell(errors: list[str]) -> str:
     )
 
 
+def failure_lines(report: GitOpsReport) -> list[str]:
+    """One line per problem, naming the file (and the environment of an environment check)."""
+    lines = [
+        f"{d.file} {d.object}: {error}"
+        for d in report.documents
+        for error in [*d.schema_errors, *d.reference_errors, *d.secret_errors]
+    ]
+    return lines + [
+        f"{e.values_file} ({e.environment}): {error}"
+        for e in report.environments
+        for error in e.errors
+    ]
+
+
 @json_or_human
 def show_validation(console: Console, report: GitOpsReport) -> None:
     console.table(
@@ -38,12 +52,8 @@ def show_validation(console: Console, report: GitOpsReport) -> None:
         [(e.environment, e.values_file, e.objects if report.chart_rendered else "-", _cell(e.errors))
          for e in report.environments],
     )  # fmt: skip
-    for d in report.documents:
-        for error in [*d.schema_errors, *d.reference_errors, *d.secret_errors]:
-            console.line(f"FAIL {d.file} {d.object}: {error}")
-    for e in report.environments:
-        for error in e.errors:
-            console.line(f"FAIL {e.values_file} ({e.environment}): {error}")
+    for line in failure_lines(report):
+        console.line(f"FAIL {line}")
     failed = sum(not d.ok for d in report.documents) + sum(
         bool(e.errors) for e in report.environments
     )
