@@ -1,14 +1,15 @@
 """Argo CD: the rules for Applications and ApplicationSets.
 
 References: the project is an AppProject here, a chart source names this chart, and source paths
-and value files (for each environment a generator yields) exist in the repository.
+and value files exist in the repository. An ApplicationSet is checked as the Applications it
+makes: its git files generator, template and templatePatch evaluated for each matched file.
 
 What Argo CD would refuse or get wrong on a fresh cluster: it creates a namespace
 (CreateNamespace=true) only when the AppProject whitelists the cluster-scoped kind Namespace,
-deploys only to the project's destinations and only the cluster-scoped kinds it whitelists, and
-syncs prod only when a person asks (no `automated` policy reaching prod); an Application follows
-its environment's chartVersion, and an ApplicationSet's templates use the syntax `goTemplate`
-selects.
+deploys only to the project's destinations, from its sourceRepos, and only the cluster-scoped
+kinds it whitelists, and syncs prod only when a person asks (no `automated` policy reaching prod);
+an Application deploying floe-<env> reads only <env>'s values and follows its chartVersion, and an
+ApplicationSet's templates use the syntax `goTemplate` selects.
 """
 
 from __future__ import annotations
