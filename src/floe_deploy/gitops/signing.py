@@ -68,10 +68,13 @@ class ReleaseSigning(BaseModel):
             "another repository": self.subject(tag, repository=f"{owner}/{name}-fork"),
             "another workflow": self.subject(tag, workflow=".github/workflows/build.yml"),
             "a branch": good.replace(f"@refs/tags/{tag}", "@refs/heads/main"),
-            "a tag the trigger does not run for": good.replace(tag, "nightly"),
             "a prefix": "https://evil.example/" + good,
             "a suffix": good + "/evil",
-        }
+        } | (
+            {}
+            if any(re.fullmatch(p, "nightly") for p in self.tag_patterns)
+            else {"a tag the trigger does not run for": good.replace(tag, "nightly")}
+        )
 
 
 def _dots(text: str) -> str:
@@ -102,6 +105,15 @@ def _glob_regex(glob: str) -> str:
     return out
 
 
+def _signs_keyless(job: dict[str, Any], workflow: dict[str, Any]) -> bool:
+    """The job may ask for an OIDC token and runs `--keyless` (the default without a key)."""
+    permissions = job.get("permissions", workflow.get("permissions")) or {}
+    token = isinstance(permissions, dict) and permissions.get("id-token") == "write"
+    return token and any(
+        "--keyless" in str(step.get("run") or "") for step in job.get("steps") or []
+    )
+
+
 def read_release_signing(tree: GitOpsTree, repository: str | None) -> ReleaseSigning | None:
     """The release workflow beside the tree (else this project's); None when there is none."""
     path = next(
@@ -110,8 +122,7 @@ def read_release_signing(tree: GitOpsTree, repository: str | None) -> ReleaseSig
     if path is None:
         return None
     workflow = load_values(path)
-    text = path.read_text()
-    keyless = "--keyless" in text and "id-token: write" in text
+    keyless = any(_signs_keyless(job, workflow) for job in (workflow.get("jobs") or {}).values())
     if repository is None:
         found = sorted(
             match.group(1)
