@@ -51,6 +51,10 @@ PLANTED = [
        "staging's", "set metadata.namespace: floe-staging"),
     _p("environment", "environments/prod/ocirepository.yaml", "  namespace: floe-prod", "  namespace: floe-dev",
        "prod's", "set metadata.namespace: floe-prod"),
+    _p("environment", "secrets/external-secrets/prod/kustomization.yaml",
+       "resources:\n  - externalsecret-helm-values.yaml\n", "resources: []\n",
+       "environments/prod/helmrelease.yaml", "applied into floe-prod",
+       "list externalsecret-helm-values.yaml in gitops/secrets/external-secrets/prod/kustomization.yaml"),
     # per-directory scope of generated ConfigMaps
     _p("generator", "environments/staging/kustomization.yaml", "  - name: floe-values", "  - name: floe-staging-values",
        "no kustomization in gitops/environments/staging", "add a configMapGenerator floe-values"),
@@ -93,6 +97,8 @@ PLANTED = [
        "Application floe-prod (prod)", "syncs into floe-prod automatically"),
     _p("controller", "argocd/applicationset.yaml", 'ne .path.basename "prod"', 'ne .path.basenme "prod"',
        "prod/values.yaml", ".path.basenme is no parameter", "Argo CD makes no Application"),
+    _p("controller", "argocd/applicationset.yaml", "        automated:", "        automatic:",
+       "Application floe-dev (dev)", "'automatic' was unexpected"),
     # signing identity: the release workflow's, keyless by default
     _p("signing", "policies/verify-floe-images.yaml", f"subjectRegExp: {SUBJECT}", f"subjectRegExp: {SUBJECT[1:-1]}",
        "is not anchored", "also accepts", "use '^https://github"),

@@ -156,6 +156,22 @@ class Cluster:
                 found.append(str(spec["targetNamespace"]))
         return found
 
+    def external_secrets_making(self, name: str) -> list[Document]:
+        return [
+            d for d in self.tree.of_kind("ExternalSecret")
+            if (((d.body.get("spec") or {}).get("target") or {}).get("name") or d.name) == name
+        ]  # fmt: skip
+
+    def external_secret_namespaces(self, name: str) -> set[str]:
+        """Namespaces that an ExternalSecret making the Secret `name` is applied into."""
+        found: set[str] = set()
+        for document in self.external_secrets_making(name):
+            if document.namespace:
+                found.add(document.namespace)
+            elif document.file in self.deployed:
+                found.update(self.target_namespaces(document.file))
+        return found
+
     def unresolved_secret(self, name: str | None, where: str) -> list[str]:
         if not name or name in self.secrets or name in self.pre_existing:
             return []

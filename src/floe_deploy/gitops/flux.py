@@ -54,6 +54,16 @@ def _helm_release_references(document: Document, cluster: Cluster) -> list[str]:
             )
         if source.get("kind") == "Secret":
             errors += cluster.unresolved_secret(source["name"], "valuesFrom")
+            made_in = cluster.external_secret_namespaces(str(source["name"]))
+            if made_in and document.namespace and document.namespace not in made_in:
+                own = [d.file for d in cluster.external_secrets_making(str(source["name"]))
+                       if environment_of_path(d.file) == environment_of_path(document.file)]  # fmt: skip
+                fix = (f"list {Path(own[0]).name} in {Path(own[0]).parent}/kustomization.yaml" if own
+                       else f"make it in the kustomization Flux applies into {document.namespace}")  # fmt: skip
+                errors.append(
+                    f"valuesFrom Secret {source['name']} is made by no ExternalSecret applied into "
+                    f"{document.namespace} (only into {', '.join(sorted(made_in))}): {fix}"
+                )
             keys = cluster.secret_keys.get(source["name"])
             key = source.get("valuesKey", "values.yaml")
             if keys is not None and key not in keys:

@@ -81,8 +81,8 @@ def _bound_to_environment(document: Document, files: list[str]) -> list[str]:
     return errors
 
 
-def _name_reference_covers(document: Document, kind: str, path: str) -> bool:
-    directory = Path(document.file).parent
+def _name_reference_covers(document: Document, repo_root: Path, kind: str, path: str) -> bool:
+    directory = repo_root / Path(document.file).parent
     for configuration in document.body.get("configurations") or []:
         file = directory / configuration
         loaded = load_values(file) if file.suffix in {".yaml", ".yml"} else {}
@@ -122,7 +122,9 @@ def generated_config_maps(document: Document, cluster: Cluster) -> list[str]:
                 generator = names.get(str(source.get("name")))
                 if source.get("kind") != "ConfigMap" or generator is None:
                     continue
-                if not _name_reference_covers(document, "HelmRelease", "spec/valuesFrom/name"):
+                if not _name_reference_covers(
+                    document, cluster.tree.repo_root, "HelmRelease", "spec/valuesFrom/name"
+                ):
                     errors.append(
                         f"HelmRelease {release.name} names the generated ConfigMap {generator['name']}, "
                         "whose real name carries a hash: add a nameReference configuration for "

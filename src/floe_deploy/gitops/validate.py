@@ -100,7 +100,9 @@ def _file_rules(document: Document, configurations: set[str]) -> list[str] | Non
     return kustomize.file_problems(document, configurations)
 
 
-def _schema(document: Document, store: SchemaStore, configurations: set[str]) -> list[str]:
+def _schema(
+    document: Document, store: SchemaStore, configurations: set[str], cluster: Cluster
+) -> list[str]:
     special = _file_rules(document, configurations)
     if special is not None:
         return special
@@ -113,7 +115,26 @@ def _schema(document: Document, store: SchemaStore, configurations: set[str]) ->
         )
     except FloeError as error:  # no schema for this group/version: this document's error
         return [error.message]
-    return check.schema_errors
+    return check.schema_errors + _generated_schema_errors(document, store, cluster)
+
+
+def _generated_schema_errors(document: Document, store: SchemaStore, cluster: Cluster) -> list[str]:
+    """The Applications an ApplicationSet makes, against the Application schema (a misspelt
+    field in templatePatch is no error of the ApplicationSet's own schema)."""
+    if document.kind != "ApplicationSet" or not document.is_kubernetes:
+        return []
+    applications, _ = argocd.generated_applications(document, cluster)
+    errors = []
+    for application in applications:
+        body = {"apiVersion": document.api_version, "kind": "Application", **application.body}
+        check = check_object(
+            RenderedObject(template=document.file, document=body), store, document.file
+        )
+        errors += [
+            f"Application {application.name} ({application.environment}): {e}"
+            for e in check.schema_errors
+        ]
+    return errors
 
 
 def _environment(
@@ -270,7 +291,7 @@ def validate_gitops(
                 object=document.label,
                 schema_errors=policy_errors[policies.index(document)]
                 if document in policies
-                else _schema(document, store, configurations),
+                else _schema(document, store, configurations, cluster),
                 reference_errors=_reference_errors(document, cluster),
                 secret_errors=plaintext_secrets(document.kind, document.body),
             )
