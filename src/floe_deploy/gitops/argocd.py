@@ -71,23 +71,45 @@ def _merge(base: Any, patch: Any) -> Any:
     return patch
 
 
-def _render(node: Any, parameters: dict[str, Any]) -> Any:
+FAST_TEMPLATE = re.compile(r"\{\{\s*([\w.\-\[\]]+)\s*\}\}")
+
+
+def _flat(parameters: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """fasttemplate's parameters: nested keys joined with dots."""
+    flat: dict[str, str] = {}
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def _render(node: Any, parameters: dict[str, Any], *, go: bool) -> Any:
+    """Every string of the template, as goTemplate (or fasttemplate, which leaves unknown keys)."""
     if isinstance(node, dict):
-        return {k: _render(v, parameters) for k, v in node.items()}
+        return {k: _render(v, parameters, go=go) for k, v in node.items()}
     if isinstance(node, list):
-        return [_render(v, parameters) for v in node]
-    return gotemplate.render(node, parameters) if isinstance(node, str) else node
+        return [_render(v, parameters, go=go) for v in node]
+    if not isinstance(node, str):
+        return node
+    if go:
+        return gotemplate.render(node, parameters)
+    flat = _flat(parameters)
+    return FAST_TEMPLATE.sub(lambda m: flat.get(m.group(1), m.group(0)), node)
 
 
 def generated_applications(
     document: Document, cluster: Cluster
 ) -> tuple[list[GeneratedApplication], list[str]]:
     """What the ApplicationSet's git files generators, template and templatePatch make, per
-    matched file, as Argo CD renders them (goTemplate); and the errors that stop it."""
+    matched file, as Argo CD renders them; and the errors that stop it."""
     spec = document.body.get("spec") or {}
     repo_root = cluster.tree.repo_root
-    if not spec.get("goTemplate"):
-        return [], []
+    go = bool(spec.get("goTemplate"))
+    if spec.get("templatePatch") and not go:
+        return [], ["templatePatch is applied only with goTemplate: true: set it, or Argo CD "
+                    "ignores the patch"]  # fmt: skip
     applications, errors = [], []
     for generator in spec.get("generators") or []:
         for entry in (generator.get("git") or {}).get("files") or []:
@@ -99,9 +121,10 @@ def generated_applications(
                              "filename": match.name, "basenameNormalized": match.parent.name},
                 }  # fmt: skip
                 try:
-                    body = _render(spec.get("template") or {}, parameters)
-                    patch = gotemplate.render(str(spec.get("templatePatch") or ""), parameters)
-                    body = _merge(body, parse_values(patch, "templatePatch") or {})
+                    body = _render(spec.get("template") or {}, parameters, go=go)
+                    if go:
+                        patch = gotemplate.render(str(spec.get("templatePatch") or ""), parameters)
+                        body = _merge(body, parse_values(patch, "templatePatch") or {})
                 except (gotemplate.TemplateError, FloeError) as error:
                     errors.append(
                         f"for {relative(match, repo_root)}: {error}: Argo CD makes no Application"
