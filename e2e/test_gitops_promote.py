@@ -34,26 +34,12 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
-    """A repository with gitops/ pointed at the test registry, dev at 0.2.0, both published."""
+    """A repository with gitops/ pointed at the test registry, dev at 0.2.0 pinned by digest as
+    `gitops.promote --release` leaves it (digest lineage: staging takes exactly what dev runs)."""
     root = tmp_path / "repo"
     shutil.copytree(GITOPS_DIR, root / "gitops")
     for path in (root / "gitops").rglob("*.yaml"):
         path.write_text(path.read_text().replace("registry.example.com", registry))
-    dev = root / "gitops" / "environments" / "dev"
-    (dev / "values.yaml").write_text(
-        set_values((dev / "values.yaml").read_text(), {
-            ("image", "tag"): NEW, ("release", "chartVersion"): NEW,
-            ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): NEW,
-        })
-    )  # fmt: skip
-    (dev / "ocirepository.yaml").write_text(
-        set_values((dev / "ocirepository.yaml").read_text(), {("spec", "ref", "tag"): NEW})
-    )
-    git(root, "init", "-q", "-b", "main")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
-    git(
-        root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "environments"
-    )
 
     context = tmp_path / "image"
     context.mkdir()
@@ -70,6 +56,33 @@ def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
     client = helm_python.RegistryClient(plain_http=True)
     client.push(archive, f"oci://{registry}/charts")
     client.close()
+
+    oci = OciClient.from_settings(load_settings())
+    image = oci.resolve(reference)
+    chart = oci.resolve(f"{registry}/charts/floe-dagster:{NEW}")
+    assert image is not None
+    assert chart is not None
+    pinned = f"{NEW}@{image.digest}"
+    dev = root / "gitops" / "environments" / "dev"
+    (dev / "values.yaml").write_text(
+        set_values((dev / "values.yaml").read_text(), {
+            ("image", "tag"): pinned, ("release", "chartVersion"): NEW,
+            ("release", "chartDigest"): chart.digest,
+            ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): pinned,
+        }, add=True)
+    )  # fmt: skip
+    (dev / "ocirepository.yaml").write_text(
+        set_values(
+            (dev / "ocirepository.yaml").read_text(),
+            {("spec", "ref", "tag"): NEW, ("spec", "ref", "digest"): chart.digest},
+            add=True,
+        )
+    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
+    git(
+        root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "environments"
+    )
     return root
 
 

@@ -104,3 +104,15 @@ def promote(
     )  # fmt: skip
     show_promotion(console, report)
     return 0
+
+
+@task(help={"root": ROOT_HELP, "json": JSON_HELP})
+@reports_errors
+def status(c: Context, root: str | None = None, json: bool = False) -> int:
+    """Show what each environment runs: image and chart (tags, digests), the release record, and the commit that promoted it from which environment."""
+    from floe_deploy.console import Console
+    from floe_deploy.gitops.show import show_status
+    from floe_deploy.gitops.status import gitops_status
+
+    show_status(Console(json_mode=json), gitops_status(_root(root)))
+    return 0

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Docker engine address (unix:///… or tcp://…); default: the Docker CLI's own.",
     )
     image_prefix: str = Field(default="floe", description="Repository prefix of the images built.")
+    release_repository: str | None = Field(
+        default=None,
+        description="GitHub OWNER/REPO whose .github/workflows/release.yml signs releases keyless "
+        "(the identity gitops.validate requires of the admission policy and Flux); unset: the "
+        "repository the GitOps tree's GitRepository names",
+    )
     build_jobs: int = Field(
         default=4,
         ge=1,

@@ -117,7 +117,7 @@ CONTROLLER_MISTAKES = [
         "argocd/applicationset.yaml",
         "      syncPolicy:\n",
         "      syncPolicy:\n        automated: {prune: true}\n",
-        "prod's Application would too",
+        "Application floe-prod (prod): syncs into floe-prod automatically",
     ),
     (
         "argocd/applications/floe-secret-stores.yaml",
@@ -217,8 +217,8 @@ CONTROLLER_MISTAKES = [
     # verification needs its key
     (
         "environments/prod/ocirepository.yaml",
-        "    provider: cosign\n    secretRef:\n      name: cosign-public-key\n",
-        "    provider: cosign\n",
+        "    provider: cosign\n    matchOIDCIdentity:\n",
+        "    provider: cosign\n    matchOIDCIdentityy:\n",
         "any signature passes",
     ),
     # drift between environments that is not a promotion

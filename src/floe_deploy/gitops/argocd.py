@@ -1,14 +1,15 @@
 """Argo CD: the rules for Applications and ApplicationSets.
 
 References: the project is an AppProject here, a chart source names this chart, and source paths
-and value files (for each environment a generator yields) exist in the repository.
+and value files exist in the repository. An ApplicationSet is checked as the Applications it
+makes: its git files generator, template and templatePatch evaluated for each matched file.
 
 What Argo CD would refuse or get wrong on a fresh cluster: it creates a namespace
 (CreateNamespace=true) only when the AppProject whitelists the cluster-scoped kind Namespace,
-deploys only to the project's destinations and only the cluster-scoped kinds it whitelists, and
-syncs prod only when a person asks (no `automated` policy reaching prod); an Application follows
-its environment's chartVersion, and an ApplicationSet's templates use the syntax `goTemplate`
-selects.
+deploys only to the project's destinations, from its sourceRepos, and only the cluster-scoped
+kinds it whitelists, and syncs prod only when a person asks (no `automated` policy reaching prod);
+an Application deploying floe-<env> reads only <env>'s values and follows its chartVersion, and an
+ApplicationSet's templates use the syntax `goTemplate` selects.
 """
 
 from __future__ import annotations
@@ -18,56 +19,149 @@ import re
 from pathlib import Path
 from typing import Any
 
-from floe_deploy.gitops.cluster import Cluster, Rule, environment_of_namespace, on_objects
-from floe_deploy.gitops.manifests import ENVIRONMENTS, Document, relative
-from floe_deploy.helm.chart import CHART_DIR, chart_metadata, load_values
+from pydantic import BaseModel
 
-TEMPLATE_PATH = re.compile(r"\{\{\s*\.path\.basename\s*\}\}")
+from floe_deploy.errors import FloeError
+from floe_deploy.gitops import gotemplate
+from floe_deploy.gitops.cluster import Cluster, Rule, on_objects
+from floe_deploy.gitops.environments import environment_of_namespace, foreign_paths, namespace_of
+from floe_deploy.gitops.manifests import ENVIRONMENTS, Document, relative
+from floe_deploy.helm.chart import CHART_DIR, chart_metadata, load_values, parse_values
+
 GO_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
 GO_TEMPLATE_FUNCTIONS = {"if", "else", "end", "range", "with", "define", "template", "block"}
 CLUSTER_SCOPED = {"Namespace", "ClusterSecretStore", "ClusterPolicy", "ClusterRole",
                   "ClusterRoleBinding", "CustomResourceDefinition"}  # fmt: skip
 
 
-def _sources(spec: dict[str, Any], cluster: Cluster, expand: list[str]) -> list[str]:
+def _sources(spec: dict[str, Any], cluster: Cluster) -> list[str]:
     errors = []
     if spec.get("project") not in cluster.projects:
         errors.append(f"project {spec.get('project')!r} is not an AppProject under gitops/")
     chart = chart_metadata(CHART_DIR)["name"]
-    for source in spec.get("sources") or [spec.get("source") or {}]:
+    for source in _source_list(spec):
         if source.get("chart") and source["chart"] != chart:
             errors.append(f"chart {source['chart']!r} is not {chart}")
         if source.get("path"):
             errors += cluster.unresolved_path(source["path"], "source.path")
         for value_file in (source.get("helm") or {}).get("valueFiles") or []:
-            for basename in expand or [""]:
-                concrete = TEMPLATE_PATH.sub(basename, value_file)
-                errors += cluster.unresolved_path(concrete, "helm.valueFiles")
+            errors += cluster.unresolved_path(str(value_file), "helm.valueFiles")
     return errors
 
 
+def _source_list(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(spec.get("sources") or [spec.get("source") or {}])
+
+
 def _application_references(document: Document, cluster: Cluster) -> list[str]:
-    return _sources(document.body.get("spec") or {}, cluster, [])
+    return _sources(document.body.get("spec") or {}, cluster)
+
+
+class GeneratedApplication(BaseModel):
+    """One Application an ApplicationSet makes: for the environment of one generator match."""
+
+    environment: str
+    name: str
+    body: dict[str, Any]
+
+
+def _merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in patch.items()}}
+    return patch
+
+
+FAST_TEMPLATE = re.compile(r"\{\{\s*([\w.\-\[\]]+)\s*\}\}")
+
+
+def _flat(parameters: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """fasttemplate's parameters: nested keys joined with dots."""
+    flat: dict[str, str] = {}
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def _render(node: Any, parameters: dict[str, Any], *, go: bool) -> Any:
+    """Every string of the template, as goTemplate (or fasttemplate, which leaves unknown keys)."""
+    if isinstance(node, dict):
+        return {k: _render(v, parameters, go=go) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render(v, parameters, go=go) for v in node]
+    if not isinstance(node, str):
+        return node
+    if go:
+        return gotemplate.render(node, parameters)
+    flat = _flat(parameters)
+    return FAST_TEMPLATE.sub(lambda m: flat.get(m.group(1), m.group(0)), node)
+
+
+def generated_applications(
+    document: Document, cluster: Cluster
+) -> tuple[list[GeneratedApplication], list[str]]:
+    """What the ApplicationSet's git files generators, template and templatePatch make, per
+    matched file, as Argo CD renders them; and the errors that stop it."""
+    spec = document.body.get("spec") or {}
+    repo_root = cluster.tree.repo_root
+    go = bool(spec.get("goTemplate"))
+    if spec.get("templatePatch") and not go:
+        return [], ["templatePatch is applied only with goTemplate: true: set it, or Argo CD "
+                    "ignores the patch"]  # fmt: skip
+    applications, errors = [], []
+    for generator in spec.get("generators") or []:
+        for entry in (generator.get("git") or {}).get("files") or []:
+            for match in sorted(p for p in repo_root.glob(str(entry.get("path"))) if p.is_file()):
+                directory = relative(match.parent, repo_root)
+                parameters = {
+                    **load_values(match),
+                    "path": {"path": directory, "basename": match.parent.name,
+                             "filename": match.name, "basenameNormalized": match.parent.name},
+                }  # fmt: skip
+                try:
+                    body = _render(spec.get("template") or {}, parameters, go=go)
+                    if go:
+                        patch = gotemplate.render(str(spec.get("templatePatch") or ""), parameters)
+                        body = _merge(body, parse_values(patch, "templatePatch") or {})
+                except (gotemplate.TemplateError, FloeError) as error:
+                    errors.append(
+                        f"for {relative(match, repo_root)}: {error}: Argo CD makes no Application"
+                    )
+                    continue
+                applications.append(
+                    GeneratedApplication(
+                        environment=match.parent.name,
+                        name=str((body.get("metadata") or {}).get("name")),
+                        body=body,
+                    )
+                )
+    return applications, errors
 
 
 def _application_set_references(document: Document, cluster: Cluster) -> list[str]:
     spec = document.body.get("spec") or {}
     repo_root = cluster.tree.repo_root
-    errors, basenames = [], []
+    errors = []
     for generator in spec.get("generators") or []:
         for entry in (generator.get("git") or {}).get("files") or []:
             matches = [p for p in repo_root.glob(entry["path"]) if p.is_file()]
             if not matches:
                 errors.append(f"generator path {entry['path']} matches no file")
-            basenames += [m.parent.name for m in matches]
             for match in matches:
                 release = load_values(match).get("release") or {}
                 if not (release.get("chartRepository") and release.get("chartVersion")):
                     errors.append(
                         f"{relative(match, repo_root)} has no release.chartRepository/chartVersion"
                     )
-    template = (spec.get("template") or {}).get("spec") or {}
-    return errors + _sources(template, cluster, basenames)
+    applications, template_errors = generated_applications(document, cluster)
+    for application in applications:
+        errors += [
+            f"Application {application.name} ({application.environment}): {e}"
+            for e in _sources(application.body.get("spec") or {}, cluster)
+        ]
+    return errors + template_errors
 
 
 def _whitelisted(whitelist: list[dict[str, Any]], group: str, kind: str) -> bool:
@@ -79,7 +173,9 @@ def _sync_options(spec: dict[str, Any]) -> list[str]:
     return [str(o) for o in (spec.get("syncPolicy") or {}).get("syncOptions") or []]
 
 
-def _destination(spec: dict[str, Any], cluster: Cluster, *, template: bool) -> list[str]:
+def _destination(
+    spec: dict[str, Any], cluster: Cluster, *, template: bool, whitelist: bool = True
+) -> list[str]:
     errors = []
     destination = spec.get("destination") or {}
     namespace = str(destination.get("namespace") or "")
@@ -87,8 +183,8 @@ def _destination(spec: dict[str, Any], cluster: Cluster, *, template: bool) -> l
     project = cluster.projects.get(str(spec.get("project")))
     if project is not None:
         project_spec = project.body.get("spec") or {}
-        whitelist = project_spec.get("clusterResourceWhitelist") or []
-        if creates and not _whitelisted(whitelist, "", "Namespace"):
+        cluster_kinds = project_spec.get("clusterResourceWhitelist") or []
+        if whitelist and creates and not _whitelisted(cluster_kinds, "", "Namespace"):
             errors.append(
                 f"CreateNamespace=true, but AppProject {project.name} does not whitelist the "
                 "cluster-scoped kind Namespace: the first sync fails with 'Namespace is not "
@@ -101,7 +197,8 @@ def _destination(spec: dict[str, Any], cluster: Cluster, *, template: bool) -> l
             and not any(fnmatch.fnmatch(namespace, str(a.get("namespace", "*"))) for a in allowed)
         ):
             errors.append(
-                f"destination namespace {namespace} is not among AppProject {project.name}'s destinations"
+                f"destination namespace {namespace} is not among AppProject {project.name}'s "
+                f"destinations: Argo CD refuses the sync (add it to {project.file})"
             )
     if not template and namespace and not creates and not cluster.namespace_exists(namespace):
         errors.append(
@@ -132,20 +229,36 @@ def _cluster_kinds_allowed(spec: dict[str, Any], cluster: Cluster) -> list[str]:
     return errors
 
 
-def check_application(document: Document, cluster: Cluster) -> list[str]:
-    spec = document.body.get("spec") or {}
-    errors = _destination(spec, cluster, template=False) + _cluster_kinds_allowed(spec, cluster)
+def _environment_problems(
+    spec: dict[str, Any], cluster: Cluster, generated_for: str | None = None
+) -> list[str]:
+    """An Application deploying floe-<env>: only <env>'s paths and values, its chartVersion,
+    manual sync for prod, sources the project permits."""
     namespace = str((spec.get("destination") or {}).get("namespace") or "")
-    if namespace == f"floe-{ENVIRONMENTS[-1]}" and (spec.get("syncPolicy") or {}).get("automated"):
+    environment = environment_of_namespace(namespace)
+    errors = []
+    if generated_for is not None and environment != generated_for:
+        errors.append(
+            f"destination namespace {namespace or '(none)'}, but the generator matched "
+            f"{generated_for}'s values: set destination.namespace to {namespace_of(generated_for)}"
+        )
+    if environment == ENVIRONMENTS[-1] and (spec.get("syncPolicy") or {}).get("automated"):
         errors.append(
             f"syncs into {namespace} automatically: prod changes only when a person syncs "
-            "(drop syncPolicy.automated)"
+            "(drop syncPolicy.automated; in an ApplicationSet, guard it in templatePatch with "
+            f'`if ne .path.basename "{ENVIRONMENTS[-1]}"`)'
         )
-    environment = environment_of_namespace(namespace)
-    values_file = cluster.tree.values_files.get(environment or "")
+    errors += _repositories_permitted(spec, cluster)
+    if environment is None:
+        return errors
+    for source in _source_list(spec):
+        paths = [str(source.get("path") or ""),
+                 *(str(v) for v in (source.get("helm") or {}).get("valueFiles") or [])]  # fmt: skip
+        errors += foreign_paths(environment, [p for p in paths if p], "source")
+    values_file = cluster.tree.values_files.get(environment)
     if values_file is not None:
         release = load_values(values_file).get("release") or {}
-        for source in spec.get("sources") or [spec.get("source") or {}]:
+        for source in _source_list(spec):
             if source.get("chart") and str(source.get("targetRevision")) != str(
                 release.get("chartVersion")
             ):
@@ -156,15 +269,41 @@ def check_application(document: Document, cluster: Cluster) -> list[str]:
     return errors
 
 
+def _repositories_permitted(spec: dict[str, Any], cluster: Cluster) -> list[str]:
+    project = cluster.projects.get(str(spec.get("project")))
+    if project is None:
+        return []
+    permitted = [str(r) for r in (project.body.get("spec") or {}).get("sourceRepos") or []]
+    return [
+        f"repoURL {source['repoURL']} is not among AppProject {project.name}'s sourceRepos: "
+        f"Argo CD refuses the Application (add it to {project.file})"
+        for source in _source_list(spec)
+        if source.get("repoURL")
+        and not any(fnmatch.fnmatch(str(source["repoURL"]), p) for p in permitted)
+    ]
+
+
+def check_application(document: Document, cluster: Cluster) -> list[str]:
+    spec = document.body.get("spec") or {}
+    return (
+        _destination(spec, cluster, template=False)
+        + _cluster_kinds_allowed(spec, cluster)
+        + _environment_problems(spec, cluster)
+    )
+
+
 def check_application_set(document: Document, cluster: Cluster) -> list[str]:
     spec = document.body.get("spec") or {}
     template = (spec.get("template") or {}).get("spec") or {}
     errors = _destination(template, cluster, template=True)
-    if (template.get("syncPolicy") or {}).get("automated"):
-        errors.append(
-            "the template syncs automatically, so prod's Application would too: add "
-            "`automated` for the other environments in templatePatch"
-        )
+    applications, _ = generated_applications(document, cluster)
+    for application in applications:
+        generated = application.body.get("spec") or {}
+        errors += [
+            f"Application {application.name} ({application.environment}): {e}"
+            for e in _destination(generated, cluster, template=False, whitelist=False)
+            + _environment_problems(generated, cluster, generated_for=application.environment)
+        ]
     go = bool(spec.get("goTemplate"))
     texts = [str(spec.get("templatePatch") or ""), *_strings(spec.get("template"))]
     for text in texts:

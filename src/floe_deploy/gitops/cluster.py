@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
 from floe_deploy.gitops.manifests import (
-    ENVIRONMENTS,
     KUSTOMIZE_API,
     PRE_EXISTING,
     Document,
@@ -23,6 +22,9 @@ from floe_deploy.gitops.manifests import (
 )
 from floe_deploy.gitops.secrets import is_sops_encrypted
 from floe_deploy.helm.chart import load_values
+
+if TYPE_CHECKING:
+    from floe_deploy.gitops.signing import ReleaseSigning
 
 SYSTEM_NAMESPACES = {"argocd", "flux-system", "kube-system", "default", "external-secrets"}
 MINIMUM_VERSIONS = {
@@ -51,25 +53,27 @@ SERVED_FROM: dict[tuple[str, str], tuple[str, str]] = {
     ("bitnami.com/v1alpha1", "SealedSecret"): ("Sealed Secrets", "0.1"),
     ("kyverno.io/v1", "ClusterPolicy"): ("Kyverno", "1.0"),
 }
-"""(apiVersion, kind) → (controller, first release serving it), from each project's changelog."""
+"""(apiVersion, kind) → (controller, first release serving it), from each project's changelog.
+The vendored CRD schemas carry no `served` flags (openapi2jsonschema keeps one version's
+openAPIV3Schema per file), so the changelogs are the source."""
+REMOVED_IN: dict[tuple[str, str], tuple[str, str]] = {
+    ("external-secrets.io/v1beta1", "ExternalSecret"): ("External Secrets Operator", "0.17"),
+    ("external-secrets.io/v1beta1", "ClusterSecretStore"): ("External Secrets Operator", "0.17"),
+    ("external-secrets.io/v1beta1", "SecretStore"): ("External Secrets Operator", "0.17"),
+}
+"""(apiVersion, kind) → (controller, first release that no longer serves it)."""
 FIELDS_FROM: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
     ("Application", ("spec", "sources")): ("Argo CD", "2.6"),
     ("ApplicationSet", ("spec", "goTemplate")): ("Argo CD", "2.5"),
     ("ApplicationSet", ("spec", "templatePatch")): ("Argo CD", "2.10"),
     ("HelmRelease", ("spec", "chartRef")): ("Flux", "2.3"),
 }
+SERVED_BY_NEWER = {"external-secrets.io/v1beta1": "external-secrets.io/v1"}
 CONTROLLER_GROUPS = {
     "argoproj.io": "Argo CD", "toolkit.fluxcd.io": "Flux",
     "external-secrets.io": "External Secrets Operator", "bitnami.com": "Sealed Secrets",
     "kyverno.io": "Kyverno",
 }  # fmt: skip
-
-
-def environment_of_namespace(namespace: str) -> str | None:
-    for environment in ENVIRONMENTS:
-        if namespace == f"floe-{environment}":
-            return environment
-    return None
 
 
 class Cluster:
@@ -80,7 +84,8 @@ class Cluster:
         self.secrets: set[str] = set()
         self.secret_keys: dict[str, set[str]] = {}
         """Keys of the Secrets an ExternalSecret makes (for valuesFrom valuesKey)."""
-        self.config_maps: set[str] = set()
+        self.config_maps: dict[str, set[str]] = {}
+        """ConfigMaps each directory's kustomization generates (kustomize builds one directory)."""
         self.pre_existing: set[str] = set()
         self._collect_generated()
         self.git_repositories = {d.name for d in tree.of_kind("GitRepository")}
@@ -94,6 +99,8 @@ class Cluster:
             if d.kind in {"ClusterSecretStore", "SecretStore"} and d.is_kubernetes
         }  # fmt: skip
         self.deployed = self._deployed_files()
+        self.release_signing: ReleaseSigning | None = None
+        """How the release workflow signs (validate reads it); None: no workflow to agree with."""
 
     def _collect_generated(self) -> None:
         """The Secrets and ConfigMaps documents and values files make, and those made outside."""
@@ -111,7 +118,9 @@ class Cluster:
             elif kind == "SealedSecret" or (kind == "Secret" and is_sops_encrypted(body)):
                 self.secrets.add(document.name)
             elif kind == "Kustomization" and document.api_version.startswith(KUSTOMIZE_API):
-                self.config_maps |= {g["name"] for g in body.get("configMapGenerator") or []}
+                self.config_maps.setdefault(str(Path(document.file).parent), set()).update(
+                    g["name"] for g in body.get("configMapGenerator") or []
+                )
                 self.secrets |= {g["name"] for g in body.get("secretGenerator") or []}
             elif document.file.endswith(PRE_EXISTING):
                 self.pre_existing |= {e["name"] for e in body.get("preExistingSecrets") or []}
@@ -145,6 +154,22 @@ class Cluster:
                 "targetNamespace"
             ):
                 found.append(str(spec["targetNamespace"]))
+        return found
+
+    def external_secrets_making(self, name: str) -> list[Document]:
+        return [
+            d for d in self.tree.of_kind("ExternalSecret")
+            if (((d.body.get("spec") or {}).get("target") or {}).get("name") or d.name) == name
+        ]  # fmt: skip
+
+    def external_secret_namespaces(self, name: str) -> set[str]:
+        """Namespaces that an ExternalSecret making the Secret `name` is applied into."""
+        found: set[str] = set()
+        for document in self.external_secrets_making(name):
+            if document.namespace:
+                found.add(document.namespace)
+            elif document.file in self.deployed:
+                found.update(self.target_namespaces(document.file))
         return found
 
     def unresolved_secret(self, name: str | None, where: str) -> list[str]:
@@ -196,6 +221,13 @@ def served_by_minimum(document: Document, cluster: Cluster) -> list[str]:
             f"{document.api_version} {document.kind} is not served by {controller} {MINIMUM_VERSIONS[controller]} (the documented minimum)"
         ]
     errors = []
+    removed = REMOVED_IN.get((document.api_version, document.kind))
+    if removed is not None:
+        errors.append(
+            f"{document.api_version} {document.kind} is not served from {controller} {removed[1]} "
+            f"on (the documented minimum is {MINIMUM_VERSIONS[controller]}): the apply fails; "
+            f"use {SERVED_BY_NEWER.get(document.api_version, 'a served version')}"
+        )
     if Version(served[1]) > Version(MINIMUM_VERSIONS[controller]):
         errors.append(
             f"{document.api_version} {document.kind} needs {controller} {served[1]}; the documented minimum is {MINIMUM_VERSIONS[controller]}"

@@ -11,6 +11,11 @@ import re
 from typing import Any
 
 from floe_deploy.gitops.cluster import Cluster, Rule, on_objects
+from floe_deploy.gitops.environments import (
+    environment_of_namespace,
+    environment_of_path,
+    secret_key_problems,
+)
 from floe_deploy.gitops.manifests import Document
 
 
@@ -55,12 +60,25 @@ def check_external_secret(document: Document, cluster: Cluster) -> list[str]:
     namespaces = (
         [document.namespace] if document.namespace else cluster.target_namespaces(document.file)
     )
-    reference = (document.body.get("spec") or {}).get("secretStoreRef") or {}
-    return (
+    spec = document.body.get("spec") or {}
+    reference = spec.get("secretStoreRef") or {}
+    errors = (
         store_problems(reference, namespaces, cluster)
         if document.file in cluster.deployed or namespaces
         else []
     )
+    owners = {environment_of_namespace(n) for n in namespaces} | {
+        environment_of_path(document.file)
+    }
+    owners.discard(None)
+    environment = owners.pop() if len(owners) == 1 else None
+    for entry in spec.get("data") or []:
+        remote = entry.get("remoteRef") or {}
+        errors += secret_key_problems(
+            environment, str(remote.get("key")), remote.get("property"),
+            f"data {entry.get('secretKey')}:",
+        )  # fmt: skip
+    return errors
 
 
 def check_cluster_secret_store(document: Document, cluster: Cluster) -> list[str]:
@@ -76,10 +94,17 @@ def chart_store_problems(values: dict[str, Any], environment: str, cluster: Clus
     external = (values.get("secrets") or {}).get("externalSecret") or {}
     if not external.get("enabled"):
         return []
-    return [
+    errors = [
         f"secrets.externalSecret: {p}"
         for p in store_problems(external.get("secretStoreRef") or {}, [f"floe-{environment}"], cluster)
     ]  # fmt: skip
+    for name, remote in (external.get("remoteRefs") or {}).items():
+        if isinstance(remote, dict):
+            errors += secret_key_problems(
+                environment, str(remote.get("key")), remote.get("property"),
+                f"secrets.externalSecret.remoteRefs.{name}",
+            )  # fmt: skip
+    return errors
 
 
 RULES: dict[str, tuple[Rule, ...]] = {

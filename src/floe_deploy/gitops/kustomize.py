@@ -8,9 +8,11 @@ nameReference configuration says so (HelmRelease valuesFrom is not built in).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from floe_deploy.gitops.cluster import Cluster, Rule
+from floe_deploy.gitops.environments import environment_of_path, foreign_paths, namespace_of
 from floe_deploy.gitops.manifests import KUSTOMIZE_API, Document, GitOpsTree
 from floe_deploy.helm.chart import load_values
 
@@ -54,14 +56,33 @@ def _files_exist(document: Document, cluster: Cluster) -> list[str]:
     directory = cluster.tree.repo_root / Path(document.file).parent
     errors = [f"resource {r} does not exist next to the kustomization"
               for r in document.body.get("resources") or [] if not (directory / r).exists()]  # fmt: skip
-    for generator in document.body.get("configMapGenerator") or []:
-        errors += [f"configMapGenerator file {f} does not exist" for f in generator.get("files") or []
-                   if not (directory / f.split("=")[-1]).exists()]  # fmt: skip
+    files = [str(f).split("=")[-1] for g in document.body.get("configMapGenerator") or []
+             for f in g.get("files") or []]  # fmt: skip
+    errors += [f"configMapGenerator file {f} does not exist" for f in files
+               if not (directory / f).exists()]  # fmt: skip
+    return errors + _bound_to_environment(document, files)
+
+
+def _bound_to_environment(document: Document, files: list[str]) -> list[str]:
+    """A kustomization in an environment's directory applies into its namespace, from its files."""
+    environment = environment_of_path(document.file)
+    if environment is None:
+        return []
+    directory = Path(document.file).parent
+    paths = [str(Path(os.path.normpath(directory / f))) for f in
+             [*files, *(str(r) for r in document.body.get("resources") or [])]]  # fmt: skip
+    errors = foreign_paths(environment, paths, "reads")
+    namespace = document.body.get("namespace")
+    if namespace and namespace != namespace_of(environment):
+        errors.append(
+            f"namespace {namespace}, but {document.file} is {environment}'s: "
+            f"set namespace: {namespace_of(environment)}"
+        )
     return errors
 
 
-def _name_reference_covers(document: Document, kind: str, path: str) -> bool:
-    directory = Path(document.file).parent
+def _name_reference_covers(document: Document, repo_root: Path, kind: str, path: str) -> bool:
+    directory = repo_root / Path(document.file).parent
     for configuration in document.body.get("configurations") or []:
         file = directory / configuration
         loaded = load_values(file) if file.suffix in {".yaml", ".yml"} else {}
@@ -101,7 +122,9 @@ def generated_config_maps(document: Document, cluster: Cluster) -> list[str]:
                 generator = names.get(str(source.get("name")))
                 if source.get("kind") != "ConfigMap" or generator is None:
                     continue
-                if not _name_reference_covers(document, "HelmRelease", "spec/valuesFrom/name"):
+                if not _name_reference_covers(
+                    document, cluster.tree.repo_root, "HelmRelease", "spec/valuesFrom/name"
+                ):
                     errors.append(
                         f"HelmRelease {release.name} names the generated ConfigMap {generator['name']}, "
                         "whose real name carries a hash: add a nameReference configuration for "

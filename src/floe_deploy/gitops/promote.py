@@ -17,6 +17,7 @@ and says so.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,11 @@ from floe_deploy.gitops.yaml_edit import set_values
 from floe_deploy.helm.chart import CHART_DIR, chart_metadata, parse_values
 from floe_deploy.oci import Descriptor, OciClient
 from floe_deploy.release.publish import ReleaseRecord
+
+RELEASE_RECORD_TRAILER = "Release-Record"
+"""The commit trailer naming the release record a version entered dev from (gitops.status)."""
+PROMOTION = re.compile(r"^(?:promote|roll back) (?P<target>\w+): .* \(from (?P<source>[^)]+)\)$")
+"""The subject line of a promotion commit."""
 
 
 class Version(BaseModel):
@@ -87,7 +93,7 @@ def _environment_order(source: str, target: str, force: bool) -> None:
         )
 
 
-def _version_of(values: dict[str, Any], where: str) -> Version:
+def version_of(values: dict[str, Any], where: str) -> Version:
     release = values.get("release") or {}
     version = Version(
         image_tag=str((values.get("image") or {}).get("tag") or ""),
@@ -107,7 +113,7 @@ def _git(repo: Path, *args: str) -> str:
     )
 
 
-def _repository(root: Path) -> Path:
+def work_tree(root: Path) -> Path:
     done = attempt(["git", "rev-parse", "--show-toplevel"], cwd=root)
     if done.returncode != 0:
         raise FloeError(
@@ -118,7 +124,7 @@ def _repository(root: Path) -> Path:
     return Path(done.stdout.strip())
 
 
-def _committed(repo: Path, path: Path, revision: str = "HEAD") -> dict[str, Any]:
+def committed_values(repo: Path, path: Path, revision: str = "HEAD") -> dict[str, Any]:
     where = relative(path.resolve(), repo)
     text = run(
         ["git", "show", f"{revision}:{where}"], cwd=repo,
@@ -134,7 +140,7 @@ def _history(repo: Path, path: Path) -> list[Version]:
     versions: list[Version] = []
     for commit in commits:
         try:
-            version = _version_of(_committed(repo, path, commit), where)
+            version = version_of(committed_values(repo, path, commit), where)
         except FloeError:
             continue
         if not versions or (version.image_tag, version.chart_version) != (
@@ -221,7 +227,7 @@ def _choose(
         return "new version", Version(image_tag=image_tag, chart_version=chart_version), []
     _environment_order(source, target, force)
     assert repo is not None
-    ran = _version_of(_committed(repo, environments / source / "values.yaml"), source)
+    ran = version_of(committed_values(repo, environments / source / "values.yaml"), source)
     forced = []
     for option, asked, has in (
         ("image tag", image_tag, ran.tag),
@@ -352,7 +358,7 @@ def promote(
     if source is not None and release is None and not rollback:
         _environment_order(source, target, force)
     needs_history = rollback or (source is not None and release is None)
-    repo = _repository(root) if needs_history or commit else None
+    repo = work_tree(root) if needs_history or commit else None
     origin, version, forced = _choose(
         source, target, environments=environments, repo=repo, release=release,
         image_tag=image_tag, chart_version=chart_version, force=force, rollback=rollback,
@@ -407,6 +413,8 @@ def promote(
         message = f"{verb} {target}: {version.label} (from {origin})"
         if forced:
             message += "\n\nFORCED: " + "; ".join(forced)
+        if release is not None:
+            message += f"\n\n{RELEASE_RECORD_TRAILER}: {release.name}"
         _git(repo, "commit", "-m", message)
         report.commit = _git(repo, "rev-parse", "HEAD").strip()
     return report

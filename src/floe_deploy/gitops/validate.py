@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, computed_field
 
 from floe_deploy.errors import FloeError
-from floe_deploy.gitops import argocd, external_secrets, flux, kustomize, kyverno, sops
+from floe_deploy.gitops import argocd, external_secrets, flux, kustomize, kyverno, signing, sops
 from floe_deploy.gitops.cluster import (
     Cluster,
     Rule,
@@ -70,7 +71,11 @@ def _by_kind(*tables: dict[str, tuple[Rule, ...]]) -> dict[str, tuple[Rule, ...]
     return merged
 
 
-RULES = _by_kind(argocd.RULES, flux.RULES, kustomize.RULES, external_secrets.RULES)
+RULES = _by_kind(
+    argocd.RULES, flux.RULES, kustomize.RULES, external_secrets.RULES,
+    {"ClusterPolicy": (on_objects(signing.check_policy),),
+     "OCIRepository": (on_objects(signing.check_oci_verify),)},
+)  # fmt: skip
 """Every controller's rules, by the kind of document they check."""
 ANY_KIND: tuple[Rule, ...] = (
     kustomize.generated_config_maps,
@@ -95,7 +100,9 @@ def _file_rules(document: Document, configurations: set[str]) -> list[str] | Non
     return kustomize.file_problems(document, configurations)
 
 
-def _schema(document: Document, store: SchemaStore, configurations: set[str]) -> list[str]:
+def _schema(
+    document: Document, store: SchemaStore, configurations: set[str], cluster: Cluster
+) -> list[str]:
     special = _file_rules(document, configurations)
     if special is not None:
         return special
@@ -108,7 +115,26 @@ def _schema(document: Document, store: SchemaStore, configurations: set[str]) ->
         )
     except FloeError as error:  # no schema for this group/version: this document's error
         return [error.message]
-    return check.schema_errors
+    return check.schema_errors + _generated_schema_errors(document, store, cluster)
+
+
+def _generated_schema_errors(document: Document, store: SchemaStore, cluster: Cluster) -> list[str]:
+    """The Applications an ApplicationSet makes, against the Application schema (a misspelt
+    field in templatePatch is no error of the ApplicationSet's own schema)."""
+    if document.kind != "ApplicationSet" or not document.is_kubernetes:
+        return []
+    applications, _ = argocd.generated_applications(document, cluster)
+    errors = []
+    for application in applications:
+        body = {"apiVersion": document.api_version, "kind": "Application", **application.body}
+        check = check_object(
+            RenderedObject(template=document.file, document=body), store, document.file
+        )
+        errors += [
+            f"Application {application.name} ({application.environment}): {e}"
+            for e in check.schema_errors
+        ]
+    return errors
 
 
 def _environment(
@@ -139,6 +165,7 @@ def _environment(
             check.errors += cluster.unresolved_secret(
                 secret.get("name"), f"user deployment {deployment.get('name')}"
             )
+    check.errors += _one_release(values, environment)
     check.errors += flux.chart_source_problems(cluster.tree, path, release, chart_dir)
     check.errors += plaintext_secrets("values", values, values_file=True)
     if not render:
@@ -180,27 +207,61 @@ def _version(text: str) -> Version | None:
         return None
 
 
+def _release_of(values: dict[str, Any]) -> dict[str, str]:
+    release = values.get("release") or {}
+    return {
+        "image.tag": str((values.get("image") or {}).get("tag")),
+        "release.chartVersion": str(release.get("chartVersion")),
+        "release.chartDigest": str(release.get("chartDigest") or ""),
+    }
+
+
+def _one_release(values: dict[str, Any], environment: str) -> list[str]:
+    """A release publishes its images and its chart at one version: an environment runs both
+    from one release."""
+    ran = _release_of(values)
+    tag = ran["image.tag"].partition("@")[0]
+    if tag == ran["release.chartVersion"]:
+        return []
+    return [
+        f"image.tag {ran['image.tag']} and release.chartVersion {ran['release.chartVersion']} come "
+        f"from different releases (a release publishes images and chart at one version): "
+        f"promote one release into {environment} (invoke gitops.promote --release FILE --to "
+        f"{ENVIRONMENTS[0]}, then --from each environment)"
+    ]
+
+
 def _drift(tree: GitOpsTree) -> dict[str, list[str]]:
-    """A later environment running a version its predecessor does not: an edit, not a promotion."""
+    """A later environment running a version, or a digest, its predecessor does not: an edit,
+    not a promotion."""
     found: dict[str, list[str]] = {}
     for earlier, later in itertools.pairwise(ENVIRONMENTS):
         if earlier not in tree.values_files or later not in tree.values_files:
             continue
-        before, after = (
-            load_values(tree.values_files[earlier]),
-            load_values(tree.values_files[later]),
-        )
-        pairs = {
-            "image.tag": (str((before.get("image") or {}).get("tag")), str((after.get("image") or {}).get("tag"))),
-            "release.chartVersion": (str((before.get("release") or {}).get("chartVersion")), str((after.get("release") or {}).get("chartVersion"))),
-        }  # fmt: skip
-        for field, (was, now) in pairs.items():
+        before = _release_of(load_values(tree.values_files[earlier]))
+        after = _release_of(load_values(tree.values_files[later]))
+        fix = f"a version reaches {later} only by promotion from {earlier} (invoke gitops.promote --from {earlier} --to {later})"
+        for field in ("image.tag", "release.chartVersion"):
+            was, now = before[field], after[field]
             old, new = _version(was), _version(now)
-            if was != now and (old is None or new is None or new > old):
+            if was == now:
+                continue
+            if old is None or new is None or new > old:
                 found.setdefault(later, []).append(
-                    f"{field} {now} is not what {earlier} runs ({was}): a version reaches {later} only "
-                    f"by promotion from {earlier} (invoke gitops.promote --from {earlier} --to {later})"
+                    f"{field} {now} is not what {earlier} runs ({was}): {fix}"
                 )
+            elif new == old:
+                found.setdefault(later, []).append(
+                    f"{field} {now} is {earlier}'s version with a digest {earlier} never ran "
+                    f"({was}): {fix}"
+                )
+        same_chart = before["release.chartVersion"] == after["release.chartVersion"]
+        if same_chart and before["release.chartDigest"] != after["release.chartDigest"]:
+            found.setdefault(later, []).append(
+                f"release.chartDigest {after['release.chartDigest'] or '(none)'} is not the digest "
+                f"{earlier} runs for chart {after['release.chartVersion']} "
+                f"({before['release.chartDigest'] or '(none)'}): {fix}"
+            )
     return found
 
 
@@ -211,6 +272,7 @@ def validate_gitops(
     tree = load_tree(root)
     store = SchemaStore(settings)
     cluster = Cluster(tree)
+    cluster.release_signing = signing.read_release_signing(tree, settings.release_repository)
     configurations = kustomize.configuration_files(tree)
     documents = [
         DocumentCheck(file=file, object="(file)", schema_errors=[f"not valid YAML: {message}"])
@@ -229,7 +291,7 @@ def validate_gitops(
                 object=document.label,
                 schema_errors=policy_errors[policies.index(document)]
                 if document in policies
-                else _schema(document, store, configurations),
+                else _schema(document, store, configurations, cluster),
                 reference_errors=_reference_errors(document, cluster),
                 secret_errors=plaintext_secrets(document.kind, document.body),
             )
