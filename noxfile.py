@@ -132,6 +132,18 @@ def e2e(session: nox.Session) -> None:
 
 
 @nox.session
+def act(session: nox.Session) -> None:
+    """The GitHub workflows run for real with act (JSON: every step's result and time):
+    `-- release` (default) publishes a tag push of release.yml to a GHCR-like registry and
+    verifies it; `-- ci` runs ci.yml for a pull request up to its test step (that step is the
+    test command itself, which is why this session is not part of it)."""
+    install_locked(session)
+    session.run(
+        "python", "-m", "floe_deploy.testing.release_rehearsal", *(session.posargs or ["release"])
+    )
+
+
+@nox.session
 def traceability(session: nox.Session) -> None:
     """Fail while any requirement in docs/requirements.md has no test (collects tests and e2e)."""
     install_locked(session, compile_bytecode=True)

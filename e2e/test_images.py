@@ -1,8 +1,11 @@
-"""The release pipeline end to end: `invoke publish` builds the golden base and every image for
-both platforms and the chart, and publishes them to a private registry (TLS from a CA made for
-the test, htpasswd logins, `docker login` through the Docker CLI) with manifest lists, SBOMs,
-provenance and signatures; then verify, policy checks, refusal, failure injection, mirror and
-promotion run against the same registry.
+"""The release pipeline end to end, as GitHub runs it: `.github/workflows/release.yml` for the tag
+push of v9.9.9, run by act on this machine against a GHCR-like registry (TLS from a CA made for the
+test, token authentication with pushes only under the owner's namespace `acme/`, DENIED for a
+package that does not exist yet; floe_deploy.testing.ghcr). The workflow's `invoke publish`
+builds the golden base and every image for both platforms and the chart, and publishes them with
+manifest lists, per-platform signed SBOMs, provenance and signatures. Its first run is refused the
+chart's manifest half-way (no release tag may appear), its second completes; then verify, policy
+checks, refusal, failure injection, mirror and promotion run against the same registry.
 
 The module's fixture builds every image for two platforms: from a cold build cache that takes far
 longer than one test's budget, so the module has its own (PUBLISH_BUDGET_S).
@@ -19,7 +22,8 @@ import secrets
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,50 +39,37 @@ from floe_deploy.images.catalog import CATALOG
 from floe_deploy.images.layers import scan_image
 from floe_deploy.images.policy import inspect_image
 from floe_deploy.images.publish import publish_images
+from floe_deploy.images.sbom import COSIGN_TYPE as SBOM_TYPE
+from floe_deploy.images.signing import Verifier, verified_statements
 from floe_deploy.images.versioning import ReleaseVersion
 from floe_deploy.oci import OciClient
 from floe_deploy.release.mirror import mirror_sources
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
+from floe_deploy.testing.act import WorkflowRun
 from floe_deploy.testing.charts import chart_for_packaging
-from floe_deploy.testing.containers import running_private_registry
-from floe_deploy.testing.registries import PrivateRegistry
+from floe_deploy.testing.release_rehearsal import OWNER, REPOSITORY, ReleaseStage, release_stage
 
 IMAGES = [spec.name for spec in CATALOG]
 VERSION = "9.9.9"
+PREFIX = f"{OWNER}/{REPOSITORY}"
+"""The images' prefix the workflow publishes under: the owner's namespace, lower case."""
+IDENTITY = f"https://github.com/{PREFIX}/.github/workflows/release.yml@refs/tags/v{VERSION}"
 PUBLISH_BUDGET_S = 3600
 """Cold: debootstrap of two golden bases and every image under QEMU; warm it is minutes."""
 
-pytestmark = pytest.mark.timeout(PUBLISH_BUDGET_S + 600)
+pytestmark = pytest.mark.timeout(2 * PUBLISH_BUDGET_S + 600)
 
 
 @pytest.fixture(scope="module")
-def private(
-    service_image: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrivateRegistry]:
-    with running_private_registry(
-        service_image("registry"), tmp_path_factory.mktemp("private-registry"), "private"
-    ) as registry:
-        yield registry
-
-
-def docker_login(
-    config: Path, registry: PrivateRegistry, password: str
-) -> subprocess.CompletedProcess[str]:
-    """`docker login` through the Docker CLI, into its own config directory."""
-    return subprocess.run(
-        ["docker", "--config", str(config), "login", registry.address, "--username",
-         registry.files.username, "--password-stdin"],
-        input=password, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseStage]:
+    with release_stage(tmp_path_factory.mktemp("release")) as ready:
+        yield ready
 
 
 @pytest.fixture(scope="module")
-def login_env(private: PrivateRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    config = tmp_path_factory.mktemp("docker-config")
-    done = docker_login(config, private, private.files.password)
-    assert done.returncode == 0, done.stderr
-    return {"DOCKER_CONFIG": str(config), "FLOE_REGISTRY_CA": str(private.files.ca_file)}
+def login_env(stage: ReleaseStage) -> dict[str, str]:
+    return stage.login_env
 
 
 @pytest.fixture
@@ -89,25 +80,92 @@ def logged_in(login_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Oci
     return OciClient(ca_file=Path(login_env["FLOE_REGISTRY_CA"]))
 
 
+def docker_login(
+    config: Path, stage: ReleaseStage, password: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker login` through the Docker CLI, into its own config directory."""
+    return subprocess.run(
+        ["docker", "--config", str(config), "login", stage.registry.address, "--username",
+         stage.account.username, "--password-stdin"],
+        input=password, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return chart_for_packaging(tmp_path_factory.mktemp("chart"), load_settings().dagster_chart)
 
 
+@dataclass
+class Rehearsal:
+    """The release workflow's two runs: the first refused the chart half-way, the second whole."""
+
+    failed: WorkflowRun
+    tags_after_failure: dict[str, str | None]
+    completed: WorkflowRun
+    record: dict[str, Any]
+
+
+def release_tags(stage: ReleaseStage, oci: OciClient) -> dict[str, str | None]:
+    """Every release tag of VERSION (images and chart) → the digest it names, None when absent."""
+    address = stage.registry.address
+    references = [f"{address}/{PREFIX}/{image}:{VERSION}" for image in IMAGES]
+    references.append(f"{address}/{PREFIX}/charts/floe-dagster:{VERSION}")
+    found = {reference: oci.resolve(reference) for reference in references}
+    return {reference: d.digest if d else None for reference, d in found.items()}
+
+
 @pytest.fixture(scope="module")
-def release(private: PrivateRegistry, login_env: dict[str, str], chart: Path) -> dict[str, Any]:
-    """`invoke publish` of every image for linux/amd64 and linux/arm64, and the chart."""
-    record = task_json(
-        "publish", "--registry", private.address, "--version", VERSION, "--chart", str(chart),
-        env=login_env, timeout=PUBLISH_BUDGET_S,
-    )  # fmt: skip
-    assert "error" not in record, record
-    return dict(record)
+def rehearsal(stage: ReleaseStage) -> Rehearsal:
+    """release.yml under act, twice: the registry DENIES the chart's manifest in the first run."""
+    oci = OciClient(ca_file=stage.registry.ca_file)
+    stage.registry.refuse_manifests(f"{PREFIX}/charts/")
+    failed = stage.run(VERSION, "refused-chart", timeout=PUBLISH_BUDGET_S)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stage.login_env.items():
+            patch.setenv(name, value)
+        after_failure = release_tags(stage, oci)
+    stage.registry.allow_pushes()
+    completed = stage.run(VERSION, "completed", timeout=PUBLISH_BUDGET_S)
+    assert completed.succeeded, completed.log.read_text()[-5000:]
+    return Rehearsal(failed, after_failure, completed, stage.record(completed))
+
+
+@pytest.fixture(scope="module")
+def release(rehearsal: Rehearsal) -> dict[str, Any]:
+    return rehearsal.record
 
 
 @pytest.fixture(scope="module")
 def published(release: dict[str, Any]) -> dict[str, Any]:
     return {image["image"]: image for image in release["images"]}
+
+
+@pytest.mark.requirement("007-FR-046", evidence="real")
+@pytest.mark.requirement("007-FR-053", evidence="real")
+def test_a_release_refused_half_way_leaves_no_release_tag_and_a_rerun_completes(
+    rehearsal: Rehearsal, release: dict[str, Any]
+) -> None:
+    """The workflow's publish step fails on the chart's manifest (after every image was staged):
+    no tag of the release names anything; the re-run of the workflow completes the release."""
+    assert not rehearsal.failed.succeeded
+    publish = rehearsal.failed.step("Publish images")
+    assert publish.result == "failure"
+    assert rehearsal.failed.step("Fetch the chart's dependency").result == "success"
+    assert set(rehearsal.tags_after_failure.values()) == {None}, rehearsal.tags_after_failure
+    assert "denied" in rehearsal.failed.log.read_text().lower()
+    assert rehearsal.completed.step("Keep the release record").result == "success"
+    assert release["version"] == VERSION
+
+
+@pytest.mark.requirement("007-FR-047", evidence="real")
+def test_the_workflow_run_installs_only_what_publishing_needs(rehearsal: Rehearsal) -> None:
+    """Each step's time under act, and the bootstrap's release group in the job."""
+    steps = {s.name.split(" (")[0]: s for s in rehearsal.completed.steps}
+    assert steps["Install what publishing needs"].result == "success"
+    log = rehearsal.completed.log.read_text()
+    for absent in ("chromium", "podman", "postgresql"):
+        assert f"{absent} (" not in log.lower(), absent
 
 
 def index_platforms(client: OciClient, repository: str, digest: str) -> set[str]:
@@ -138,67 +196,93 @@ def test_every_image_is_published_for_both_platforms(
 
 @pytest.mark.requirement("007-FR-049", evidence="real")
 def test_a_publish_leaves_no_push_tags_in_the_engine(
-    release: dict[str, Any], private: PrivateRegistry, docker: DockerClient
+    release: dict[str, Any], stage: ReleaseStage, docker: DockerClient
 ) -> None:
     """The registry holds what was pushed; the engine keeps only the build's local tags."""
     left = [
         tag
         for image in docker.image.list()
         for tag in image.repo_tags
-        if tag.startswith(f"{private.address}/")
+        if tag.startswith(f"{stage.registry.address}/")
     ]
     assert left == []
-    assert docker.image.list(f"floe/registry:{VERSION}-amd64")
+    assert docker.image.list(f"{PREFIX}/registry:{VERSION}-amd64")
 
 
 @pytest.mark.requirement("007-FR-046", evidence="real")
 def test_the_release_record_names_every_artifact_by_digest(
-    release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient
+    rehearsal: Rehearsal, release: dict[str, Any], stage: ReleaseStage, logged_in: OciClient
 ) -> None:
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    """The record the workflow uploaded as its artifact: the tagged commit, the chart under the
+    images' prefix (the owner's namespace), every artifact by digest."""
+    repo = stage.repository(VERSION)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", f"v{VERSION}^{{commit}}"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
     assert release["git_commit"] == head.stdout.strip()
-    assert release["registry"] == private.address
+    assert release["registry"] == stage.registry.address
     chart = release["chart"]
-    assert chart["reference"] == f"oci://{private.address}/charts/floe-dagster:{VERSION}"
+    assert chart["reference"] == (
+        f"oci://{stage.registry.address}/{PREFIX}/charts/floe-dagster:{VERSION}"
+    )
     resolved = logged_in.resolve(chart["reference"])
     assert resolved is not None
     assert resolved.digest == chart["digest"]
     for entry in release["images"]:
         assert set(entry["platforms"]) == {"linux/amd64", "linux/arm64"}
         assert all(digest.startswith("sha256:") for digest in entry["platforms"].values())
-        assert logged_in.resolve(entry["sbom"]) is not None
+        assert entry["repository"] == f"{stage.registry.address}/{PREFIX}/{entry['image']}"
+        assert set(entry["sboms"]) == set(entry["platforms"])
+        for attestation in entry["sboms"].values():
+            assert logged_in.resolve(attestation) is not None
         assert logged_in.resolve(entry["signature"]) is not None
         assert logged_in.resolve(entry["provenance"]) is not None
-    written = json.loads(Path(f"build/release/{VERSION}.json").read_text())
-    assert written == release
 
 
 @pytest.mark.requirement("007-FR-012", evidence="real")
-def test_verify_checks_signature_sbom_and_provenance(
-    release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str]
+@pytest.mark.requirement("007-FR-053", evidence="real")
+def test_verify_accepts_the_release_with_the_exact_identity_and_no_other(
+    release: dict[str, Any], stage: ReleaseStage, login_env: dict[str, str]
 ) -> None:
-    report = task_json(
-        "images.verify", "--registry", private.address, "--tag", VERSION, env=login_env
-    )
+    """Signature, a signed SBOM per platform and a provenance whose builder is exactly the
+    release workflow of this tag; another tag or a repository whose name starts the same fails."""
+    key = ("--key", str(stage.public_key))
+    report = task_json("images.verify", "--tag", VERSION, *key, "--certificate-identity", IDENTITY,
+                       env=login_env)  # fmt: skip
     assert report["ok"] is True, report
     assert {v["image"] for v in report["images"]} == set(IMAGES)
-    assert all(
-        v["provenance_detail"].startswith("SLSA provenance from commit") for v in report["images"]
-    )
-    chart = task_json("helm.verify", release["chart"]["reference"], env=login_env)
+    for verified in report["images"]:
+        assert verified["sboms"] == {"linux/amd64": True, "linux/arm64": True}, verified
+        assert verified["provenance_detail"].startswith("SLSA provenance from commit")
+        assert verified["provenance_detail"].endswith(f"by {IDENTITY}")
+    for impostor in (f"{IDENTITY}-rc1", IDENTITY.replace(f"/{PREFIX}/", f"/{PREFIX}-fork/")):
+        done = run_task("images.verify", "--tag", VERSION, "--image", "dagster", *key,
+                        "--certificate-identity", impostor, "--json", env=login_env)  # fmt: skip
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "provenance names builder" in done.stdout
+    chart = task_json("helm.verify", release["chart"]["reference"], *key, env=login_env)
     assert chart["signature_ok"] is True, chart
 
 
 @pytest.mark.requirement("007-FR-012", evidence="real")
 def test_sboms_list_the_locked_packages(
-    published: dict[str, Any], logged_in: OciClient, tmp_path: Path
+    published: dict[str, Any], logged_in: OciClient, stage: ReleaseStage
 ) -> None:
-    """The SBOMs as attached in the registry (pulled back), made by syft."""
+    """Each platform's SBOM as its signed attestation says (verified, then read), made by syft."""
+    verifier = Verifier(public_key=stage.public_key)
 
     def purls(image: str) -> set[str]:
-        (path,) = logged_in.pull_blob(published[image]["sbom"], tmp_path / image)
-        document = json.loads(path.read_text())
-        return {component.get("purl", "") for component in document["components"]}
+        found: set[str] = set()
+        entry = published[image]
+        for platform, digest in entry["platforms"].items():
+            statements, reason = verified_statements(
+                logged_in, f"{entry['repository']}@{digest}", SBOM_TYPE, verifier
+            )
+            assert statements, f"{image} {platform}: {reason}"
+            components = statements[0]["predicate"]["components"]
+            found |= {f"{platform} {c.get('purl', '')}" for c in components}
+        return {p.split(" ", 1)[1] for p in found if p.startswith("linux/arm64 ")} & {
+            p.split(" ", 1)[1] for p in found if p.startswith("linux/amd64 ")
+        }
 
     assert any(p.startswith("pkg:pypi/dagster@1.13.27") for p in purls("dagster"))
     assert any(p.startswith("pkg:deb/debian/postgresql-15@") for p in purls("postgres"))
@@ -209,7 +293,7 @@ def test_sboms_list_the_locked_packages(
 @pytest.mark.requirement("007-FR-007", evidence="real")
 def test_arm64_runtime_runs_under_emulation(release: dict[str, Any], docker: DockerClient) -> None:
     output = docker.run(
-        f"floe/dagster:{VERSION}-arm64",
+        f"{PREFIX}/dagster:{VERSION}-arm64",
         ["-m"],
         entrypoint="uname",
         platform="linux/arm64",
@@ -222,7 +306,14 @@ def test_arm64_runtime_runs_under_emulation(release: dict[str, Any], docker: Doc
 @pytest.mark.parametrize("image", IMAGES)
 def test_policy_checks_pass(release: dict[str, Any], image: str) -> None:
     done = run_task(
-        "images.inspect", image, "--platform", "linux/amd64", "--tag", VERSION, "--json"
+        "images.inspect",
+        image,
+        "--platform",
+        "linux/amd64",
+        "--tag",
+        VERSION,
+        "--json",
+        env={"FLOE_IMAGE_PREFIX": PREFIX},
     )
     report = json.loads(done.stdout)
     (inspection,) = report["images"]
@@ -247,7 +338,7 @@ def test_floe_preflight_runs_inside_the_runtime_image(
     release: dict[str, Any], docker: DockerClient
 ) -> None:
     output = docker.run(
-        f"floe/dagster:{VERSION}-amd64", ["--check", "compute", "--json"], entrypoint="floe-preflight",
+        f"{PREFIX}/dagster:{VERSION}-amd64", ["--check", "compute", "--json"], entrypoint="floe-preflight",
         remove=True, read_only=True, tmpfs=["/tmp"],
     )  # fmt: skip
     (result,) = json.loads(str(output))["results"]
@@ -271,7 +362,7 @@ def test_a_planted_root_user_compiler_missing_label_and_entrypoint_fail_their_ch
     """One image breaks every static rule of the runtime image; each check names its finding."""
     (tmp_path / "gcc").write_text("#!/bin/sh\n")
     tag = planted_image(docker, tmp_path, "static", (
-        f"FROM floe/dagster:{VERSION}-amd64\nUSER root\nCOPY gcc /usr/bin/gcc\n"
+        f"FROM {PREFIX}/dagster:{VERSION}-amd64\nUSER root\nCOPY gcc /usr/bin/gcc\n"
         'LABEL org.opencontainers.image.revision=""\nENTRYPOINT ["dagster"]\n'
     ))  # fmt: skip
     checks = {c.name: c for c in inspect_image(docker, tag, run_checks=False).checks}
@@ -292,7 +383,7 @@ def test_a_planted_write_outside_tmp_fails_the_read_only_start(
 ) -> None:
     """The code server writes a file under its home before it starts: with a read-only root it
     exits, so the read-only check fails, while every static check still passes."""
-    base = f"floe/dagster:{VERSION}-amd64"
+    base = f"{PREFIX}/dagster:{VERSION}-amd64"
     command = docker.image.inspect(base).config.cmd or []
     starter = f"open('/home/floe/state', 'w'); import os; os.execvp('dagster', {command!r})"
     tag = planted_image(docker, tmp_path, "read-only", (
@@ -313,7 +404,7 @@ def test_a_planted_secret_fails_the_checks(
     body = base64.b64encode(secrets.token_bytes(48)).decode()
     key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
     (tmp_path / "deploy.pem").write_text(key)
-    base = f"floe/dagster:{VERSION}-amd64"
+    base = f"{PREFIX}/dagster:{VERSION}-amd64"
     tag = planted_image(docker, tmp_path, "secret", (
         f"FROM {base}\nCOPY deploy.pem /home/floe/deploy.pem\nUSER root\nRUN rm /home/floe/deploy.pem\n"
         "USER 1000:1000\nENV DB_PASSWORD=hunter2hunter2\n"
@@ -328,7 +419,7 @@ def test_a_planted_secret_fails_the_checks(
 @pytest.mark.requirement("007-FR-011", evidence="real")
 def test_a_second_publish_of_the_release_with_other_content_is_refused(
     published: dict[str, Any],
-    private: PrivateRegistry,
+    stage: ReleaseStage,
     login_env: dict[str, str],
     logged_in: OciClient,
     chart: Path,
@@ -342,11 +433,11 @@ def test_a_second_publish_of_the_release_with_other_content_is_refused(
     )
     logged_in.tag(f"{repository}@{other}", [VERSION])
     try:
-        done = run_task("publish", "--registry", private.address, "--version", VERSION, "--chart",
+        done = run_task("publish", "--registry", stage.registry.address, "--version", VERSION, "--chart",
                         str(chart), env=login_env, timeout=PUBLISH_BUDGET_S)  # fmt: skip
         assert done.returncode == 2, done.stderr
         assert re.match(
-            rf"ERROR: release {re.escape(VERSION)} of [a-z-]+ already exists in {private.address} "
+            rf"ERROR: release {re.escape(VERSION)} of [a-z-]+ already exists in {stage.registry.address} "
             "with another digest",
             done.stderr,
         ), done.stderr
@@ -359,21 +450,22 @@ def test_a_second_publish_of_the_release_with_other_content_is_refused(
 
 @pytest.mark.requirement("007-FR-046", evidence="real")
 def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes(
-    release: dict[str, Any], private: PrivateRegistry, logged_in: OciClient, docker: DockerClient
+    release: dict[str, Any], stage: ReleaseStage, logged_in: OciClient, docker: DockerClient
 ) -> None:
     """The arm64 push fails (its image is not in the engine) after amd64 was pushed: no tag of the
     release may name anything; the same publish with the image present then completes."""
     version = "9.9.10"
-    settings = load_settings(registry=private.address, registry_ca=logged_in.ca_file)
+    settings = load_settings(registry=stage.registry.address, registry_ca=logged_in.ca_file,
+                             image_prefix=PREFIX)  # fmt: skip
     built = {
-        platform: docker.image.inspect(f"floe/registry:{VERSION}-{platform.split('/')[1]}")
+        platform: docker.image.inspect(f"{PREFIX}/registry:{VERSION}-{platform.split('/')[1]}")
         for platform in ("linux/amd64", "linux/arm64")
     }
     missing = f"floe-test/not-built:{secrets.token_hex(4)}"
 
     def report(arm64_reference: str) -> BuildReport:
         return BuildReport(tag=version, images=[
-            BuiltImage(image="registry", platform="linux/amd64", reference=f"floe/registry:{VERSION}-amd64",
+            BuiltImage(image="registry", platform="linux/amd64", reference=f"{PREFIX}/registry:{VERSION}-amd64",
                        image_id=built["linux/amd64"].id, size_bytes=0, seconds=0),
             BuiltImage(image="registry", platform="linux/arm64", reference=arm64_reference,
                        image_id=built["linux/arm64"].id, size_bytes=0, seconds=0),
@@ -382,13 +474,13 @@ def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes
     release_version = ReleaseVersion(
         version=version, tags=[version], revision="e2e", is_release=True
     )
-    repository = f"{private.address}/floe/registry"
+    repository = f"{stage.registry.address}/{PREFIX}/registry"
     with pytest.raises(FloeError, match=r"pushing .*arm64"):
         publish_images(settings, report(missing), version=release_version, key=None, force=False,
                        console=Console())  # fmt: skip
     assert logged_in.resolve(f"{repository}:{version}-amd64") is not None
     assert logged_in.resolve(f"{repository}:{version}") is None
-    done = publish_images(settings, report(f"floe/registry:{VERSION}-arm64"), version=release_version,
+    done = publish_images(settings, report(f"{PREFIX}/registry:{VERSION}-arm64"), version=release_version,
                           key=None, force=False, console=Console())  # fmt: skip
     tagged = logged_in.resolve(f"{repository}:{version}")
     assert tagged is not None
@@ -399,32 +491,32 @@ def test_a_failure_between_platforms_leaves_no_release_tag_and_a_rerun_completes
 @pytest.mark.requirement("007-FR-045", evidence="real")
 @pytest.mark.parametrize("fault", ["no login", "wrong password", "unknown CA"])
 def test_registry_access_faults_are_one_line_each(
-    fault: str, private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
+    fault: str, stage: ReleaseStage, login_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = dict(login_env)
     if fault == "no login":
         env["DOCKER_CONFIG"] = str(tmp_path)
     elif fault == "wrong password":
-        assert docker_login(tmp_path, private, "not-the-password").returncode != 0
+        assert docker_login(tmp_path, stage, "not-the-password").returncode != 0
         shutil.copy(Path(login_env["DOCKER_CONFIG"]) / "config.json", tmp_path / "config.json")
         config = json.loads((tmp_path / "config.json").read_text())
-        stale = base64.b64encode(f"{private.files.username}:rotated-away".encode()).decode()
-        config["auths"][private.address]["auth"] = stale
+        stale = base64.b64encode(f"{stage.account.username}:rotated-away".encode()).decode()
+        config["auths"][stage.registry.address]["auth"] = stale
         (tmp_path / "config.json").write_text(json.dumps(config))
         env["DOCKER_CONFIG"] = str(tmp_path)
     else:
         env["FLOE_REGISTRY_CA"] = ""
-    done = run_task("publish", "--registry", private.address, env=env)
+    done = run_task("publish", "--registry", stage.registry.address, env=env)
     expected = {
-        "no login": f"no login for {private.address}",
-        "wrong password": f"{private.address} refused the stored credentials",
-        "unknown CA": f"the TLS certificate of {private.address} is not trusted",
+        "no login": f"no login for {stage.registry.address}",
+        "wrong password": f"{stage.registry.address} refused the stored credentials",
+        "unknown CA": f"the TLS certificate of {stage.registry.address} is not trusted",
     }[fault]
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert expected in line
     assert "Remediation:" in line
-    assert private.files.password not in done.stderr + done.stdout
+    assert stage.account.token not in done.stderr + done.stdout
 
 
 @pytest.mark.requirement("007-FR-009", evidence="real")
@@ -470,7 +562,7 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
 @pytest.mark.requirement("007-FR-016", evidence="real")
 def test_mirror_setting_rewrites_references_and_auto_detects(
     published: dict[str, Any],
-    private: PrivateRegistry,
+    stage: ReleaseStage,
     registry: str,
     logged_in: OciClient,
     login_env: dict[str, str],
@@ -491,10 +583,13 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
     )
     assert plan["source"] == "upstream"
     assert plan["targets"][0]["build_args"]["BASE_IMAGE"] == f"{registry}/library/python:3.11-slim"
-    copy = task_json("images.mirror", "--to", f"{private.address}/mirror", env=env | login_env)
+    copy = task_json(
+        "images.mirror", "--to", f"{stage.registry.address}/{OWNER}/mirror", env=env | login_env
+    )
     targets = {m["target"] for m in copy["images"]}
     assert targets == {
-        f"{private.address}/mirror/{r if '/' in r else 'library/' + r}" for r in sources.values()
+        f"{stage.registry.address}/{OWNER}/mirror/{r if '/' in r else 'library/' + r}"
+        for r in sources.values()
     }
     for target in targets:
         copied = logged_in.resolve(target)
@@ -503,7 +598,7 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
     offline = run_task(
         "images.mirror",
         "--to",
-        f"{private.address}/m2",
+        f"{stage.registry.address}/{OWNER}/m2",
         env={"FLOE_MIRROR": f"127.0.0.1:{free_port()}"},
     )
     assert offline.returncode == 2
@@ -512,14 +607,16 @@ def test_mirror_setting_rewrites_references_and_auto_detects(
 
 @pytest.mark.requirement("007-FR-040", evidence="real")
 def test_the_release_record_promotes_into_dev(
-    release: dict[str, Any], private: PrivateRegistry, login_env: dict[str, str], tmp_path: Path
+    release: dict[str, Any], stage: ReleaseStage, login_env: dict[str, str], tmp_path: Path
 ) -> None:
     """gitops.promote --release checks, with the login and CA, that what the record names is in
     the private registry, and writes its versions into dev."""
     root = tmp_path / "gitops"
     shutil.copytree(GITOPS_DIR, root)
     for path in root.rglob("*.yaml"):
-        path.write_text(path.read_text().replace("registry.example.com", private.address))
+        path.write_text(
+            path.read_text().replace("registry.example.com", f"{stage.registry.address}/{OWNER}")
+        )
     record = tmp_path / "release.json"
     record.write_text(json.dumps(release))
     done = task_json(

@@ -8,7 +8,15 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
-from tasks.option_help import JSON_HELP, KEYLESS_HELP, SET_HELP, VERIFY_KEY_HELP
+from tasks.option_help import (
+    IDENTITY_HELP,
+    IDENTITY_REGEXP_HELP,
+    ISSUER_HELP,
+    JSON_HELP,
+    KEYLESS_HELP,
+    SET_HELP,
+    VERIFY_KEY_HELP,
+)
 
 CHART_HELP = "chart directory (default helm/floe-dagster)"
 
@@ -238,14 +246,15 @@ def publish(
 
 @task(help={"reference": "oci://HOST[:PORT]/charts/floe-dagster:VERSION",
             "key": VERIFY_KEY_HELP,
-            "certificate_identity": "keyless: the signer's identity (regexp)",
-            "certificate_oidc_issuer": "keyless: the OIDC issuer of that identity", "json": JSON_HELP})  # fmt: skip
+            "certificate_identity": IDENTITY_HELP, "identity_regexp": IDENTITY_REGEXP_HELP,
+            "certificate_oidc_issuer": ISSUER_HELP, "json": JSON_HELP})  # fmt: skip
 @reports_errors
 def verify(
     c: Context,
     reference: str,
     key: str | None = None,
     certificate_identity: str | None = None,
+    identity_regexp: bool = False,
     certificate_oidc_issuer: str | None = None,
     json: bool = False,
 ) -> int:
@@ -260,8 +269,9 @@ def verify(
     console = Console(json_mode=json)
     settings = load_settings()
     verifier = Verifier.choose(
-        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer
-    )
+        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer,
+        identity_regexp=identity_regexp,
+    )  # fmt: skip
     verified = verify_chart(settings, reference, verifier)
     show_verified(console, verified)
     return 0 if verified.signature_ok else int(ExitCode.UNHEALTHY)

@@ -6,11 +6,17 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from floe_deploy.cli import reports_errors
-from tasks.option_help import CA_HELP, JSON_HELP, KEYLESS_HELP, VERIFY_KEY_HELP
+from tasks.option_help import (
+    CA_HELP,
+    IDENTITY_HELP,
+    IDENTITY_REGEXP_HELP,
+    ISSUER_HELP,
+    JSON_HELP,
+    KEYLESS_HELP,
+    VERIFY_KEY_HELP,
+)
 
 PLATFORM_HELP = "comma-separated platforms (default linux/amd64,linux/arm64, or FLOE_PLATFORMS)"
-IDENTITY_HELP = "keyless: the signer's identity (regexp), e.g. the release workflow's URL@ref"
-ISSUER_HELP = "keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com"
 
 
 @task(help={"platform": PLATFORM_HELP, "json": JSON_HELP})
@@ -144,6 +150,7 @@ def publish(
         "tag": "tag to verify (default: the version from git)",
         "key": VERIFY_KEY_HELP,
         "certificate_identity": IDENTITY_HELP,
+        "identity_regexp": IDENTITY_REGEXP_HELP,
         "certificate_oidc_issuer": ISSUER_HELP,
         "json": JSON_HELP,
     },
@@ -156,10 +163,12 @@ def verify(
     tag: str | None = None,
     key: str | None = None,
     certificate_identity: str | None = None,
+    identity_regexp: bool = False,
     certificate_oidc_issuer: str | None = None,
     json: bool = False,
 ) -> int:
-    """Check each published image's signature, attached SBOM and provenance (exit 3 if any fails)."""
+    """Check each published image's signature, its platforms' signed SBOMs and its provenance
+    (exit 3 if any fails)."""
     from pathlib import Path
 
     from floe_deploy.console import Console
@@ -175,8 +184,9 @@ def verify(
     names = [image_spec(name).name for name in image] if image else [spec.name for spec in CATALOG]
     settings = load_settings(registry=registry)
     verifier = Verifier.choose(
-        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer
-    )
+        settings, Path(key) if key else None, certificate_identity, certificate_oidc_issuer,
+        identity_regexp=identity_regexp,
+    )  # fmt: skip
     report = verify_images(settings, names, tag or release_version(PROJECT_ROOT).version, verifier)
     show_verify(Console(json_mode=json), report)
     return int(ExitCode.OK if report.ok else ExitCode.UNHEALTHY)

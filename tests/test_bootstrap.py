@@ -26,6 +26,7 @@ from floe_deploy.platform.bootstrap import (
 )
 from floe_deploy.platform.distribution_tool import Outcome, upstream_major, version_line
 from floe_deploy.platform.pins import (
+    COSIGN_PIN,
     COSIGN_SERIES,
     COSIGN_SETUP_ACTION,
     ORAS_SERIES,
@@ -314,3 +315,38 @@ def test_a_devel_build_is_known_by_the_package_it_came_from(
     moved = dataclasses.replace(cosign, target_dir=lambda: tmp_path / "elsewhere")
     with pytest.raises(FloeError, match="cannot tell which cosign"):
         moved.present()
+
+
+def test_on_ubuntu_with_go_the_pinned_cosign_is_built_with_go_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub's Ubuntu runners have Go: the bootstrap builds exactly the pinned module release
+    (a `go` stand-in records what it was asked and leaves the program where GOBIN says)."""
+    apt_dir = tmp_path / "apt"
+    (apt_dir / "sources.list.d").mkdir(parents=True)
+    (apt_dir / "sources.list.d" / "ubuntu.sources").write_text(UBUNTU_SOURCES)
+    built = tmp_path / "built"
+    asked = tmp_path / "go-install.args"
+    program = COSIGN_VERSION.format(version="v2.5.3")
+    stand_in(tmp_path / "tools", "go", "")
+    (tmp_path / "tools" / "go").write_text(
+        f'#!/bin/sh\necho "$@" > {asked}\nmkdir -p "$GOBIN"\n'
+        f"printf '#!/bin/sh\\ncat <<END\\n{program}END\\n' > \"$GOBIN/cosign\"\n"
+        'chmod +x "$GOBIN/cosign"\n'
+    )
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(built), str(tmp_path / "tools"), "/usr/bin", "/bin"])
+    )
+    assert shutil.which("cosign") is None
+    cosign = dataclasses.replace(COSIGN, target_dir=lambda: built)
+    apt = RunnerApt(apt_dir)
+    cosign.check_before_install(apt)
+    outcome, detail = cosign.ensure(apt)
+    assert outcome is Outcome.INSTALLED
+    assert asked.read_text().split() == ["install", COSIGN_PIN.go_module]
+    assert (
+        COSIGN_PIN.go_module
+        == f"github.com/sigstore/cosign/v2/cmd/cosign@{COSIGN_SETUP_ACTION.version}"
+    )
+    assert detail.startswith("cosign 2.5.3 at ")
+    assert "go install" in detail

@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from floe_deploy.actionlint import lint
 from floe_deploy.paths import PROJECT_ROOT
@@ -70,3 +72,43 @@ def test_the_gitlab_file_validates_against_gitlabs_schema(tmp_path: Path) -> Non
     planted = tmp_path / ".gitlab-ci.yml"
     planted.write_text(gitlab.read_text().replace("timeout: 90m", "timeout: [90m]"))
     assert check(planted).returncode != 0
+
+
+def release_steps() -> list[dict[str, Any]]:
+    workflow = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "release.yml").read_text())
+    steps: list[dict[str, Any]] = workflow["jobs"]["publish"]["steps"]
+    return steps
+
+
+def step_index(steps: list[dict[str, Any]], command: str) -> int:
+    return next(i for i, step in enumerate(steps) if command in str(step.get("run", "")))
+
+
+@pytest.mark.requirement("007-FR-053", evidence="plumbing")
+def test_the_release_job_fetches_the_chart_dependency_after_logging_in_and_before_publishing() -> (
+    None
+):
+    """`charts/` is ignored by git: the old job never fetched the dependency (and the mirror it
+    may come from needs the job's login)."""
+    steps = release_steps()
+    login, deps, publish = (
+        step_index(steps, "docker --config"),
+        step_index(steps, "invoke helm.deps"),
+        step_index(steps, "invoke publish"),
+    )
+    assert login < deps < publish
+
+
+@pytest.mark.requirement("007-FR-053", evidence="plumbing")
+def test_the_release_job_installs_only_what_publishing_needs_with_its_own_login() -> None:
+    """The old job ran the whole bootstrap (Chromium, podman, Postgres) and logged in to the
+    runner's shared ~/.docker."""
+    steps = release_steps()
+    assert steps[step_index(steps, "scripts/bootstrap")]["run"].startswith(
+        "scripts/bootstrap --only release"
+    )
+    login = steps[step_index(steps, "docker --config")]["run"]
+    assert "DOCKER_CONFIG=$RUNNER_TEMP/docker-config" in login
+    gitlab = (PROJECT_ROOT / ".gitlab-ci.yml").read_text()
+    assert "scripts/bootstrap --only release" in gitlab
+    assert "invoke helm.deps" in gitlab

@@ -131,9 +131,18 @@ def classify_failure(host: str, output: str, action: str) -> RegistryError:
     )
 
 
+EMPTY_BLOB = b"{}"
+"""The OCI empty descriptor's content: what an access check pushes (every artifact has it)."""
+
+
 def _not_found(output: str) -> bool:
+    """Not there. GHCR (and GitLab) answer `denied` to a read of a package that does not exist
+    yet, so a denied read counts as missing; whether this account may write is `check_push`'s
+    question, asked before anything is built."""
     text = output.lower()
-    return ": not found" in text or "manifest unknown" in text or "name unknown" in text
+    return any(
+        marker in text for marker in (": not found", "manifest unknown", "name unknown", "denied")
+    )
 
 
 @dataclass
@@ -246,6 +255,15 @@ class OciClient:
     def check(self, host: str, repository: str) -> None:
         """Reach, trust and log in to `host` (a read of `repository`); raises RegistryError."""
         self.fetch(f"{host}/{repository}:floe-access-check")
+
+    def check_push(self, repository: str, scratch: Path) -> None:
+        """This account may push to `host/repository`: the empty blob is pushed there (a blob no
+        tag names, which every OCI artifact carries anyway); raises RegistryError."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "empty.json").write_bytes(EMPTY_BLOB)
+        digest = "sha256:" + hashlib.sha256(EMPTY_BLOB).hexdigest()
+        self.run(["blob", "push"], [f"{repository}@{digest}"], action=f"checking push rights to {repository}",
+                 extra=["empty.json"], cwd=scratch)  # fmt: skip
 
     def push_manifest(self, reference: str, body: dict[str, Any], media_type: str) -> Descriptor:
         """Push a manifest (by digest when `reference` has no tag); returns its descriptor."""

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     )
     python_version: str = Field(default="3.11", description="Python version of the images.")
     debian_suite: str = Field(default="bookworm", description="Debian suite of hermetic images.")
+    debian_mirror: str | None = Field(
+        default=None,
+        description="Debian archive the golden base is debootstrapped from (default: the one in the "
+        "system's apt sources; set it where they name none, e.g. on GitHub's Ubuntu runners)",
+    )
     preflight: dict[str, Any] = Field(
         default_factory=dict,
         description="floe-preflight's own table ([preflight]); read by floe_preflight",
@@ -174,7 +179,7 @@ class Settings(BaseSettings):
         default=4.0, description="Free memory below this is unhealthy."
     )
 
-    @field_validator("schemas_dir", "dagster_chart", "registry_ca", mode="before")
+    @field_validator("schemas_dir", "dagster_chart", "registry_ca", "debian_mirror", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -36,8 +36,8 @@ def release_record(path: Path) -> Path:
         "version": "0.2.0", "tags": ["0.2.0"], "git_commit": "f" * 40, "registry": "registry.example.com",
         "images": [{"image": f"registry.example.com/floe/dagster@{IMAGE_DIGEST}",
                     "repository": "registry.example.com/floe/dagster", "digest": IMAGE_DIGEST,
-                    "platforms": {}, "sbom": "", "signature": "", "provenance": ""}],
-        "chart": {"reference": "oci://registry.example.com/charts/floe-dagster:0.2.0", "version": "0.2.0",
+                    "platforms": {}, "sboms": {}, "signature": "", "provenance": ""}],
+        "chart": {"reference": "oci://registry.example.com/floe/charts/floe-dagster:0.2.0", "version": "0.2.0",
                   "digest": CHART_DIGEST, "signature": ""},
         "published_at": "2026-12-01T10:00:00Z",
     }))  # fmt: skip

@@ -72,7 +72,7 @@ def prepare_context(settings: Settings, platform: str, context: Path) -> None:
 
 
 def base_key(settings: Settings, platform: str) -> str:
-    mirror = debian_mirror()
+    mirror = debian_mirror(settings.debian_mirror)
     recipe = "\n".join(
         [
             RECIPE_VERSION,
@@ -107,7 +107,7 @@ def make_rootfs(settings: Settings, platform: str, tarball: Path) -> None:
     """debootstrap a minbase rootfs, slim it and pack it with numeric owners."""
     if shutil.which("debootstrap") is None:
         raise FloeError("debootstrap is not installed", "run scripts/bootstrap")
-    mirror = debian_mirror()
+    mirror = debian_mirror(settings.debian_mirror)
     arch = arch_of(platform)
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"floe-rootfs-{arch}-", dir=tarball.parent) as scratch:

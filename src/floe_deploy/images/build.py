@@ -71,7 +71,14 @@ class BuiltImage(BaseModel):
     pushed_reference: str | None = None
     digest: str | None = None
     base_images: dict[str, str] = {}
-    """Base images this build started FROM: reference → image id (for provenance)."""
+    """Base images this build started FROM: reference → `name@sha256:…` as pulled from a registry,
+    or the image id of a base built here (for provenance)."""
+
+
+def base_identity(client: DockerClient, reference: str) -> str:
+    """The registry digest a base image was pulled by, else (built here) its image id."""
+    image = client.image.inspect(reference)
+    return (image.repo_digests or [image.id])[0]
 
 
 class BuildReport(BaseModel):
@@ -227,7 +234,7 @@ def _build_target(
     bases = sorted({v for k, v in target.build_args.items() if k.endswith("BASE_IMAGE")})
     return BuiltImage(
         base_images={
-            base: client.image.inspect(base).id for base in bases if base_present(client, base)
+            base: base_identity(client, base) for base in bases if base_present(client, base)
         },
         image=target.image,
         platform=target.platform,

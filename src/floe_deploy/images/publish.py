@@ -1,5 +1,6 @@
 """images.publish and images.verify: per-platform pushes, then one multi-arch manifest list per
-image, an attached CycloneDX SBOM and a cosign signature.
+image; a signed CycloneDX SBOM attestation on each platform's image, a signed SLSA provenance on
+the list and on each platform's image, and a cosign signature on the list.
 
 A release is all or nothing: manifest lists are pushed by digest, SBOMs and signatures refer to
 those digests, and only when every image is complete do the release tags (1.2.3, 1.2, 1, latest)
@@ -18,14 +19,22 @@ from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.images.base import arch_of
 from floe_deploy.images.build import BuildReport, BuiltImage
-from floe_deploy.images.provenance import attest, provenance_predicate, verify_provenance
+from floe_deploy.images.provenance import (
+    BuildContext,
+    attest_provenance,
+    provenance_predicate,
+    verify_provenance,
+)
+from floe_deploy.images.sbom import COSIGN_TYPE as SBOM_TYPE
+from floe_deploy.images.sbom import PREDICATE_TYPE as SBOM_PREDICATE
 from floe_deploy.images.sbom import image_sbom
 from floe_deploy.images.signing import (
     Signer,
     Verifier,
-    attach_sbom,
-    attached_sboms,
+    attest,
+    attested_types,
     sign,
+    verified_statements,
     verify_signature,
 )
 from floe_deploy.images.versioning import ReleaseVersion
@@ -44,9 +53,10 @@ class PublishedImage(BaseModel):
     tags: list[str]
     digest: str
     platforms: dict[str, str]
-    sbom: Path
-    sbom_components: int
-    sbom_digest: str
+    sboms: dict[str, Path | None]
+    """platform → the CycloneDX document attested on that platform's image (None: an earlier run
+    of this publish attested it, and it is not made again)"""
+    sbom_components: dict[str, int]
     signed: bool
     provenance: Path | None = None
 
@@ -63,13 +73,19 @@ class VerifiedImage(BaseModel):
     digest: str | None
     signature_ok: bool
     signature_detail: str
-    sboms: int
+    sboms: dict[str, bool] = {}
+    """platform → a signed SBOM attestation verifies on that platform's image"""
     provenance_ok: bool = False
     provenance_detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.signature_ok and self.sboms > 0 and self.provenance_ok
+        return (
+            self.signature_ok
+            and bool(self.sboms)
+            and all(self.sboms.values())
+            and self.provenance_ok
+        )
 
 
 class VerifyReport(BaseModel):
@@ -85,6 +101,13 @@ def require_registry(settings: Settings, client: OciClient | None = None) -> Oci
     client = client or OciClient.from_settings(settings)
     client.check(settings.registry, f"{settings.image_prefix}/access-check")
     return client
+
+
+def require_push_rights(oci: OciClient, repositories: list[str], scratch: Path) -> None:
+    """This login may push to every repository the release writes (GHCR and GitLab accept pushes
+    only under the owner's namespace), checked before anything is built."""
+    for repository_name in repositories:
+        oci.check_push(repository_name, scratch)
 
 
 def platform_configs(client: OciClient, reference: str) -> dict[str, str]:
@@ -105,6 +128,18 @@ def platform_configs(client: OciClient, reference: str) -> dict[str, str]:
                 "config"
             ]["digest"]
     return configs
+
+
+def platform_manifests(client: OciClient, digest_reference: str) -> dict[str, str]:
+    """platform → manifest digest of every image in an index (attestation entries left out)."""
+    fetched = client.fetch(digest_reference)
+    if fetched is None:
+        return {}
+    return {
+        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
+        for entry in fetched[1].get("manifests") or []
+        if (entry.get("platform") or {}).get("os") not in (None, "unknown")
+    }
 
 
 def repository(settings: Settings, image: str) -> str:
@@ -205,6 +240,7 @@ def stage_images(
     oci = require_registry(settings, oci)
     refuse_overwriting_releases(settings, report, version, force, oci)
     started = datetime.now(UTC)
+    context = BuildContext.from_environment()
     pushed = push_images(settings, report, console, oci)
     tags = version.tags if report.tag == version.version else [report.tag]
     staged = []
@@ -221,14 +257,30 @@ def stage_images(
                 INDEX_TYPE,
             )
         digest_reference = f"{repo}@{index.digest}"
-        with console.step(f"SBOM {image} (syft)"):
-            sbom = image_sbom(settings, builds[0].reference, SBOM_DIR / report.tag, image)
-            existing = attached_sboms(oci, digest_reference)
-            sbom_digest = existing[0] if existing else attach_sbom(oci, digest_reference, sbom.path)
+        sboms: dict[str, Path | None] = {}
+        components: dict[str, int] = {}
+        for built in builds:
+            subject = f"{repo}@{built.digest}"
+            if SBOM_PREDICATE in attested_types(oci, subject):
+                sboms[built.platform], components[built.platform] = None, 0
+                continue
+            with console.step(f"SBOM {image} {built.platform} (syft, signed attestation)"):
+                sbom = image_sbom(
+                    settings,
+                    built.reference,
+                    SBOM_DIR / report.tag / arch_of(built.platform),
+                    image,
+                )
+                attest(oci, subject, sbom.path, SBOM_TYPE, signer)
+            sboms[built.platform], components[built.platform] = sbom.path, sbom.components
         with console.step(f"provenance {image}"):
-            predicate = provenance_predicate(image, builds, version, started)
-            provenance = attest(
-                oci, digest_reference, predicate, signer, PROVENANCE_DIR / report.tag
+            predicate = provenance_predicate(image, builds, version, started, context)
+            provenance = attest_provenance(
+                oci,
+                [digest_reference, *(f"{repo}@{built.digest}" for built in builds)],
+                predicate,
+                signer,
+                PROVENANCE_DIR / report.tag / f"{image}.provenance.json",
             )
         with console.step(f"sign {digest_reference}"):
             sign(oci, digest_reference, signer)
@@ -239,9 +291,8 @@ def stage_images(
                 tags=tags,
                 digest=index.digest,
                 platforms={built.platform: built.digest or "" for built in builds},
-                sbom=sbom.path,
-                sbom_components=sbom.components,
-                sbom_digest=sbom_digest,
+                sboms=sboms,
+                sbom_components=components,
                 signed=True,
                 provenance=provenance,
             )
@@ -297,6 +348,12 @@ def verify_images(
         digest_reference = f"{repository(settings, image)}@{manifest.digest}"
         ok, detail = verify_signature(oci, digest_reference, verifier)
         provenance_ok, provenance_detail = verify_provenance(oci, digest_reference, verifier)
+        sboms = {}
+        for platform_name, platform_digest in platform_manifests(oci, digest_reference).items():
+            statements, _ = verified_statements(
+                oci, f"{repository(settings, image)}@{platform_digest}", SBOM_TYPE, verifier
+            )
+            sboms[platform_name] = bool(statements)
         results.append(
             VerifiedImage(
                 image=image,
@@ -304,7 +361,7 @@ def verify_images(
                 digest=manifest.digest,
                 signature_ok=ok,
                 signature_detail=detail,
-                sboms=len(attached_sboms(oci, digest_reference)),
+                sboms=sboms,
                 provenance_ok=provenance_ok,
                 provenance_detail=provenance_detail,
             )

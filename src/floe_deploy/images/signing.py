@@ -8,14 +8,17 @@ signature in its transparency log, so verifiers check who signed instead of hold
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from floe_deploy.commands import run
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.images.sbom import MEDIA_TYPE
 from floe_deploy.oci import Fault, OciClient, RegistryError, classify_failure, host_of
 from floe_deploy.settings import Settings
 
@@ -46,6 +49,10 @@ def dev_key_pair(settings: Settings) -> tuple[Path, Path]:
     return key, pub
 
 
+OIDC_REQUEST_VARIABLES = {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}
+"""What GitHub Actions gives a job with `id-token: write`; cosign asks it for Sigstore's token."""
+
+
 @dataclass(frozen=True)
 class Signer:
     """How this publish signs: with `key`, or keyless (the CI's OIDC identity)."""
@@ -65,44 +72,132 @@ class Signer:
             )
         return cls(key=chosen)
 
+    def check(self) -> None:
+        """The signing material works, before anything is built: the key opens with
+        COSIGN_PASSWORD; keyless, the job can get an OIDC token for Sigstore."""
+        if self.key is None:
+            if not (
+                os.environ.keys() >= OIDC_REQUEST_VARIABLES or "SIGSTORE_ID_TOKEN" in os.environ
+            ):
+                raise FloeError(
+                    "keyless signing needs the CI job's OIDC token, and this environment has none",
+                    "grant the job `permissions: id-token: write` (GitHub Actions), set "
+                    "SIGSTORE_ID_TOKEN, or sign with --key",
+                )
+            return
+        run([_tool("cosign"), "public-key", "--key", str(self.key)],
+            env={"COSIGN_PASSWORD": os.environ.get("COSIGN_PASSWORD", "")},
+            remediation=f"set COSIGN_PASSWORD to the password of {self.key}")  # fmt: skip
+
     def flags(self) -> list[str]:
         if self.key is None:
             return ["--yes"]
         return ["--key", str(self.key), "--tlog-upload=false", "--yes"]
 
 
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+
+
 @dataclass(frozen=True)
 class Verifier:
-    """What a valid signature must chain to: a public key, or a keyless signer's identity."""
+    """What a valid signature must chain to: a public key, or a keyless signer's identity.
+
+    The identity is matched exactly (cosign's `--certificate-identity`); a pattern only when
+    asked for (`identity_regexp`), and then anchored. For a GitHub workflow identity the
+    certificate's repository and trigger are checked too. With a key, `identity` is the builder
+    the signed provenance must name exactly (the workflow that published).
+    """
 
     public_key: Path | None = None
     identity: str | None = None
     issuer: str | None = None
+    identity_regexp: bool = False
 
     @classmethod
     def choose(
-        cls, settings: Settings, public_key: Path | None, identity: str | None, issuer: str | None
+        cls,
+        settings: Settings,
+        public_key: Path | None,
+        identity: str | None,
+        issuer: str | None,
+        *,
+        identity_regexp: bool = False,
     ) -> Verifier:
-        if identity or issuer:
-            if not (identity and issuer) or public_key is not None:
-                raise FloeError(
-                    "keyless verification needs --certificate-identity and --certificate-oidc-issuer, and no --key",
-                    "e.g. --certificate-identity 'https://github.com/ORG/REPO/.github/workflows/release.yml@refs/tags/v1.4.0' "
-                    "--certificate-oidc-issuer https://token.actions.githubusercontent.com",
-                )
-            return cls(identity=identity, issuer=issuer)
-        return cls(public_key=public_key or dev_key_pair(settings)[1])
+        if issuer and not identity:
+            raise FloeError(
+                "--certificate-oidc-issuer needs --certificate-identity",
+                "e.g. --certificate-identity 'https://github.com/ORG/REPO/.github/workflows/release.yml@refs/tags/v1.4.0' "
+                f"--certificate-oidc-issuer {GITHUB_ISSUER}",
+            )
+        if identity_regexp and identity:
+            identity = anchored(identity)
+        if identity and public_key is None and issuer is None:
+            raise FloeError(
+                "--certificate-identity needs --certificate-oidc-issuer (keyless) or --key (the "
+                "identity is then the builder the signed provenance names)",
+                f"add --certificate-oidc-issuer {GITHUB_ISSUER}, or --key PUBLIC_KEY",
+            )
+        if issuer:
+            if public_key is not None:
+                raise FloeError("--key and --certificate-oidc-issuer exclude each other",
+                                "verify with a key, or keyless with an identity and its issuer")  # fmt: skip
+            return cls(identity=identity, issuer=issuer, identity_regexp=identity_regexp)
+        return cls(
+            public_key=public_key or dev_key_pair(settings)[1],
+            identity=identity,
+            identity_regexp=identity_regexp,
+        )
 
     def flags(self) -> list[str]:
         if self.public_key is not None:
             return ["--key", str(self.public_key), "--insecure-ignore-tlog"]
-        return ["--certificate-identity-regexp", str(self.identity),
-                "--certificate-oidc-issuer", str(self.issuer)]  # fmt: skip
+        identity = str(self.identity)
+        flags = ["--certificate-identity-regexp" if self.identity_regexp else "--certificate-identity",
+                 identity, "--certificate-oidc-issuer", str(self.issuer)]  # fmt: skip
+        workflow = github_workflow(identity)
+        if workflow is not None and not self.identity_regexp:
+            flags += ["--certificate-github-workflow-repository", workflow.repository,
+                      "--certificate-github-workflow-ref", workflow.ref]  # fmt: skip
+        if self.issuer == GITHUB_ISSUER:
+            flags += ["--certificate-github-workflow-trigger", "push"]
+        return flags
+
+    def accepts_builder(self, builder: str) -> bool:
+        """A key-signed provenance's builder is the expected identity (exactly, or the pattern)."""
+        if self.identity is None or self.public_key is None:
+            return True
+        if self.identity_regexp:
+            return re.fullmatch(self.identity, builder) is not None
+        return builder == self.identity
 
     def describe(self) -> str:
-        return (
-            f"signed by {self.public_key.name}" if self.public_key else f"signed by {self.identity}"
+        if self.public_key is None:
+            return f"signed by {self.identity}"
+        return f"signed by {self.public_key.name}" + (
+            f", built by {self.identity}" if self.identity else ""
         )
+
+
+def anchored(pattern: str) -> str:
+    """A pattern matched against the whole identity: `^...$`, so no prefix or suffix sneaks in."""
+    return f"^{pattern.removeprefix('^').removesuffix('$')}$"
+
+
+@dataclass(frozen=True)
+class GithubWorkflow:
+    repository: str
+    path: str
+    ref: str
+
+
+def github_workflow(identity: str) -> GithubWorkflow | None:
+    """`https://github.com/OWNER/REPO/.github/workflows/FILE@REF` → its parts (None otherwise)."""
+    matched = re.fullmatch(
+        r"https://[^/]+/([^/]+/[^/]+)/(\.github/workflows/[^@]+)@(refs/.+)", identity
+    )
+    if matched is None:
+        return None
+    return GithubWorkflow(repository=matched[1], path=matched[2], ref=matched[3])
 
 
 def cosign(
@@ -146,11 +241,44 @@ def verify_signature(oci: OciClient, digest_reference: str, verifier: Verifier) 
     return True, verifier.describe()
 
 
-def attach_sbom(oci: OciClient, digest_reference: str, sbom: Path) -> str:
-    """Push the SBOM as an artifact referring to the image; returns the artifact's digest."""
-    return oci.attach(digest_reference, sbom, MEDIA_TYPE)
+def attest(
+    oci: OciClient, digest_reference: str, predicate: Path, predicate_type: str, signer: Signer
+) -> None:
+    """Sign `predicate` into an in-toto attestation on `digest_reference` (cosign's `.att` tag)."""
+    flags = [*signer.flags(), "--type", predicate_type, "--predicate", str(predicate)]
+    cosign(oci, "attest", digest_reference, flags, f"attesting {digest_reference}")
 
 
-def attached_sboms(oci: OciClient, digest_reference: str) -> list[str]:
-    """Digests of the CycloneDX artifacts that refer to the image."""
-    return [entry.digest for entry in oci.referrers(digest_reference, MEDIA_TYPE)]
+def attested_types(oci: OciClient, digest_reference: str) -> set[str]:
+    """The predicate types of the attestations cosign keeps on `digest_reference` (its `.att`
+    tag), unverified: what a re-run of a publish need not attest again."""
+    repository, _, digest = digest_reference.partition("@")
+    fetched = oci.fetch(f"{repository}:{digest.replace(':', '-')}.att")
+    if fetched is None:
+        return set()
+    return {
+        str((layer.get("annotations") or {}).get("predicateType", ""))
+        for layer in fetched[1].get("layers", [])
+    }
+
+
+def verified_statements(
+    oci: OciClient, digest_reference: str, predicate_type: str, verifier: Verifier
+) -> tuple[list[dict[str, Any]], str]:
+    """The in-toto statements of one type on `digest_reference` whose signature verifies and whose
+    subject is that digest; with a reason when there is none."""
+    flags = [*verifier.flags(), "--type", predicate_type]
+    try:
+        out = cosign(oci, "verify-attestation", digest_reference, flags,
+                     f"verifying {digest_reference}")  # fmt: skip
+    except FloeError as error:
+        if error.exit_code is not ExitCode.FAILURE or isinstance(error, RegistryError):
+            raise
+        return [], (error.details.splitlines() or ["no valid attestation"])[-1]
+    digest = digest_reference.rsplit("@", 1)[-1].removeprefix("sha256:")
+    statements = []
+    for line in out.splitlines():
+        statement: dict[str, Any] = json.loads(base64.b64decode(json.loads(line)["payload"]))
+        if digest in {s["digest"].get("sha256") for s in statement.get("subject", [])}:
+            statements.append(statement)
+    return statements, "" if statements else f"no {predicate_type} statement for this digest"

@@ -55,15 +55,18 @@ def read_sources(apt_dir: Path = APT_DIR) -> list[AptSource]:
     return sources
 
 
-def debian_mirror(apt_dir: Path = APT_DIR) -> str:
-    """The Debian archive the system installs from (not its security or updates archive)."""
-    for source in read_sources(apt_dir):
-        main_suites = [s for s in source.suites if "-" not in s and "/" not in s]
-        if main_suites and "security" not in source.uri:
-            return source.uri.rstrip("/")
+def debian_mirror(configured: str | None = None, apt_dir: Path = APT_DIR) -> str:
+    """The Debian archive to debootstrap from: the configured one (FLOE_DEBIAN_MIRROR), else the
+    Debian archive the system installs from (not its security or updates archive)."""
+    if configured:
+        return configured.rstrip("/")
+    if (archive := debian_archive(apt_dir)) is not None:
+        return archive
     raise FloeError(
-        f"no Debian mirror found in {apt_dir}/sources.list or sources.list.d",
-        "add the Debian archive to the apt sources (see sources.list(5))",
+        f"no Debian archive in {apt_dir}/sources.list or sources.list.d (an Ubuntu system names "
+        "only Ubuntu's), and FLOE_DEBIAN_MIRROR is not set",
+        "set FLOE_DEBIAN_MIRROR to a Debian mirror the machine reaches (in the release workflow: "
+        "the repository variable FLOE_DEBIAN_MIRROR)",
     )
 
 

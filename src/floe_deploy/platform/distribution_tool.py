@@ -121,7 +121,7 @@ class DistributionTool:
     def check_before_install(self, apt: Apt) -> None:
         """Refuse a wrong version on PATH, or a missing program nothing here can install, before
         any step changes the machine."""
-        if self.present() is None and self._system_candidate(apt) is None:
+        if self.present() is None and self._system_candidate(apt) is None and not self._go():
             self._debian_archive(apt)
 
     def ensure(self, apt: Apt) -> tuple[Outcome, str]:
@@ -130,6 +130,8 @@ class DistributionTool:
         if (candidate := self._system_candidate(apt)) is not None:
             apt.install(self.package)
             detail = f"{self.package} {candidate} (distribution package)"
+        elif apt.debian_archive() is None and (go := self._go()) is not None:
+            detail = self._go_install(go)
         else:
             detail = self._install_from_suite(self._debian_archive(apt))
         return Outcome.INSTALLED, f"{self.present()} — {detail}"
@@ -159,6 +161,25 @@ class DistributionTool:
             )
             VersionRecord.path_for(target).write_text(record.model_dump_json() + "\n")
         return f"{deb.name} from {suite} into {target.parent}"
+
+    def _go(self) -> str | None:
+        """Go, for a pinned program where no Debian archive is at hand (GitHub's Ubuntu runners)."""
+        return shutil.which("go") if self.pin is not None else None
+
+    def _go_install(self, go: str) -> str:
+        """`go install module@vX.Y.Z` into the target directory: the exact pinned release, its
+        sources checked against Go's checksum database; the version recorded beside it."""
+        assert self.pin is not None
+        target_dir = self.target_dir()
+        target_dir.mkdir(parents=True, exist_ok=True)
+        run([go, "install", self.pin.go_module], env={"GOBIN": str(target_dir)},
+            remediation="check that Go's module proxy is reachable (GOPROXY)", timeout=1800)  # fmt: skip
+        target = target_dir / self.pin.program
+        version = self.pin.go_module.rpartition("@v")[2]
+        record = VersionRecord(package=self.pin.go_module, version=version, suite="go install",
+                               sha256=_sha256(target))  # fmt: skip
+        VersionRecord.path_for(target).write_text(record.model_dump_json() + "\n")
+        return f"go install {self.pin.go_module} into {target_dir}"
 
     def _install_from_suite(self, archive: str) -> str:
         with tempfile.TemporaryDirectory(prefix="floe-deb-") as scratch:
@@ -193,9 +214,9 @@ class DistributionTool:
         program, series = self.pin.program, self.pin.series
         return FloeError(
             f"{message}; floe-deploy needs {program} {series}.x",
-            f"put {program} {series}.x on PATH before scripts/bootstrap: on GitHub's runners "
-            f"with {self.pin.setup_action}, elsewhere from the {program} {series}.x release "
-            "binaries",
+            f"put {program} {series}.x on PATH before scripts/bootstrap (on GitHub's runners "
+            f"{self.pin.setup_action}), or install Go: the bootstrap then builds "
+            f"{self.pin.go_module}",
         )
 
     def _check_pinned(self, pin: Pin, path: Path) -> str:

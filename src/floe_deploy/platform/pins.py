@@ -39,6 +39,9 @@ class Pin:
     series: str
     reason: str
     setup_action: SetupAction
+    go_module: str
+    """`module/cmd/program@vX.Y.Z`: built with `go install` where no Debian archive is at hand
+    (GitHub's Ubuntu runners have Go; the module proxy and checksum database verify it)."""
 
     def admits(self, version: str) -> bool:
         wanted = self.series.split(".")
@@ -50,9 +53,14 @@ COSIGN_PIN = Pin(
     COSIGN_SERIES,
     "cosign 3 no longer stores signatures in the sha256-<hex>.sig/.att tags the toolkit uses",
     COSIGN_SETUP_ACTION,
+    f"github.com/sigstore/cosign/v2/cmd/cosign@{COSIGN_SETUP_ACTION.version}",
 )
 ORAS_PIN = Pin(
-    "oras", ORAS_SERIES, "the series floe_deploy.oci is written against", ORAS_SETUP_ACTION
+    "oras",
+    ORAS_SERIES,
+    "the series floe_deploy.oci is written against",
+    ORAS_SETUP_ACTION,
+    f"oras.land/oras/cmd/oras@v{ORAS_SETUP_ACTION.version}",
 )
 
 

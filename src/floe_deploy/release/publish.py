@@ -5,6 +5,11 @@ signatures, the chart and its signature) and moves the release tags only at the 
 first and the chart last; so no tag of the release is visible until everything it names is in the
 registry, and a re-run after a failure pushes what is missing and then tags. The release record
 it returns (and writes to build/release/<version>.json) is what `gitops.promote --release` reads.
+
+Every input that can be checked is checked before the first image is built (an hour of QEMU
+builds must not end in a missing chart dependency): the chart is packaged first (its dependency
+present), the registry answers with push rights under the images' prefix, the signing material
+works.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
-from floe_deploy.helm.chart import CHART_DIR
+from floe_deploy.helm.chart import CHART_DIR, chart_metadata, require_dependencies
 from floe_deploy.helm.publish import (
     PackagedChart,
     PublishedChart,
@@ -25,7 +30,15 @@ from floe_deploy.helm.publish import (
     tag_chart,
 )
 from floe_deploy.images.build import BuildReport, build_images, plan_build
-from floe_deploy.images.publish import PublishReport, require_registry, stage_images, tag_images
+from floe_deploy.images.catalog import CATALOG
+from floe_deploy.images.publish import (
+    PublishReport,
+    repository,
+    require_push_rights,
+    require_registry,
+    stage_images,
+    tag_images,
+)
 from floe_deploy.images.signing import Signer
 from floe_deploy.images.versioning import ReleaseVersion, declared_version, release_version
 from floe_deploy.oci import OciClient
@@ -33,7 +46,8 @@ from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.settings import Settings
 
 RECORD_DIR = BUILD_DIR / "release"
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
+"""2: SBOMs are signed attestations per platform (`sboms`), the chart lives under the images' prefix."""
 
 
 class ReleasedImage(BaseModel):
@@ -41,7 +55,8 @@ class ReleasedImage(BaseModel):
     repository: str
     digest: str
     platforms: dict[str, str]
-    sbom: str
+    sboms: dict[str, str]
+    """platform → cosign's attestation tag on that platform's image (SBOM and provenance)"""
     signature: str
     provenance: str
 
@@ -74,8 +89,9 @@ class BuildRecord(BaseModel):
 
 
 def chart_registry(settings: Settings) -> str:
-    """Charts live in the images' registry under charts/ (as the GitOps examples expect)."""
-    return f"oci://{settings.registry}/charts"
+    """Charts live beside the images, under their prefix (`<owner>/floe` on GHCR): registries
+    like GHCR and GitLab's accept pushes only under the owner's namespace."""
+    return f"oci://{settings.registry}/{settings.image_prefix}/charts"
 
 
 def _version(declared: str | None) -> ReleaseVersion:
@@ -90,12 +106,13 @@ def build_release(
     ca_bundle: Path | None = None,
     chart_dir: Path = CHART_DIR,
 ) -> BuildRecord:
-    """Every image for every configured platform, and the chart package, at one version."""
+    """The chart package, then every image for every configured platform, at one version: the
+    chart first, so a missing dependency fails in seconds, not after the builds."""
     chosen = _version(version)
-    plan = plan_build(settings, None, ca_bundle=ca_bundle, version=chosen)
-    built = build_images(settings, plan, console)
     with console.step(f"package chart {chosen.version}"):
         chart = package_chart(chart_dir, version=chosen.version)
+    plan = plan_build(settings, None, ca_bundle=ca_bundle, version=chosen)
+    built = build_images(settings, plan, console)
     return BuildRecord(
         version=chosen.version, git_commit=chosen.revision, images=built, chart=chart
     )
@@ -135,11 +152,21 @@ def publish_release(
     chart_dir: Path = CHART_DIR,
     record_dir: Path = RECORD_DIR,
 ) -> ReleaseRecord:
-    """Build, stage every artifact by digest, then tag; returns (and writes) the release record."""
+    """Check the inputs, build, stage every artifact by digest, then tag; returns (and writes)
+    the release record."""
     oci = require_registry(settings)
     signer = Signer.choose(settings, key, keyless)
     chosen = _version(version)
     charts = chart_registry(settings)
+    with console.step("check the release's inputs (chart dependency, push rights, signing)"):
+        require_dependencies(chart_dir)
+        repositories = [repository(settings, spec.name) for spec in CATALOG]
+        chart_name = str(chart_metadata(chart_dir)["name"])
+        require_push_rights(
+            oci, [*repositories, f"{charts.removeprefix('oci://')}/{chart_name}"],
+            BUILD_DIR / "access-check",
+        )  # fmt: skip
+        signer.check()
     built = build_release(
         settings,
         console,
@@ -171,7 +198,10 @@ def publish_release(
                 repository=entry.repository,
                 digest=entry.digest,
                 platforms=entry.platforms,
-                sbom=f"{entry.repository}@{entry.sbom_digest}",
+                sboms={
+                    platform: _cosign_tag(entry.repository, digest, "att")
+                    for platform, digest in entry.platforms.items()
+                },
                 signature=_cosign_tag(entry.repository, entry.digest, "sig"),
                 provenance=_cosign_tag(entry.repository, entry.digest, "att"),
             )
