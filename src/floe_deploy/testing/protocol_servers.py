@@ -85,6 +85,10 @@ class IcebergRestHandler(JsonHandler):
     def do_GET(self) -> None:
         url = urlparse(self.path)
         catalog = self.server.catalog
+        parts = url.path.split("/")
+        if len(parts) == 4 and parts[1] == "v1" and parts[3] == "namespaces":
+            self._namespaces(parts[2])
+            return
         if url.path != "/v1/config":
             self.reply(404, {"error": {"message": "not found", "type": "NoSuchPath", "code": 404}})
             return
@@ -126,6 +130,17 @@ class IcebergRestHandler(JsonHandler):
             )
             return
         self.reply(200, {"defaults": {}, "overrides": {"prefix": warehouse}})
+
+    def _namespaces(self, warehouse: str) -> None:
+        """Listing namespaces needs catalog content rights (Polaris: NAMESPACE_LIST)."""
+        if warehouse in self.server.catalog["no_content"]:
+            self.reply(403, {"error": {
+                "message": f"Principal 'floe' with activated PrincipalRoles '[]' and activated grants via "
+                f"'[catalog_admin]' is not authorized for op LIST_NAMESPACES on [{warehouse}]",
+                "type": "ForbiddenException", "code": 403,
+            }})  # fmt: skip
+            return
+        self.reply(200, {"namespaces": []})
 
 
 class TrinoHandler(JsonHandler):
@@ -200,10 +215,13 @@ def iceberg_rest(
     forbidden: Collection[str] = (),
     tls_dir: Path | None = None,
     scopes: Collection[str] = ("PRINCIPAL_ROLE:ALL",),
+    no_content: Collection[str] = (),
 ) -> Iterator[str]:
-    """Polaris's token and config endpoints at the root of the URL; `scopes` are those granted."""
+    """Polaris's token, config and namespace-list endpoints at the root of the URL; `scopes` are
+    those granted; the principal may read the config but not the contents of `no_content`."""
     catalog = {"client_id": client_id, "client_secret": client_secret, "token": secrets.token_hex(16),
-               "warehouses": warehouses, "forbidden": forbidden, "scopes": scopes}  # fmt: skip
+               "warehouses": warehouses, "forbidden": forbidden, "scopes": scopes,
+               "no_content": no_content}  # fmt: skip
     with serve(IcebergRestHandler, tls_dir, catalog=catalog) as url:
         yield url
 
