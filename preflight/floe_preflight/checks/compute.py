@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from floe_preflight.checks.shared import network_failure
@@ -65,7 +66,7 @@ def _trino(probe: Probe) -> Outcome:
         )  # fmt: skip
     extra: dict[str, object] = {"auth": auth} if auth is not None else {}
     if compute.ca_file:
-        extra["verify"] = compute.ca_file
+        extra["http_session"] = _session_verifying_with(compute.ca_file)
     connection = trino.dbapi.connect(  # type: ignore[no-untyped-call]
         host=compute.host, port=urlsplit(endpoint).port, user=compute.user, catalog=compute.catalog,
         http_scheme=compute.http_scheme, request_timeout=probe.timeout, max_attempts=1, **extra,
@@ -110,6 +111,22 @@ def _trino(probe: Probe) -> Outcome:
             timeout=probe.timeout, ca_setting="FLOE_COMPUTE__CA_FILE",
         ) from None  # fmt: skip
     return Status.OK, f"SELECT 1 returned {rows[0][0]} on {endpoint}"
+
+
+def _session_verifying_with(ca_file: str) -> Any:
+    """A requests session that verifies with `ca_file` even when REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE is set (requests lets those override a session's own `verify`)."""
+    import requests  # noqa: PLC0415
+
+    class PinnedCa(requests.Session):
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+            settings["verify"] = self.verify
+            return settings
+
+    session = PinnedCa()
+    session.verify = ca_file
+    return session
 
 
 def _trino_status(error: Exception) -> int:
