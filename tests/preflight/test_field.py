@@ -253,6 +253,12 @@ CASES: dict[str, Case] = {
     "show-config names the environment as a timeout's source": Case(
         lambda f: ({"FLOE_TIMEOUTS__CATALOG": "9"}, ["--timeout", "postgres=3", "--show-config"]), 0,
         ("environment FLOE_TIMEOUTS__CATALOG", "flag --timeout"), ()),
+    "an IPv6 host in brackets": Case(
+        lambda f: (_pg(f, FLOE_POSTGRES__HOST="[::1]"), PG), 3, ("[::1]:", "refused the connection"),
+        ("FLOE_POSTGRES__HOST",)),
+    "an IPv6 host in a catalog URI": Case(
+        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe@[::1]:{f.postgres.port}/floe"}, CATALOG), 3,
+        ("[::1]:", "refused the connection"), ("FLOE_CATALOG__URI",)),
     "an unknown setting": Case(
         lambda f: ({"FLOE_POSTGRES__HOTS": "x"}, PG), 2, ("postgres.hots",), ("postgres.host",)),
     # output: server text is plain text
@@ -400,10 +406,11 @@ OLD_CODE_WRONG: dict[str, list[str]] = {
     "configuration": [
         "--config without a [preflight] table", "the password's source is the FLOE_ variable",
         "the seed's variable over the file", "show-config names the environment as a timeout's source",
-        "an endpoint without a scheme", "a host that is a URL",
+        "an endpoint without a scheme", "a host that is a URL", "an IPv6 host in brackets",
+        "an IPv6 host in a catalog URI",
     ],
 }  # fmt: skip
-"""The 34 cases the code before issue #30 got wrong, by the issue's classes: checked by running
+"""The 36 cases the code before issue #30 got wrong, by the issue's classes: checked by running
 this corpus against that code (its preflight package first on PYTHONPATH); the other 17 it
 already got right and stay as regressions."""
 

@@ -233,9 +233,9 @@ def _sql_catalog_target(settings: PreflightSettings) -> tuple[str, str]:
             setting="FLOE_CATALOG__URI",
         ) from None  # fmt: skip
     conninfo = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
-    endpoint = (
-        f"{parts.hostname or 'localhost'}:{port}/{parts.path.lstrip('/') or parts.username or ''}"
-    )
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    endpoint = f"{host}:{port}/{parts.path.lstrip('/') or parts.username or ''}"
     return conninfo, endpoint
 
 
