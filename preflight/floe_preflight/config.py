@@ -2,9 +2,10 @@
 variable names (POLARIS_CLIENT_ID, POLARIS_CLIENT_SECRET, POSTGRES_PASSWORD, AWS_*), then flags.
 
 Nested settings use `__`: FLOE_STORAGE__BUCKET, FLOE_CATALOG__URI, FLOE_POSTGRES__HOST.
-Secrets are SecretStr: they print as '**********' and preflight scrubs them from every message.
+Precedence: flags, FLOE_* variables, the seed's names, the file, the default (Sources.where).
+Secrets are SecretStr: they print as '**********'; a URL's password is masked structurally.
 An unknown key in a section is an error naming the closest valid one; so is a bad value, naming
-where it came from (flag, variable or file).
+where it came from (flag, variable or file); hosts and URLs are validated at load.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-RESERVED_IN_USERINFO = set(":/?#[]@")
+RESERVED_IN_USERINFO = set("/?#[]@")
+"""Characters that end a URL's userinfo early (RFC 3986 §3.2.1); `:` only separates the password."""
 
 
 def checked_host(host: str | None) -> str | None:
@@ -73,10 +75,9 @@ def checked_url(url: str | None, schemes: set[str]) -> str | None:
             f"a URL starting with {' or '.join(sorted(s + '://' for s in schemes))} is expected"
         )
     userinfo = rest.rpartition("@")[0] if "@" in rest else ""
-    user, _, password = userinfo.partition(":")
-    if RESERVED_IN_USERINFO & set(password) or RESERVED_IN_USERINFO & set(user):
+    if RESERVED_IN_USERINFO & set(userinfo.replace(":", "")):
         raise ValueError(
-            "the user or password in the URL holds a reserved character (: / ? # [ ] @): "
+            "the user or password in the URL holds a reserved character (/ ? # [ ] @): "
             "percent-encode it (e.g. @ as %40, / as %2F)"
         )
     try:
@@ -113,7 +114,10 @@ class ComputeSettings(Section):
         description="trino (https): CA bundle that signed the coordinator's certificate",
     )
 
-    _host = field_validator("host")(classmethod(lambda cls, value: checked_host(value)))
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return checked_host(value)
 
 
 class StorageSettings(Section):
@@ -139,9 +143,10 @@ class StorageSettings(Section):
         default=None, description="CA bundle boto3 verifies the endpoint's certificate with"
     )
 
-    _endpoint = field_validator("endpoint")(
-        classmethod(lambda cls, value: checked_url(value, {"http", "https"}))
-    )
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return checked_url(value, {"http", "https"})
 
 
 class CatalogSettings(Section):
@@ -203,7 +208,10 @@ class PostgresSettings(Section):
         description="libpq sslrootcert: the CA file verify-ca and verify-full check the server against",
     )
 
-    _host = field_validator("host")(classmethod(lambda cls, value: checked_host(value)))
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return checked_host(value)
 
 
 class PlatformSettings(Section):
