@@ -31,6 +31,7 @@ from floe_deploy.testing.local_services import (
     signing_s3,
 )
 from floe_deploy.testing.protocol_servers import (
+    IcebergRestHandler,
     JsonHandler,
     html_page,
     iceberg_rest,
@@ -75,6 +76,23 @@ class AwsErrorHandler(JsonHandler):
         self.wfile.write(body)
 
 
+class EchoingCatalogHandler(IcebergRestHandler):
+    """A gateway in front of the catalog that rejects the token and repeats it in its error body."""
+
+    def do_GET(self) -> None:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.reply(
+            401,
+            {
+                "error": {
+                    "message": f"Token {token} is not valid here",
+                    "type": "NotAuthorizedException",
+                    "code": 401,
+                }
+            },
+        )
+
+
 class DownHandler(JsonHandler):
     """A token endpoint behind a proxy whose upstream is down: 503 with the proxy's HTML page."""
 
@@ -102,6 +120,8 @@ class Field:
     aws: str
     rest: str
     rest_down: str
+    rest_echo: str
+    echo_token: str
     html: str
     trino_failing: str
     trino_https: str
@@ -140,6 +160,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Field]:
             )
         )
         standby = stack.enter_context(postgres_standby(postgres))
+        echo_token = marked("token")
+        echo_catalog: dict[str, object] = {
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": echo_token,
+            "warehouses": {"demo"}, "forbidden": (), "scopes": ("PRINCIPAL_ROLE:ALL",), "no_content": (),
+        }  # fmt: skip
         for _ in range(3):
             stack.enter_context(psycopg.connect(full.dsn()))
         found = Field(
@@ -150,6 +175,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Field]:
                 iceberg_rest(CLIENT_ID, CLIENT_SECRET, {"demo", "sealed"}, no_content={"sealed"})
             ),
             rest_down=stack.enter_context(serve(DownHandler)),
+            rest_echo=stack.enter_context(serve(EchoingCatalogHandler, catalog=echo_catalog)),
+            echo_token=echo_token,
             html=stack.enter_context(html_page()),
             trino_failing=stack.enter_context(trino("Access Denied: Cannot select from [hive].[/x]")),
             trino_https=stack.enter_context(trino(password=TRINO_PASSWORD, tls=tls)),
@@ -348,6 +375,8 @@ CASES: dict[str, Case] = {
         ("not its contents", "LIST_NAMESPACES"), ("CATALOG_MANAGE_CONTENT",), "stand-in"),
     "a token endpoint that is down": Case(lambda f: (rest_env(f.rest_down), CATALOG), 3,
         ("503", "server error"), ("read its logs",), "stand-in"),
+    "a gateway that echoes the access token": Case(lambda f: (rest_env(f.rest_echo), CATALOG), 3,
+        ("rejected its own token", "not valid here"), ("POLARIS_CLIENT_SECRET",), "stand-in"),
     "an HTML page answering 200": Case(lambda f: (rest_env(f.html), CATALOG), 3,
         ("answered 200 with text/html",), ("/v1/config",), "stand-in"),
     "a catalog over TLS signed by an unknown CA": Case(
@@ -388,6 +417,7 @@ OLD_CODE_WRONG: dict[str, list[str]] = {
         "a reserved character in the catalog URI's password",
         "show-config with a reserved character in the URI's password",
         "a one-character password is not masked into the host",
+        "a gateway that echoes the access token",
     ],
     "wrong cause": [
         "pg_hba rejects a role whose name contains tls", "pg_hba has only hostssl rules and sslmode=disable",
@@ -410,7 +440,7 @@ OLD_CODE_WRONG: dict[str, list[str]] = {
         "an IPv6 host in a catalog URI",
     ],
 }  # fmt: skip
-"""The 36 cases the code before issue #30 got wrong, by the issue's classes: checked by running
+"""The 37 cases the code before issue #30 got wrong, by the issue's classes: checked by running
 this corpus against that code (its preflight package first on PYTHONPATH); the other 17 it
 already got right and stay as regressions."""
 
@@ -420,7 +450,13 @@ SECRET_NAMES = ("PASSWORD", "SECRET", "TOKEN", "URI")
 def _secrets(env: dict[str, str], f: Field) -> list[str]:
     """Every secret the case configured, long enough to be told apart from other text."""
     found = [value for name, value in env.items() if name.endswith(SECRET_NAMES) and MARK in value]
-    found += [f.postgres.password, *f.roles.values(), f.s3.writer.secret_key, CLIENT_SECRET]
+    found += [
+        f.postgres.password,
+        *f.roles.values(),
+        f.s3.writer.secret_key,
+        CLIENT_SECRET,
+        f.echo_token,
+    ]
     uri = env.get("FLOE_CATALOG__URI", "")
     if MARK in uri:
         found.append(MARK)
