@@ -3,9 +3,11 @@ with the right exit code, the cause and the fix, no configured secret and no tra
 table, lines and JSON modes.
 
 Real servers where one runs here: PostgreSQL 15 clusters (TLS with a test CA, pg_hba rules, a low
-max_connections, a streaming standby) and moto's S3 server (with IAM authentication on). Where
-none can (Polaris, Trino, AWS's own S3 answers such as clock skew or a wrong region), local HTTP
-servers replay the real server's documented error body; each case says which it is.
+max_connections, a streaming standby). Stand-ins, each case marked so: moto's S3 server with IAM
+authentication on (also behind a TLS proxy); a PgBouncer-style front door that refuses startup
+parameters as PgBouncer does and pipes the rest to the real cluster; and, where nothing can run
+here (Polaris, Trino, AWS's own S3 answers such as clock skew or a wrong region), local HTTP
+servers replaying the real server's documented error body.
 `OLD_CODE_WRONG` records the cases the code before this change got wrong, by class.
 """
 
@@ -339,25 +341,25 @@ CASES: dict[str, Case] = {
     "CREATE on public but not on the database": Case(
         lambda f: (_pg(f, FLOE_POSTGRES__USER="r_public_only", POSTGRES_PASSWORD=f.roles["r_public_only"]), PG), 3,
         ("may not create schemas", "CREATE SCHEMA"), ("GRANT CREATE ON DATABASE floe TO r_public_only",)),
-    # S3: moto with IAM on
+    # S3: moto's server with IAM on (a stand-in for S3 that checks signatures and grants as AWS does)
     "an unknown access key": Case(lambda f: (_s3(f, AWS_ACCESS_KEY_ID="AKIAUNKNOWN"), S3), 3,
-        ("does not know access key",), ("FLOE_STORAGE__ACCESS_KEY_ID",)),
+        ("does not know access key",), ("FLOE_STORAGE__ACCESS_KEY_ID",), "stand-in"),
     "a wrong secret key": Case(lambda f: (_s3(f, AWS_SECRET_ACCESS_KEY=marked("s3")), S3), 3,
-        ("signature",), ("FLOE_STORAGE__SECRET_ACCESS_KEY",)),
+        ("signature",), ("FLOE_STORAGE__SECRET_ACCESS_KEY",), "stand-in"),
     "temporary credentials without their token": Case(
         lambda f: (_s3(f, AWS_ACCESS_KEY_ID=f.s3.session.access_key,
                        AWS_SECRET_ACCESS_KEY=f.s3.session.secret_key), S3), 3,
-        ("access key",), ("FLOE_STORAGE__",)),
+        ("access key",), ("FLOE_STORAGE__",), "stand-in"),
     "a reader asked to write": Case(
         lambda f: (_s3(f, AWS_ACCESS_KEY_ID=f.s3.reader.access_key,
                        AWS_SECRET_ACCESS_KEY=f.s3.reader.secret_key), [*S3, "--write-probe"]), 3,
-        ("may not write",), ("Grant access key",)),
+        ("may not write",), ("Grant access key",), "stand-in"),
     "a bucket that does not exist": Case(lambda f: (_s3(f, FLOE_STORAGE__BUCKET="nope"), S3), 3,
-        ("bucket nope does not exist",), ("Create bucket nope",)),
+        ("bucket nope does not exist",), ("Create bucket nope",), "stand-in"),
     "virtual-host bucket name that does not resolve": Case(
         lambda f: (_s3(f, FLOE_STORAGE__ENDPOINT=f.s3.endpoint.replace("127.0.0.1", "localhost"),
                        FLOE_STORAGE__PATH_STYLE="false", FLOE_STORAGE__BUCKET="warehouse-nx"), S3), 3,
-        ("warehouse-nx.localhost",), ("FLOE_STORAGE__PATH_STYLE=true",)),
+        ("warehouse-nx.localhost",), ("FLOE_STORAGE__PATH_STYLE=true",), "stand-in"),
     "an S3 endpoint that is an HTML console": Case(
         lambda f: (_s3(f, FLOE_STORAGE__ENDPOINT=f.html), S3), 3,
         ("other than S3",), ("S3 API",), "stand-in"),
@@ -396,10 +398,10 @@ CASES: dict[str, Case] = {
         ("connected to PostgreSQL",), (), "stand-in"),
     "S3 behind a TLS proxy signed by an unknown CA": Case(
         lambda f: (_s3(f, FLOE_STORAGE__ENDPOINT=f.s3_tls), S3), 3,
-        ("TLS handshake", "unable to get local issuer certificate"), ("FLOE_STORAGE__CA_BUNDLE",)),
+        ("TLS handshake", "unable to get local issuer certificate"), ("FLOE_STORAGE__CA_BUNDLE",), "stand-in"),
     "S3 behind a TLS proxy with its CA bundle": Case(
         lambda f: (_s3(f, FLOE_STORAGE__ENDPOINT=f.s3_tls, FLOE_STORAGE__CA_BUNDLE=f.ca_file), S3), 0,
-        ("reachable",), ()),
+        ("reachable",), (), "stand-in"),
     "a Trino password over http": Case(
         lambda f: ({"FLOE_COMPUTE__TYPE": "trino", "FLOE_COMPUTE__HOST": "127.0.0.1",
                     "FLOE_COMPUTE__PASSWORD": marked("trino")}, COMPUTE), 3,
