@@ -54,12 +54,12 @@ def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
         str(packaged_chart), destination=str(tmp_path), version=NEW, app_version=NEW
     )
     client = helm_python.RegistryClient(plain_http=True)
-    client.push(archive, f"oci://{registry}/charts")
+    client.push(archive, f"oci://{registry}/floe/charts")
     client.close()
 
     oci = OciClient.from_settings(load_settings())
     image = oci.resolve(reference)
-    chart = oci.resolve(f"{registry}/charts/floe-dagster:{NEW}")
+    chart = oci.resolve(f"{registry}/floe/charts/floe-dagster:{NEW}")
     assert image is not None
     assert chart is not None
     pinned = f"{NEW}@{image.digest}"
@@ -115,7 +115,7 @@ def test_commit_makes_the_branch_pins_digests_and_keeps_comments(repo: Path, reg
     ]  # fmt: skip
     oci = OciClient.from_settings(load_settings())
     image_digest = oci.resolve(f"{registry}/floe/dagster:{NEW}")
-    chart_digest = oci.resolve(f"{registry}/charts/floe-dagster:{NEW}")
+    chart_digest = oci.resolve(f"{registry}/floe/charts/floe-dagster:{NEW}")
     assert image_digest is not None
     assert chart_digest is not None
     assert report["image_tag"] == f"{NEW}@{image_digest.digest}"

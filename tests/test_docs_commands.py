@@ -117,7 +117,18 @@ def known_variables() -> set[str]:
         for value in vars(demo_config).values()
         if isinstance(value, str) and value.startswith("FLOE_")
     }
-    return _variables(Settings, "FLOE_") | _variables(PreflightSettings, "FLOE_") | images | demo
+    read_from_environment = {
+        name for path in (PROJECT_ROOT / "src").rglob("*.py")
+        for name in re.findall(r'environ\.get\("(FLOE_\w+)"', path.read_text())
+    }  # fmt: skip
+    workflow_variables = {
+        name for path in (PROJECT_ROOT / ".github" / "workflows").glob("*.yml")
+        for name in re.findall(r"vars\.(FLOE_\w+)", path.read_text())
+    }  # fmt: skip
+    return (
+        _variables(Settings, "FLOE_") | _variables(PreflightSettings, "FLOE_") | images | demo
+        | read_from_environment | workflow_variables
+    )  # fmt: skip
 
 
 def _known(name: str, known: set[str]) -> bool:

@@ -195,7 +195,8 @@ def _wants_json(args: Sequence[str]) -> bool:
 
 
 def run_cli(argv: Sequence[str] | None = None, *, prog_name: str = "floe-preflight") -> int:
-    """Parse, run and print; the exit code. Usage errors are one line (or JSON under --json)."""
+    """Parse, run and print; the exit code. Usage errors are one line (or JSON under --json),
+    exit 2; anything unexpected is one line too, exit 3."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(command.main(args, prog_name=prog_name, standalone_mode=False) or 0)
@@ -209,6 +210,14 @@ def run_cli(argv: Sequence[str] | None = None, *, prog_name: str = "floe-preflig
         return _usage_error(message, "", _wants_json(args))
     except click.Abort:
         return 130
+    except Exception as error:  # one line, never a traceback, whatever the input
+        message = f"{prog_name}: unexpected {type(error).__name__}: {str(error).strip()[:200]}"
+        message = scrub(message.splitlines()[0], [])
+        if _wants_json(args):
+            click.echo(error_json(message, "", ExitCode.ERROR))
+        else:
+            click.echo(f"ERROR: {message}", err=True)
+        return int(ExitCode.ERROR)
 
 
 def main() -> None:

@@ -2,9 +2,10 @@
 variable names (POLARIS_CLIENT_ID, POLARIS_CLIENT_SECRET, POSTGRES_PASSWORD, AWS_*), then flags.
 
 Nested settings use `__`: FLOE_STORAGE__BUCKET, FLOE_CATALOG__URI, FLOE_POSTGRES__HOST.
-Secrets are SecretStr: they print as '**********' and preflight scrubs them from every message.
+Precedence: flags, FLOE_* variables, the seed's names, the file, the default (Sources.where).
+Secrets are SecretStr: they print as '**********'; a URL's password is masked structurally.
 An unknown key in a section is an error naming the closest valid one; so is a bad value, naming
-where it came from (flag, variable or file).
+where it came from (flag, variable or file); hosts and URLs are validated at load.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -43,6 +47,49 @@ Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+RESERVED_IN_USERINFO = set("/?#[]@")
+"""Characters that end a URL's userinfo early (RFC 3986 §3.2.1); `:` only separates the password."""
+
+
+def checked_host(host: str | None) -> str | None:
+    """A host name or IP address (IPv6 with or without brackets), never a URL."""
+    if host is None:
+        return None
+    bare = host.strip().removeprefix("[").removesuffix("]")
+    if not bare or "://" in bare or "/" in bare or any(c.isspace() for c in bare):
+        raise ValueError("a host name or IP address is expected, not a URL or path")
+    return bare
+
+
+def checked_url(url: str | None, schemes: set[str]) -> str | None:
+    """A URL with one of `schemes`, a host and a numeric port if any; the password in its
+    userinfo (everything up to the last `@`) must be percent-encoded. No part of the value
+    is echoed: it may hold a password."""
+    if url is None:
+        return None
+    scheme, marker, rest = url.partition("://")
+    if not marker or scheme.lower() not in schemes:
+        raise ValueError(
+            f"a URL starting with {' or '.join(sorted(s + '://' for s in schemes))} is expected"
+        )
+    userinfo = rest.rpartition("@")[0] if "@" in rest else ""
+    if RESERVED_IN_USERINFO & set(userinfo.replace(":", "")):
+        raise ValueError(
+            "the user or password in the URL holds a reserved character (/ ? # [ ] @): "
+            "percent-encode it (e.g. @ as %40, / as %2F)"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ValueError(
+            "the URL's host or port is malformed (an IPv6 address goes in brackets: [::1]:5432)"
+        ) from None
+    if not parts.hostname and scheme.lower().startswith(("http",)):
+        raise ValueError("the URL has no host")
+    return url
 
 
 class ComputeSettings(Section):
@@ -62,6 +109,15 @@ class ComputeSettings(Section):
         default=None, description="trino (https), snowflake: password"
     )
     project: str | None = Field(default=None, description="bigquery: Google Cloud project id")
+    ca_file: str | None = Field(
+        default=None,
+        description="trino (https): CA bundle that signed the coordinator's certificate",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return checked_host(value)
 
 
 class StorageSettings(Section):
@@ -83,6 +139,14 @@ class StorageSettings(Section):
     path_style: bool = Field(
         default=True, description="path-style addressing (MinIO and most S3-compatible servers)"
     )
+    ca_bundle: str | None = Field(
+        default=None, description="CA bundle boto3 verifies the endpoint's certificate with"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return checked_url(value, {"http", "https"})
 
 
 class CatalogSettings(Section):
@@ -110,6 +174,24 @@ class CatalogSettings(Section):
     verify_tls: bool = Field(
         default=True, description="rest: verify the catalog's TLS certificate (off only for tests)"
     )
+    ca_file: str | None = Field(
+        default=None, description="rest: CA bundle that signed the catalog's certificate"
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        return checked_url(
+            value,
+            {
+                "http",
+                "https",
+                "postgresql",
+                "postgres",
+                "postgresql+psycopg",
+                "postgresql+psycopg2",
+            },
+        )
 
 
 class PostgresSettings(Section):
@@ -121,6 +203,15 @@ class PostgresSettings(Section):
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
         default="prefer", description="libpq sslmode; production: require or verify-full"
     )
+    sslrootcert: str | None = Field(
+        default=None,
+        description="libpq sslrootcert: the CA file verify-ca and verify-full check the server against",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return checked_host(value)
 
 
 class PlatformSettings(Section):
@@ -179,6 +270,12 @@ class PreflightSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN"), exclude=True
     )
 
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def source_of(self, dotted: str) -> str:
+        """The variable, flag or file key that set a setting ('default' when none did)."""
+        return self._origins.get(dotted, "default")
+
     @model_validator(mode="after")
     def _seed_names_fill_gaps(self) -> PreflightSettings:
         """The seed's variable names fill what the FLOE_* settings leave empty."""
@@ -210,15 +307,16 @@ class PreflightSettings(BaseSettings):
         FLOE_CATALOG__PASSWORD, else POSTGRES_PASSWORD (the runtime reads the catalog's from it too)."""
         parts = urlsplit(self.catalog.uri or "")
         if parts.password:
-            return unquote(parts.password), "FLOE_CATALOG__URI"
+            return unquote(parts.password), self.source_of("catalog.uri")
         if self.catalog.password:
-            return self.catalog.password.get_secret_value(), "FLOE_CATALOG__PASSWORD"
+            return self.catalog.password.get_secret_value(), self.source_of("catalog.password")
         if self.postgres_password:
             return self.postgres_password.get_secret_value(), "POSTGRES_PASSWORD"
         return None, "FLOE_CATALOG__PASSWORD"
 
     def secrets(self) -> list[str]:
-        """Every secret value, also the password inside a URI, so that no output can contain one."""
+        """Every secret value long enough to mask without revealing it (8 characters or more):
+        a shorter one is never substituted, so that masking cannot point at where it is."""
         values = [
             self.catalog.client_secret, self.catalog.password, self.storage.secret_access_key,
             self.storage.session_token, self.postgres.password, self.compute.password,
@@ -230,7 +328,10 @@ class PreflightSettings(BaseSettings):
             password = urlsplit(uri or "").password
             if password:
                 found |= {password, unquote(password)}
-        return sorted((secret for secret in found if secret), key=len, reverse=True)
+        return sorted((s for s in found if len(s) >= MASKABLE), key=len, reverse=True)
+
+
+MASKABLE = 8
 
 
 class PreflightTomlSource(TomlConfigSettingsSource):
@@ -242,16 +343,26 @@ class PreflightTomlSource(TomlConfigSettingsSource):
         self.init_kwargs = self.toml_data
 
 
-USERINFO = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^@\s/]*)@", re.IGNORECASE
-)
+URL_WITH_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>\S*)@", re.IGNORECASE)
+"""A URL's userinfo runs up to the last `@` of the URL: a password may hold an unencoded `@`."""
+
+
+def mask_userinfo(text: str) -> str:
+    """Every URL's password replaced whole by ***, the user kept."""
+
+    def masked(match: re.Match[str]) -> str:
+        user, colon, _ = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}{':***' if colon else ''}@"
+
+    return URL_WITH_USERINFO.sub(masked, text)
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """The text without any known secret, and without the password of any URL in it."""
+    """The text with every URL's password masked and every maskable secret (see
+    PreflightSettings.secrets) replaced whole; a server's reply may echo one."""
     for secret in secrets:
         text = text.replace(secret, "***")
-    return USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return mask_userinfo(text)
 
 
 # loading ------------------------------------------------------------------------------------
@@ -300,16 +411,20 @@ class Sources:
         return where
 
     def where(self, dotted: str) -> str:
-        """The flag, variable or file key that set a setting ('default' when none did)."""
-        if dotted in self.flags or dotted.split(".", maxsplit=1)[0] in self.flags:
+        """The flag, variable or file key that set a setting ('default' when none did), in the
+        documented order: flags, FLOE_* variables, the seed's variables, the file."""
+        if dotted in self.flags or (
+            dotted.startswith("timeouts.")
+            and dotted.split(".")[1] in self.flags.get("timeouts", {})
+        ):
             return "--timeout"
         if self.env_value(dotted) is not None:
             return self.env_name(dotted)
-        if self.in_table(dotted):
-            return f"{self.config_file} [preflight] {dotted}"
         seed = SEED_NAMES.get(dotted)
         if seed and seed in self.environ:
             return seed
+        if self.in_table(dotted):
+            return f"{self.config_file} [preflight] {dotted}"
         return "default"
 
 
@@ -321,9 +436,15 @@ def read_sources(config: Path | None, flags: Mapping[str, Any]) -> Sources:
     table: Mapping[str, Any] = {}
     if path.is_file():
         try:
-            table = tomllib.loads(path.read_text()).get("preflight", {})
+            document = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as error:
             raise ConfigurationError(f"{path} is not valid TOML: {error}", str(path)) from None
+        if config is not None and "preflight" not in document:
+            raise ConfigurationError(
+                f"{path} has no [preflight] table, so it sets nothing; put the settings under "
+                "[preflight]", "--config",
+            )  # fmt: skip
+        table = document.get("preflight", {})
     return Sources(path, table, dict(os.environ), dict(flags))
 
 
@@ -334,16 +455,47 @@ def load_settings(sources: Sources) -> PreflightSettings:
         model_config = SettingsConfigDict(toml_file=sources.config_file)
 
     try:
-        return FromConfigFile(**sources.flags)
+        settings = FromConfigFile(**sources.flags)
+    except SettingsError:
+        structured = [
+            name for name in sources.environ
+            if name.upper().removeprefix(ENV_PREFIX).lower() in {*SECTIONS, "timeouts"}
+            and name.upper().startswith(ENV_PREFIX)
+        ]  # fmt: skip
+        named = structured[0] if structured else "a FLOE_* variable"
+        raise ConfigurationError(
+            f"{named} is not valid JSON; set one value per variable instead "
+            f"({named}__<KEY>=VALUE, e.g. FLOE_TIMEOUTS__POSTGRES=10)",
+            named,
+        ) from None
     except ValidationError as error:
         first = error.errors()[0]
         dotted = ".".join(str(part) for part in first["loc"])
         if first["type"] == "extra_forbidden":
             raise ConfigurationError(_unknown(dotted, sources), sources.where(dotted)) from None
         raise ConfigurationError(
-            f"invalid setting {dotted} (from {sources.origin(dotted)}): {first['msg']}",
+            f"invalid setting {dotted} (from {sources.origin(dotted)}): "
+            f"{first['msg'].removeprefix('Value error, ')}",
             sources.where(dotted),
         ) from None
+    settings._origins = {name: sources.where(name) for name in known_settings()}
+    sections: dict[str, BaseModel] = {name: getattr(settings, name) for name in SECTIONS}
+    for dotted, seed in SEED_NAMES.items():
+        if settings.source_of(dotted) == seed:
+            section, key = dotted.split(".")
+            seeded = getattr(settings, SEED_FIELDS[seed])
+            setattr(sections[section], key, seeded)
+    return settings
+
+
+SEED_FIELDS = {
+    "POLARIS_CLIENT_ID": "polaris_client_id",
+    "POLARIS_CLIENT_SECRET": "polaris_client_secret",
+    "POSTGRES_PASSWORD": "postgres_password",
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_SESSION_TOKEN": "aws_session_token",
+}
 
 
 def known_settings() -> list[str]:
@@ -402,7 +554,6 @@ def unknown_environment(environ: Mapping[str, str]) -> list[str]:
 def resolved_settings(settings: PreflightSettings, sources: Sources) -> list[dict[str, str]]:
     """Every setting's value (secrets masked, URI passwords removed) and where it came from."""
     dumped = settings.model_dump()
-    secrets = settings.secrets()
     rows = []
     for dotted in known_settings():
         node: Any = dumped
@@ -413,6 +564,6 @@ def resolved_settings(settings: PreflightSettings, sources: Sources) -> list[dic
         elif node is None:
             shown = ""
         else:
-            shown = scrub(str(node), secrets)
+            shown = mask_userinfo(str(node))
         rows.append({"setting": dotted, "value": shown, "source": sources.origin(dotted)})
     return rows

@@ -6,7 +6,9 @@ A kind is stable and machine-readable (`kind` in the JSON output); each has an a
 
 from __future__ import annotations
 
-import re
+import socket
+import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,13 +23,21 @@ class Kind(StrEnum):
     TLS_NOT_OFFERED = "tls_not_offered"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    FORBIDDEN_CONTENT = "forbidden_content"
     INVALID_SCOPE = "invalid_scope"
     NOT_A_CATALOG = "not_a_catalog"
+    NOT_S3 = "not_s3"
     SERVER_ERROR = "server_error"
     BUCKET_MISSING = "bucket_missing"
     WAREHOUSE_UNKNOWN = "warehouse_unknown"
     DATABASE_MISSING = "database_missing"
     WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a failure kind, not a password)
+    HBA_REJECTED = "hba_rejected"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    POOLER_REJECTED = "pooler_rejected"
+    CLOCK_SKEW = "clock_skew"
+    WRONG_REGION = "wrong_region"
+    PATH_STYLE = "path_style"
     READ_ONLY = "read_only"
     NO_CREATE_PRIVILEGE = "no_create_privilege"
     CATALOG_TABLES_MISSING = "catalog_tables_missing"
@@ -47,19 +57,26 @@ REMEDIATIONS: dict[Kind, str] = {
     Kind.CONNECTION_REFUSED: "Check that {service} is running and that {setting} points at it.",
     Kind.DNS: "Check the host name in {setting} and that DNS resolves it from where preflight runs.",
     Kind.TIMEOUT: "Check firewalls and network policies between here and {endpoint}, or raise --timeout.",
-    Kind.TLS: "Trust the server's CA (SSL_CERT_FILE / REQUESTS_CA_BUNDLE) or fix its certificate for {endpoint}.",
+    Kind.TLS: "Point {setting} at the CA that signed {endpoint}'s certificate, or fix that certificate.",
     Kind.TLS_NOT_OFFERED: "The server at {endpoint} does not offer TLS: enable ssl on it, or relax {setting}.",
     Kind.UNAUTHORIZED: "Verify {credentials}.",
     Kind.FORBIDDEN: "Grant {credentials} access to {resource}.",
     Kind.INVALID_SCOPE: "Request a scope the catalog grants this client ({setting}, e.g. PRINCIPAL_ROLE:ALL).",
     Kind.NOT_A_CATALOG: "Point {setting} at the catalog's base URL, the one that serves /v1/config (Polaris: https://<host>/api/catalog).",
+    Kind.NOT_S3: "Point {setting} at the S3 API (MinIO: its API port, not the console).",
     Kind.SERVER_ERROR: "{service} reported an internal error: read its logs, then rerun.",
     Kind.BUCKET_MISSING: "Create bucket {resource} or fix FLOE_STORAGE__BUCKET.",
     Kind.WAREHOUSE_UNKNOWN: "Create warehouse {resource} in the catalog or fix FLOE_CATALOG__WAREHOUSE.",
     Kind.DATABASE_MISSING: "Create database {resource} or fix {setting}.",
     Kind.WRONG_PASSWORD: "Verify {credentials}.",
+    Kind.HBA_REJECTED: "Add a pg_hba.conf rule on {endpoint} for {credentials} from this host (hostssl rules need sslmode=require or stricter in {setting}), then reload the server.",
+    Kind.TOO_MANY_CONNECTIONS: "{endpoint} has no connection slot left: raise max_connections, put a pooler in front, or stop idle clients.",
+    Kind.POOLER_REJECTED: "The pooler at {endpoint} refused a startup parameter: allow it (PgBouncer: ignore_startup_parameters) or connect to the server directly.",
+    Kind.CLOCK_SKEW: "Synchronise this machine's clock (NTP): S3 refuses signatures more than 15 minutes off.",
+    Kind.WRONG_REGION: "Set {setting} to {resource}, the bucket's region.",
+    Kind.PATH_STYLE: "Set {setting}=true: the virtual-host name {resource} does not resolve, the endpoint's own host does.",
     Kind.READ_ONLY: "Point {setting} at the primary, or clear default_transaction_read_only for {resource}.",
-    Kind.NO_CREATE_PRIVILEGE: "GRANT CREATE ON SCHEMA {resource} TO {credentials} (PostgreSQL 15 no longer grants it to everyone), or let that user own the database.",
+    Kind.NO_CREATE_PRIVILEGE: "GRANT CREATE ON {resource} TO {credentials} (PostgreSQL 15 no longer grants CREATE on public to everyone), or let that user own the database.",
     Kind.CATALOG_TABLES_MISSING: "The SQL catalog creates its tables on the first write: run the pipeline once, or check FLOE_CATALOG__URI.",
     Kind.QUERY_FAILED: "Check that {credentials} may run queries on {endpoint}.",
     Kind.CLIENT_MISSING: "Install the client: pip install 'floe-preflight[{resource}]'.",
@@ -71,6 +88,7 @@ REMEDIATIONS: dict[Kind, str] = {
     Kind.LOW_MEMORY: "Free memory or lower the demo's footprint; {resource} needed.",
     Kind.LOW_DISK: "Free disk space (`docker image prune`); {resource} needed.",
     Kind.UNEXPECTED: "Read the message: {service} answered in a way preflight does not recognise.",
+    Kind.FORBIDDEN_CONTENT: "Grant {credentials}'s principal role a catalog role with CATALOG_MANAGE_CONTENT on {resource}.",
 }
 
 
@@ -101,28 +119,45 @@ class CheckFailure(Exception):
         )  # fmt: skip
 
 
-PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
-    (Kind.TLS_NOT_OFFERED, re.compile(r"server does not support SSL", re.IGNORECASE)),
-    (Kind.TLS, re.compile(r"SSL|CERTIFICATE|certificate verify|TLS", re.IGNORECASE)),
-    (
-        Kind.DNS,
-        re.compile(
-            r"Name or service not known|could not translate host name|name resolution|nodename nor servname|No address associated|getaddrinfo",
-            re.IGNORECASE,
-        ),
-    ),
-    (Kind.CONNECTION_REFUSED, re.compile(r"refused", re.IGNORECASE)),
-    (Kind.TIMEOUT, re.compile(r"timed? ?out|timeout", re.IGNORECASE)),
-]
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps: chained exceptions, and the `error`/`reason` attributes
+    and exception arguments that botocore, urllib3 and requests wrap the socket error in."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        wrapped += [getattr(current, "kwargs", {}).get("error"), *current.args]
+        pending += [item for item in wrapped if isinstance(item, BaseException)]
+
+
+NETWORK_KINDS: tuple[tuple[type[BaseException], Kind], ...] = (
+    (ssl.SSLError, Kind.TLS),
+    (ssl.CertificateError, Kind.TLS),
+    (socket.gaierror, Kind.DNS),
+    (ConnectionRefusedError, Kind.CONNECTION_REFUSED),
+    (TimeoutError, Kind.TIMEOUT),
+)
 
 
 def network_kind(error: BaseException) -> Kind | None:
-    """Which network failure an exception from any client library describes, if any."""
-    text = f"{type(error).__name__}: {error}"
-    cause = error.__cause__ or error.__context__
-    if cause is not None:
-        text += f" {type(cause).__name__}: {cause}"
-    for kind, pattern in PATTERNS:
-        if pattern.search(text):
-            return kind
+    """Which network failure an exception describes, from the types of what it wraps (an
+    ssl.SSLError, a socket.gaierror, a refused or timed-out socket), never from its text."""
+    for cause in causes(error):
+        for error_type, kind in NETWORK_KINDS:
+            if isinstance(cause, error_type):
+                return kind
+        if type(cause).__name__ in {"NameResolutionError"}:
+            return Kind.DNS
+        if type(cause).__name__ in {
+            "ConnectTimeoutError",
+            "ReadTimeoutError",
+            "ConnectTimeout",
+            "ReadTimeout",
+        }:
+            return Kind.TIMEOUT
     return None

@@ -1,5 +1,7 @@
 """The output forms: a rich table (people), JSON (machines), log lines (CI logs); the check list,
-the resolved settings, and the progress shown while checks run."""
+the resolved settings, and the progress shown while checks run.
+
+Every string in a table is a rich Text: a server's `[…]` is text, never markup."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.status import Status as Spinner
 from rich.table import Table
+from rich.text import Text
 
 from floe_preflight.checks import CHECKS
 from floe_preflight.model import SCHEMA_VERSION, CheckResult, ExitCode, Report, Status
@@ -61,16 +64,16 @@ def print_table(report: Report, console: Console) -> None:
         table.add_column(column)
     for r in report.results:
         table.add_row(
-            r.service,
-            r.type,
-            f"[{STYLES[r.status]}]{r.status.value}[/]",
-            str(r.duration_ms),
-            r.message,
-            r.remediation or "",
+            Text(r.service),
+            Text(r.type),
+            Text(r.status.value, style=STYLES[r.status]),
+            Text(str(r.duration_ms)),
+            Text(r.message),
+            Text(r.remediation or ""),
         )
     console.print(table)
     for notice in report.notices:
-        console.print(f"[yellow]notice:[/] {notice}", highlight=False)
+        console.print(Text.assemble(("notice:", "yellow"), " ", notice))
 
 
 def check_list() -> list[dict[str, Any]]:
@@ -86,7 +89,7 @@ def print_rows(rows: list[dict[str, Any]], title: str, console: Console) -> None
     for column in rows[0] if rows else ():
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(value) if value is not None else "" for value in row.values()))
+        table.add_row(*(Text(str(value) if value is not None else "") for value in row.values()))
     console.print(table)
 
 
@@ -106,9 +109,11 @@ def progress(console: Console) -> Iterator[ProgressCallback | None]:
                 if event.result is not None:
                     result = event.result
                     console.print(
-                        f"  {result.service}: [{STYLES[result.status]}]{result.status.value}[/] "
-                        f"({result.duration_ms} ms)",
-                        highlight=False,
+                        Text.assemble(
+                            f"  {result.service}: ",
+                            (result.status.value, STYLES[result.status]),
+                            f" ({result.duration_ms} ms)",
+                        )
                     )
             else:
                 running[event.check] = event.state

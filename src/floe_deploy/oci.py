@@ -110,20 +110,38 @@ _FAILURES: list[tuple[tuple[str, ...], Fault, str, str]] = [
 """Markers in a client's output → the kind of failure, its message and its fix (first match wins)."""
 
 
+def has_login(host: str) -> bool:
+    """`docker login` left credentials for `host` (or a credential store that may hold them)."""
+    try:
+        config = json.loads((docker_config_dir() / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    auths = config.get("auths") or {}
+    return bool(
+        config.get("credsStore")
+        or host in (config.get("credHelpers") or {})
+        or host in auths
+        or f"https://{host}" in auths
+    )
+
+
 def classify_failure(host: str, output: str, action: str) -> RegistryError:
-    """One message per kind of failure, whoever (oras, cosign, dockerd) reported it."""
+    """One message per kind of failure, whoever (oras, cosign, dockerd) reported it; a refusal
+    of credentials that were never stored is a missing login."""
     text = output.lower()
     last = (output.strip().splitlines() or [""])[-1][:300]
     for markers, fault, message, remediation in _FAILURES:
         found = next((marker for marker in markers if marker in text), None)
         if found is not None:
+            never_logged_in = fault is Fault.AUTHENTICATION and not has_login(host)
+            said, fix = _FAILURES[0][2:] if never_logged_in else (message, remediation)
             cause = re.search(r"x509: [^\n\"]+", output) if fault is Fault.TLS_TRUST else None
             reason = cause[0] if cause else found
             return RegistryError(
                 host,
                 fault,
-                f"{action}: {message.format(host=host)} ({reason})",
-                remediation.format(host=host),
+                f"{action}: {said.format(host=host)} ({reason})",
+                fix.format(host=host),
                 "",
             )
     return RegistryError(

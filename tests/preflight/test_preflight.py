@@ -46,7 +46,10 @@ def test_all_ok_exits_0(
         ("compute", "storage", "catalog", "postgres"), "ok"
     )
     assert "writable" in str(found["storage"]["message"])
-    assert found["catalog"]["message"] == "token obtained and config returned for warehouse demo"
+    assert (
+        found["catalog"]["message"]
+        == "token obtained, config returned and namespaces listed for warehouse demo"
+    )
 
 
 @pytest.mark.requirement("007-FR-035", evidence="stand-in")

@@ -13,6 +13,7 @@ from floe_preflight.checks.shared import (
     network_failure,
     postgres_connection,
     prove_create,
+    prove_database_create,
 )
 from floe_preflight.checks.spec import CheckSpec, Outcome, Probe
 from floe_preflight.config import PreflightSettings
@@ -55,14 +56,33 @@ def _not_json(response: httpx.Response, what: str, uri: str) -> CheckFailure:
     )  # fmt: skip
 
 
+def _server_error(response: httpx.Response, what: str, uri: str) -> CheckFailure:
+    """Any 5xx is the server's own failure, whatever its body (often an HTML error page)."""
+    kind = response.headers.get("content-type", "").split(";")[0] or "no content type"
+    return CheckFailure(
+        Kind.SERVER_ERROR, f"{what} answered {response.status_code} ({kind}): a server error",
+        endpoint=uri, service="the catalog",
+    )  # fmt: skip
+
+
+def _problem(response: httpx.Response, token: str) -> str:
+    """The Iceberg REST error model's `error.message`, the access token masked out of it."""
+    body = _json_or_none(response)
+    problem = body.get("error") if isinstance(body, dict) else None
+    said = str(problem.get("message", "")) if isinstance(problem, dict) else ""
+    return said.replace(token, "***") if token else said
+
+
 def _oauth_failure(response: httpx.Response, uri: str, client_id: str, scope: str) -> CheckFailure:
     """RFC 6749 §5.2: the token endpoint's `error` and `error_description` say what is wrong."""
+    if response.status_code >= 500:
+        return _server_error(response, f"the token endpoint {uri}/v1/oauth/tokens", uri)
     answer = _json_or_none(response)
     if not isinstance(answer, dict) or response.status_code == 404:
         return _not_json(response, f"POST {uri}/v1/oauth/tokens", uri)
     error = str(answer.get("error", "")) if not isinstance(answer.get("error"), dict) else ""
     described = f"{error}: {answer.get('error_description') or 'no description'}" if error else ""
-    said = described or str(answer)[:200]
+    said = described or f"no OAuth2 error field; keys {', '.join(sorted(map(str, answer)))}"
     common: dict[str, str] = {"endpoint": uri, "service": "the catalog"}
     if error == "invalid_scope":
         return CheckFailure(
@@ -80,24 +100,19 @@ def _oauth_failure(response: httpx.Response, uri: str, client_id: str, scope: st
             Kind.FORBIDDEN, f"OAuth2 token request forbidden (403 {said})",
             credentials=f"client {client_id}", resource=f"scope {scope}", setting="FLOE_CATALOG__SCOPE", **common,
         )  # fmt: skip
-    if response.status_code >= 500:
-        return CheckFailure(
-            Kind.SERVER_ERROR,
-            f"the token endpoint answered {response.status_code} ({said})",
-            **common,
-        )
     return CheckFailure(
         Kind.UNEXPECTED, f"the token endpoint answered {response.status_code} ({said})", **common
     )
 
 
 def _rest_catalog(probe: Probe) -> Outcome:
-    """Iceberg REST (Polaris): OAuth2 client credentials, then GET /v1/config?warehouse=…"""
+    """Iceberg REST (Polaris): OAuth2 client credentials, GET /v1/config?warehouse=…, then the
+    warehouse's namespaces, as the workload's catalog client does."""
     catalog = probe.settings.catalog
     uri = catalog_endpoint(probe.settings)
     client_id = catalog.client_id or ""
-    common: dict[str, str] = {"endpoint": uri, "service": "the catalog"}
-    with httpx.Client(timeout=probe.timeout, verify=catalog.verify_tls) as client:
+    verify: str | bool = catalog.ca_file or catalog.verify_tls
+    with httpx.Client(timeout=probe.timeout, verify=verify) as client:
         probe.start()
         try:
             token = client.post(
@@ -113,31 +128,51 @@ def _rest_catalog(probe: Probe) -> Outcome:
             answer = _json_or_none(token)
             if not isinstance(answer, dict) or "access_token" not in answer:
                 raise _not_json(token, f"POST {uri}/v1/oauth/tokens", uri)
+            access_token = str(answer["access_token"])
+            headers = {"Authorization": f"Bearer {access_token}"}
             config = client.get(
-                f"{uri}/v1/config",
-                params={"warehouse": catalog.warehouse or ""},
-                headers={"Authorization": f"Bearer {answer['access_token']}"},
+                f"{uri}/v1/config", params={"warehouse": catalog.warehouse or ""}, headers=headers
+            )
+            _check_config(config, catalog.warehouse or "", client_id, uri, access_token)
+            body = _json_or_none(config)
+            overrides = body.get("overrides", {}) if isinstance(body, dict) else {}
+            defaults = body.get("defaults", {}) if isinstance(body, dict) else {}
+            prefix = (overrides or {}).get("prefix") or (defaults or {}).get("prefix") or ""
+            listing = client.get(
+                f"{uri}/v1/{prefix}/namespaces" if prefix else f"{uri}/v1/namespaces",
+                headers=headers,
             )
         except httpx.HTTPError as error:
             raise network_failure(
                 error, service="the catalog", setting="FLOE_CATALOG__URI", endpoint=uri,
-                timeout=probe.timeout,
+                timeout=probe.timeout, ca_setting="FLOE_CATALOG__CA_FILE",
             ) from None  # fmt: skip
-    body = _json_or_none(config)
-    if body is None:
-        raise _not_json(config, f"GET {uri}/v1/config", uri)
-    problem = body.get("error") if isinstance(body, dict) else None
-    said = str(problem.get("message", "")) if isinstance(problem, dict) else ""
+    _check_content(listing, catalog.warehouse or "", client_id, uri, access_token)
+    return (
+        Status.OK,
+        f"token obtained, config returned and namespaces listed for warehouse {catalog.warehouse}",
+    )
+
+
+def _check_config(
+    config: httpx.Response, warehouse: str, client_id: str, uri: str, token: str
+) -> None:
+    common: dict[str, str] = {"endpoint": uri, "service": "the catalog"}
     status = config.status_code
+    if status >= 500:
+        raise _server_error(config, f"GET {uri}/v1/config", uri)
+    if _json_or_none(config) is None:
+        raise _not_json(config, f"GET {uri}/v1/config", uri)
+    said = _problem(config, token)
     if status == 404 or (status == 400 and "warehouse" in said.lower()):
         raise CheckFailure(
-            Kind.WAREHOUSE_UNKNOWN, f"warehouse {catalog.warehouse} is unknown to the catalog ({status} {said})",
-            resource=str(catalog.warehouse), setting="FLOE_CATALOG__WAREHOUSE", **common,
+            Kind.WAREHOUSE_UNKNOWN, f"warehouse {warehouse} is unknown to the catalog ({status} {said})",
+            resource=warehouse, setting="FLOE_CATALOG__WAREHOUSE", **common,
         )  # fmt: skip
     if status == 403:
         raise CheckFailure(
-            Kind.FORBIDDEN, f"catalog config for warehouse {catalog.warehouse} forbidden (403 {said})",
-            credentials=f"client {client_id}", resource=f"warehouse {catalog.warehouse}",
+            Kind.FORBIDDEN, f"catalog config for warehouse {warehouse} forbidden (403 {said})",
+            credentials=f"client {client_id}", resource=f"warehouse {warehouse}",
             setting="FLOE_CATALOG__WAREHOUSE", **common,
         )  # fmt: skip
     if status == 401:
@@ -145,13 +180,33 @@ def _rest_catalog(probe: Probe) -> Outcome:
             Kind.UNAUTHORIZED, f"the catalog rejected its own token (401 {said})",
             credentials=CATALOG_CREDENTIALS, setting="POLARIS_CLIENT_SECRET", **common,
         )  # fmt: skip
-    if status >= 500:
-        raise CheckFailure(
-            Kind.SERVER_ERROR, f"GET /v1/config answered {status} ({said})", **common
-        )
     if status != 200:
         raise CheckFailure(Kind.UNEXPECTED, f"GET /v1/config answered {status} ({said})", **common)
-    return Status.OK, f"token obtained and config returned for warehouse {catalog.warehouse}"
+
+
+def _check_content(
+    listing: httpx.Response, warehouse: str, client_id: str, uri: str, token: str
+) -> None:
+    """Listing the warehouse's namespaces needs the catalog content rights the workload uses
+    (CATALOG_MANAGE_CONTENT on Polaris); a principal with none gets its config all the same."""
+    status = listing.status_code
+    if status == 200:
+        return
+    if status >= 500:
+        raise _server_error(listing, f"GET {uri}/v1/…/namespaces", uri)
+    said = _problem(listing, token)
+    if status == 403:
+        raise CheckFailure(
+            Kind.FORBIDDEN_CONTENT,
+            f"client {client_id} may read warehouse {warehouse}'s config but not its contents "
+            f"(listing namespaces: 403 {said})",
+            credentials=f"client {client_id}", resource=f"catalog {warehouse}",
+            setting="POLARIS_CLIENT_ID", endpoint=uri, service="the catalog",
+        )  # fmt: skip
+    raise CheckFailure(
+        Kind.UNEXPECTED, f"listing namespaces answered {status} ({said})", endpoint=uri,
+        service="the catalog",
+    )  # fmt: skip
 
 
 def _sql_catalog_target(settings: PreflightSettings) -> tuple[str, str]:
@@ -178,9 +233,9 @@ def _sql_catalog_target(settings: PreflightSettings) -> tuple[str, str]:
             setting="FLOE_CATALOG__URI",
         ) from None  # fmt: skip
     conninfo = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
-    endpoint = (
-        f"{parts.hostname or 'localhost'}:{port}/{parts.path.lstrip('/') or parts.username or ''}"
-    )
+    host = parts.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    endpoint = f"{host}:{port}/{parts.path.lstrip('/') or parts.username or ''}"
     return conninfo, endpoint
 
 
@@ -195,12 +250,13 @@ def _sql_catalog(probe: Probe) -> Outcome:
         service="the catalog's Postgres", endpoint=endpoint, user=parts.username or "(libpq default)",
         database=parts.path.lstrip("/") or parts.username or "", password_setting=password_setting,
         host_setting="FLOE_CATALOG__URI", database_setting="FLOE_CATALOG__URI",
-        sslmode_setting="sslmode in FLOE_CATALOG__URI",
+        sslmode_setting="sslmode in FLOE_CATALOG__URI", ca_setting="sslrootcert in FLOE_CATALOG__URI",
     )  # fmt: skip
     with postgres_connection(probe, target, conninfo=conninfo, password=password) as connection:
         found = connection.execute("SELECT to_regclass('iceberg_tables') IS NOT NULL").fetchone()
         if not found or not found[0]:
             prove_create(connection, target)
+            prove_database_create(connection, target)
             raise CheckFailure(
                 Kind.CATALOG_TABLES_MISSING,
                 f"the SQL catalog's tables (iceberg_tables) do not exist yet in {endpoint}; "
@@ -239,9 +295,10 @@ SPEC = CheckSpec(
     prerequisites=lambda settings: ("storage",) if settings.catalog.type == "rest" else (),
     types="rest (Polaris / Iceberg REST), sql (Postgres)",
     probe=(
-        "rest: OAuth2 client credentials at `/v1/oauth/tokens`, then `GET /v1/config?warehouse=…`; "
-        "sql: connect with the URI's credentials, find `iceberg_tables` (missing: a warning once "
-        "CREATE is proven)"
+        "rest: OAuth2 client credentials at `/v1/oauth/tokens`, `GET /v1/config?warehouse=…`, then "
+        "list the warehouse's namespaces (its content rights); "
+        "sql: connect with the URI's credentials, CREATE on the database, find `iceberg_tables` "
+        "(missing: a warning once CREATE is proven)"
     ),
     needs=(
         "rest: FLOE_CATALOG__URI, FLOE_CATALOG__WAREHOUSE, POLARIS_CLIENT_ID/SECRET; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from floe_preflight.checks.shared import network_failure
@@ -48,15 +49,30 @@ def _duckdb(probe: Probe) -> Outcome:
 
 
 def _trino(probe: Probe) -> Outcome:
+    """SELECT 1 as the workload's user, with the password the settings hold (Trino accepts one
+    only over HTTPS) and the CA the settings name."""
     import trino  # noqa: PLC0415
 
     compute = probe.settings.compute
     endpoint = compute_endpoint(probe.settings)
+    auth = (
+        trino.auth.BasicAuthentication(compute.user, compute.password.get_secret_value())
+        if compute.password else None
+    )  # fmt: skip
+    if auth is not None and compute.http_scheme != "https":
+        raise CheckFailure(
+            Kind.INVALID_SETTING, "a Trino password is only sent over HTTPS, and FLOE_COMPUTE__HTTP_SCHEME is http",
+            setting="FLOE_COMPUTE__HTTP_SCHEME", endpoint=endpoint, service="Trino",
+        )  # fmt: skip
+    extra: dict[str, object] = {"auth": auth} if auth is not None else {}
+    if compute.ca_file:
+        extra["http_session"] = _session_verifying_with(compute.ca_file)
     connection = trino.dbapi.connect(  # type: ignore[no-untyped-call]
         host=compute.host, port=urlsplit(endpoint).port, user=compute.user, catalog=compute.catalog,
-        http_scheme=compute.http_scheme, request_timeout=probe.timeout, max_attempts=1,
+        http_scheme=compute.http_scheme, request_timeout=probe.timeout, max_attempts=1, **extra,
     )  # fmt: skip
     probe.start()
+    common: dict[str, str] = {"endpoint": endpoint, "service": "Trino"}
     try:
         cursor = connection.cursor()
         cursor.execute("SELECT 1")
@@ -64,23 +80,60 @@ def _trino(probe: Probe) -> Outcome:
     except trino.exceptions.TrinoQueryError as error:
         raise CheckFailure(
             Kind.QUERY_FAILED, f"SELECT 1 failed on {endpoint}: {error.error_name}: {error.message}",
-            endpoint=endpoint, credentials=f"user {compute.user}", setting="FLOE_COMPUTE__USER",
+            credentials=f"user {compute.user}", setting="FLOE_COMPUTE__USER", **common,
         ) from None  # fmt: skip
+    except (
+        trino.exceptions.Http502Error,
+        trino.exceptions.Http503Error,
+        trino.exceptions.Http504Error,
+    ):
+        raise CheckFailure(
+            Kind.SERVER_ERROR, f"{endpoint} answered a 5xx gateway error", **common
+        ) from None
     except trino.exceptions.HttpError as error:
-        if "401" in str(error) or "403" in str(error):
+        status = _trino_status(error)
+        if status in {401, 403}:
             raise CheckFailure(
-                Kind.UNAUTHORIZED, f"{endpoint} rejected user {compute.user} ({str(error).strip()[:80]})",
-                credentials="FLOE_COMPUTE__USER and FLOE_COMPUTE__PASSWORD", setting="FLOE_COMPUTE__USER",
-                endpoint=endpoint,
+                Kind.UNAUTHORIZED, f"{endpoint} rejected user {compute.user} ({status})",
+                credentials="FLOE_COMPUTE__USER and FLOE_COMPUTE__PASSWORD", setting="FLOE_COMPUTE__PASSWORD",
+                **common,
             ) from None  # fmt: skip
-        raise network_failure(
-            error, service="Trino", setting="FLOE_COMPUTE__HOST", endpoint=endpoint, timeout=probe.timeout
-        ) from None  # fmt: skip
+        if status >= 500:
+            raise CheckFailure(
+                Kind.SERVER_ERROR, f"{endpoint} answered {status}", **common
+            ) from None
+        raise CheckFailure(
+            Kind.UNEXPECTED, f"{endpoint} answered {status or 'an HTTP error'}", **common
+        ) from None
     except Exception as error:  # the client wraps socket errors in several types
         raise network_failure(
-            error, service="Trino", setting="FLOE_COMPUTE__HOST", endpoint=endpoint, timeout=probe.timeout
+            error, service="Trino", setting="FLOE_COMPUTE__HOST", endpoint=endpoint,
+            timeout=probe.timeout, ca_setting="FLOE_COMPUTE__CA_FILE",
         ) from None  # fmt: skip
     return Status.OK, f"SELECT 1 returned {rows[0][0]} on {endpoint}"
+
+
+def _session_verifying_with(ca_file: str) -> Any:
+    """A requests session that verifies with `ca_file` even when REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE is set (requests lets those override a session's own `verify`)."""
+    import requests  # noqa: PLC0415
+
+    class PinnedCa(requests.Session):
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+            settings["verify"] = self.verify
+            return settings
+
+    session = PinnedCa()
+    session.verify = ca_file
+    return session
+
+
+def _trino_status(error: Exception) -> int:
+    """The HTTP status the Trino client puts first in its HttpError (`error 401: …`)."""
+    words = str(error).split()
+    status = words[1].rstrip(":") if len(words) > 1 and words[0] == "error" else ""
+    return int(status) if status.isdigit() else 0
 
 
 def _snowflake(probe: Probe) -> Outcome:

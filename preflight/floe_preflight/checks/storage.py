@@ -3,8 +3,10 @@ credential S3's error code says is wrong."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from floe_preflight.checks.shared import network_failure
 from floe_preflight.checks.spec import CheckSpec, Outcome, Probe
@@ -47,11 +49,13 @@ def check_storage(probe: Probe) -> Outcome:
     import boto3  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
+    from botocore.parsers import ResponseParserError  # noqa: PLC0415
 
     storage = probe.settings.storage
     endpoint = storage_endpoint(probe.settings)
     client = boto3.client(
         "s3", endpoint_url=storage.endpoint, region_name=storage.region, **_s3_credentials(storage),
+        verify=storage.ca_bundle,
         config=Config(
             connect_timeout=probe.timeout, read_timeout=probe.timeout, retries={"max_attempts": 1},
             s3={"addressing_style": "path" if storage.path_style else "virtual"},
@@ -86,15 +90,41 @@ def check_storage(probe: Probe) -> Outcome:
             credentials=f"{S3_KEY_ID} and {S3_SECRET}", setting="FLOE_STORAGE__ACCESS_KEY_ID",
             endpoint=endpoint,
         ) from None  # fmt: skip
-    except BotoCoreError as error:
-        raise network_failure(
-            error, service="the storage endpoint", setting="FLOE_STORAGE__ENDPOINT",
-            endpoint=endpoint, timeout=probe.timeout,
+    except ResponseParserError:
+        raise CheckFailure(
+            Kind.NOT_S3, f"{endpoint} answered something other than S3's XML",
+            setting="FLOE_STORAGE__ENDPOINT", endpoint=endpoint, service="the storage endpoint",
         ) from None  # fmt: skip
+    except BotoCoreError as error:
+        failure = network_failure(
+            error, service="the storage endpoint", setting="FLOE_STORAGE__ENDPOINT",
+            endpoint=endpoint, timeout=probe.timeout, ca_setting="FLOE_STORAGE__CA_BUNDLE",
+        )  # fmt: skip
+        if failure.kind is Kind.DNS and not storage.path_style and _host_resolves(storage.endpoint):
+            virtual = f"{bucket}.{urlsplit(storage.endpoint or '').hostname}"
+            failure = CheckFailure(
+                Kind.PATH_STYLE, f"cannot resolve {virtual}, the bucket's virtual-host name",
+                setting="FLOE_STORAGE__PATH_STYLE", resource=virtual, endpoint=endpoint,
+                service="the storage endpoint",
+            )  # fmt: skip
+        raise failure from None
     written = (
         " and writable (put/get/delete under the warehouse prefix)" if probe.write_probe else ""
     )
     return Status.OK, f"bucket {bucket} reachable at {endpoint}{written}"
+
+
+def _host_resolves(endpoint: str | None) -> bool:
+    """Whether the endpoint's own host resolves (then a virtual-host name that does not is the
+    addressing style's fault, not the endpoint's)."""
+    parts = urlsplit(endpoint or "")
+    if not parts.hostname:
+        return False
+    try:
+        socket.getaddrinfo(parts.hostname, parts.port or 443)
+    except OSError:
+        return False
+    return True
 
 
 def _storage_failure(  # noqa: PLR0911 (one return per family of S3 error codes)
@@ -107,6 +137,35 @@ def _storage_failure(  # noqa: PLR0911 (one return per family of S3 error codes)
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     answer = f"{code}: {said}" if said else code or str(status)
     common: dict[str, str] = {"endpoint": endpoint, "service": "the storage endpoint"}
+    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    bucket_region = headers.get("x-amz-bucket-region") or str(details.get("Region", ""))
+    content_type = headers.get("content-type", "").split(";")[0]
+    if content_type and "xml" not in content_type:
+        # botocore reports an S3 answer it cannot parse as a 500 (to retry it): an HTML page is
+        # not S3, whatever status botocore gives it
+        return CheckFailure(
+            Kind.NOT_S3, f"{endpoint} answered {content_type}, something other than S3's XML",
+            setting="FLOE_STORAGE__ENDPOINT", **common,
+        )  # fmt: skip
+    if status >= 500:
+        return CheckFailure(
+            Kind.SERVER_ERROR, f"{endpoint} answered {status} ({answer}): a server error", **common
+        )
+    if code == "RequestTimeTooSkewed":
+        return CheckFailure(
+            Kind.CLOCK_SKEW, f"{endpoint} refused the request's time: this machine's clock is off ({code})",
+            setting="the system clock", **common,
+        )  # fmt: skip
+    if code in {
+        "PermanentRedirect",
+        "AuthorizationHeaderMalformed",
+        "IllegalLocationConstraintException",
+    } or (status == 301 or (bucket_region and bucket_region != storage.region)):
+        found = f"region {bucket_region}" if bucket_region else "its region"
+        return CheckFailure(
+            Kind.WRONG_REGION, f"bucket {bucket} is in {found}, not {storage.region} ({code or status})",
+            resource=bucket_region or "the bucket's region", setting="FLOE_STORAGE__REGION", **common,
+        )  # fmt: skip
     if code in {"NoSuchBucket", "404"} or status == 404:
         return CheckFailure(
             Kind.BUCKET_MISSING, f"bucket {bucket} does not exist at {endpoint}", resource=bucket,
@@ -136,8 +195,6 @@ def _storage_failure(  # noqa: PLR0911 (one return per family of S3 error codes)
             credentials=f"access key {storage.access_key_id}", resource=f"bucket {bucket}",
             setting="FLOE_STORAGE__ACCESS_KEY_ID", **common,
         )  # fmt: skip
-    if status >= 500:
-        return CheckFailure(Kind.SERVER_ERROR, f"{endpoint} answered {status} ({answer})", **common)
     return CheckFailure(Kind.UNEXPECTED, f"{endpoint} answered {status} ({answer})", **common)
 
 

@@ -158,14 +158,14 @@ def publish_release(
     signer = Signer.choose(settings, key, keyless)
     chosen = _version(version)
     charts = chart_registry(settings)
-    with console.step("check the release's inputs (chart dependency, push rights, signing)"):
-        require_dependencies(chart_dir)
+    with console.step("check the release's inputs (push rights, chart dependency, signing)"):
         repositories = [repository(settings, spec.name) for spec in CATALOG]
         chart_name = str(chart_metadata(chart_dir)["name"])
         require_push_rights(
             oci, [*repositories, f"{charts.removeprefix('oci://')}/{chart_name}"],
             BUILD_DIR / "access-check",
         )  # fmt: skip
+        require_dependencies(chart_dir)
         signer.check()
     built = build_release(
         settings,

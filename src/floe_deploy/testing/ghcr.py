@@ -46,6 +46,8 @@ from floe_deploy.tls import server_tls
 SERVICE = "floe-ghcr"
 ISSUER = "floe-test-token-issuer"
 TOKEN_LIFETIME_S = 300
+ANONYMOUS = "anonymous"
+"""The subject of a token asked for without a login: refused with 401, never DENIED."""
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "trailer"}
 DENIED_BODY = {
     "errors": [{"code": "DENIED", "message": "requested access to the resource is denied"}]
@@ -170,7 +172,7 @@ class _Front:
             if granted:
                 access.append({"type": "repository", "name": name, "actions": granted})
         token = self.issuer.token(
-            account.username if account else "anonymous", access, [name for name, _ in scopes]
+            account.username if account else ANONYMOUS, access, [name for name, _ in scopes]
         )
         return web.json_response(
             {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME_S}
@@ -188,7 +190,7 @@ class _Front:
         if not authorization.startswith("Bearer "):
             return False
         claims = self.issuer.claims(authorization[7:]) or {}
-        return repository in claims.get("asked", [])
+        return claims.get("sub") != ANONYMOUS and repository in claims.get("asked", [])
 
     def _may_push(self, authorization: str, repository: str) -> bool:
         """GHCR answers 404 inside a package the token may push to (it is being created), and

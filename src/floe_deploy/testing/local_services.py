@@ -24,7 +24,10 @@ import psycopg
 import pytest
 
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint, free_port
+from floe_deploy.tls import ServerTls
 
+HBA = "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256"
+"""Password logins over TCP, replication (a standby's pg_basebackup) included."""
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
@@ -44,8 +47,13 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[PostgresEndpoint]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1:<free port> with a password user; removed after."""
+def postgres_cluster(
+    *, tls: ServerTls | None = None, hba: str = HBA, settings: dict[str, str] | None = None
+) -> Iterator[PostgresEndpoint]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1:<free port> with a password user; removed after.
+
+    tls: serve TLS with that certificate (ssl=on); hba: the pg_hba.conf rules for TCP (a local
+    socket is always trusted); settings: server settings (max_connections, …)."""
     root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
     data, sockets = root / "data", root / "run"
     sockets.mkdir()
@@ -56,6 +64,7 @@ def postgres_cluster() -> Iterator[PostgresEndpoint]:
     password = uuid.uuid4().hex
     port = free_port()
     pg_ctl = _postgres_tool("pg_ctl")
+    options = "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     subprocess.run(
         _as_postgres_user(
             [
@@ -75,7 +84,7 @@ def postgres_cluster() -> Iterator[PostgresEndpoint]:
     subprocess.run(
         _as_postgres_user([
             pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
-            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off{options}", "start",
         ]),
         check=True,
         capture_output=True,
@@ -86,9 +95,9 @@ def postgres_cluster() -> Iterator[PostgresEndpoint]:
         ) as c:
             c.execute(f"CREATE ROLE floe LOGIN SUPERUSER PASSWORD '{password}'")
             c.execute("CREATE DATABASE floe OWNER floe")
-        (data / "pg_hba.conf").write_text(
-            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
-        )
+        (data / "pg_hba.conf").write_text(f"local all all trust\n{hba}\n")
+        if tls is not None:
+            _serve_tls(data, tls)
         subprocess.run(
             _as_postgres_user([pg_ctl, "-D", str(data), "reload"]), check=True, capture_output=True
         )
@@ -99,6 +108,54 @@ def postgres_cluster() -> Iterator[PostgresEndpoint]:
             check=False,
             capture_output=True,
         )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve_tls(data: Path, tls: ServerTls) -> None:
+    """Turn ssl on with the certificate (the reload that follows applies it)."""
+    for name, pem in (("server.crt", tls.cert), ("server.key", tls.key)):
+        (data / name).write_text(pem)
+        (data / name).chmod(0o600)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(data / name, owner.pw_uid, owner.pw_gid)
+    with (data / "postgresql.auto.conf").open("a") as conf:
+        conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+
+
+@contextmanager
+def postgres_standby(primary: PostgresEndpoint) -> Iterator[PostgresEndpoint]:
+    """A streaming standby of `primary` (pg_basebackup -R), read-only as every replica is."""
+    root = Path(tempfile.mkdtemp(prefix="floe-pg-standby-"))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (root, sockets):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    port = free_port()
+    pg_ctl = _postgres_tool("pg_ctl")
+    subprocess.run(
+        _as_postgres_user([
+            _postgres_tool("pg_basebackup"), "-D", str(data), "-R", "-X", "stream", "-c", "fast",
+            "-d", f"host={primary.host} port={primary.port} user={primary.user} password={primary.password}",
+        ]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        _as_postgres_user([
+            pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
+            f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+        ]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield PostgresEndpoint(primary.host, port, primary.user, primary.password, primary.database)
+    finally:
+        subprocess.run(
+            _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+            check=False, capture_output=True,
+        )  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -8,11 +8,14 @@ server that answers every request with an HTML page.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import socket
 import ssl
+import struct
 import subprocess
+import tempfile
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -20,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from floe_deploy.tls import ServerTls
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -85,6 +90,10 @@ class IcebergRestHandler(JsonHandler):
     def do_GET(self) -> None:
         url = urlparse(self.path)
         catalog = self.server.catalog
+        parts = url.path.split("/")
+        if len(parts) == 4 and parts[1] == "v1" and parts[3] == "namespaces":
+            self._namespaces(parts[2])
+            return
         if url.path != "/v1/config":
             self.reply(404, {"error": {"message": "not found", "type": "NoSuchPath", "code": 404}})
             return
@@ -127,24 +136,58 @@ class IcebergRestHandler(JsonHandler):
             return
         self.reply(200, {"defaults": {}, "overrides": {"prefix": warehouse}})
 
+    def _namespaces(self, warehouse: str) -> None:
+        """Listing namespaces needs catalog content rights (Polaris: NAMESPACE_LIST)."""
+        if warehouse in self.server.catalog["no_content"]:
+            self.reply(403, {"error": {
+                "message": f"Principal 'floe' with activated PrincipalRoles '[]' and activated grants via "
+                f"'[catalog_admin]' is not authorized for op LIST_NAMESPACES on [{warehouse}]",
+                "type": "ForbiddenException", "code": 403,
+            }})  # fmt: skip
+            return
+        self.reply(200, {"namespaces": []})
+
 
 class TrinoHandler(JsonHandler):
     """POST /v1/statement, then GET nextUri until FINISHED (or FAILED), as Trino answers."""
 
+    def _authorized(self) -> bool:
+        """Trino's password authenticator: HTTP Basic, 401 with a WWW-Authenticate challenge."""
+        expected = self.server.password
+        if expected is None:
+            return True
+        user = self.headers.get("X-Trino-User", "")
+        wanted = "Basic " + base64.b64encode(f"{user}:{expected}".encode()).decode()
+        if self.headers.get("Authorization") == wanted:
+            return True
+        body = b"Unauthorized"
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="Trino"')
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return False
+
     def do_POST(self) -> None:
         sql = self.body().decode().strip()
+        if not self._authorized():
+            return
         query_id = secrets.token_hex(4)
         self.server.queries[query_id] = sql
         host = self.headers.get("Host")
         self.reply(200, {
-            "id": query_id, "infoUri": f"http://{host}/ui/query.html?{query_id}",
-            "nextUri": f"http://{host}/v1/statement/executing/{query_id}/1", "stats": {"state": "QUEUED"},
+            "id": query_id, "infoUri": f"{self.server.scheme}://{host}/ui/query.html?{query_id}",
+            "nextUri": f"{self.server.scheme}://{host}/v1/statement/executing/{query_id}/1",
+            "stats": {"state": "QUEUED"},
         })  # fmt: skip
 
     def do_GET(self) -> None:
+        if not self._authorized():
+            return
         query_id = self.path.split("/")[-2]
         sql = self.server.queries.get(query_id, "")
-        info = f"http://{self.headers.get('Host')}/ui/query.html?{query_id}"
+        info = f"{self.server.scheme}://{self.headers.get('Host')}/ui/query.html?{query_id}"
         if self.server.failure or sql.upper() != "SELECT 1":
             self.reply(200, {"id": query_id, "infoUri": info, "stats": {"state": "FAILED"}, "error": {
                 "message": self.server.failure or f"line 1:1: mismatched input '{sql[:10]}'", "errorCode": 4,
@@ -170,18 +213,34 @@ def _self_signed(directory: Path) -> ssl.SSLContext:
     return context
 
 
+def _signed_by(tls: ServerTls) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+        cert.write_text(tls.cert)
+        key.write_text(tls.key)
+        context.load_cert_chain(cert, key)
+    return context
+
+
 @contextmanager
 def serve(
-    handler: type[BaseHTTPRequestHandler], tls_dir: Path | None = None, **state: Any
+    handler: type[BaseHTTPRequestHandler],
+    tls_dir: Path | None = None,
+    tls: ServerTls | None = None,
+    **state: Any,
 ) -> Iterator[str]:
-    """Run a handler on 127.0.0.1:<free port>; yields the base URL (https with a self-signed cert)."""
+    """Run a handler on 127.0.0.1:<free port>; yields the base URL (https with a self-signed
+    cert in `tls_dir`, or with `tls`, a certificate signed by a test CA)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     for key, value in state.items():
         setattr(server, key, value)
     scheme = "http"
-    if tls_dir is not None:
-        server.socket = _self_signed(tls_dir).wrap_socket(server.socket, server_side=True)
+    context = _self_signed(tls_dir) if tls_dir is not None else _signed_by(tls) if tls else None
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
+    server.scheme = scheme  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -200,18 +259,24 @@ def iceberg_rest(
     forbidden: Collection[str] = (),
     tls_dir: Path | None = None,
     scopes: Collection[str] = ("PRINCIPAL_ROLE:ALL",),
+    no_content: Collection[str] = (),
 ) -> Iterator[str]:
-    """Polaris's token and config endpoints at the root of the URL; `scopes` are those granted."""
+    """Polaris's token, config and namespace-list endpoints at the root of the URL; `scopes` are
+    those granted; the principal may read the config but not the contents of `no_content`."""
     catalog = {"client_id": client_id, "client_secret": client_secret, "token": secrets.token_hex(16),
-               "warehouses": warehouses, "forbidden": forbidden, "scopes": scopes}  # fmt: skip
+               "warehouses": warehouses, "forbidden": forbidden, "scopes": scopes,
+               "no_content": no_content}  # fmt: skip
     with serve(IcebergRestHandler, tls_dir, catalog=catalog) as url:
         yield url
 
 
 @contextmanager
-def trino(failure: str = "") -> Iterator[str]:
-    """A Trino coordinator's statement protocol; with `failure`, every query fails with it."""
-    with serve(TrinoHandler, queries={}, failure=failure) as url:
+def trino(
+    failure: str = "", *, password: str | None = None, tls: ServerTls | None = None
+) -> Iterator[str]:
+    """A Trino coordinator's statement protocol; with `failure`, every query fails with it;
+    with `password`, every request needs it (HTTP Basic, which Trino takes over HTTPS only)."""
+    with serve(TrinoHandler, tls=tls, queries={}, failure=failure, password=password) as url:
         yield url
 
 
@@ -265,4 +330,124 @@ def silent_socket() -> Iterator[int]:
         thread.join()
         for connection in accepted:
             connection.close()
+        listener.close()
+
+
+SSL_REQUEST, GSSENC_REQUEST = 80877103, 80877104
+
+
+def _read_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            end.close()
+
+
+def _bounce(client: socket.socket, upstream: tuple[str, int]) -> None:
+    """PgBouncer's startup: no TLS offered ('N'), and a parameter it does not track refused with
+    its documented `FATAL 08P01 unsupported startup parameter: …`; the rest piped to Postgres."""
+    try:
+        while True:
+            length, code = struct.unpack("!ii", _read_exactly(client, 8))
+            if code not in (SSL_REQUEST, GSSENC_REQUEST):
+                break
+            client.sendall(b"N")
+        rest = _read_exactly(client, length - 8)
+    except (ConnectionError, OSError):
+        client.close()
+        return
+    pairs = rest.rstrip(b"\0").split(b"\0")
+    names = {pairs[i].decode() for i in range(0, len(pairs), 2)}
+    refused = sorted(
+        names - {"user", "database", "application_name", "client_encoding", "DateStyle", "TimeZone"}
+    )
+    if refused:
+        fields = (
+            f"SFATAL\0VFATAL\0C08P01\0Munsupported startup parameter: {refused[0]}\0\0"
+        ).encode()
+        client.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
+        client.close()
+        return
+    server = socket.create_connection(upstream)
+    server.sendall(struct.pack("!ii", length, code) + rest)
+    threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
+    _pipe(client, server)
+
+
+@contextmanager
+def pgbouncer(upstream_host: str, upstream_port: int) -> Iterator[int]:
+    """A connection pooler's front door in PgBouncer's manner (not installable here): its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client = listener.accept()[0]
+            except OSError:
+                continue
+            client.settimeout(None)
+            threading.Thread(
+                target=_bounce, args=(client, (upstream_host, upstream_port)), daemon=True
+            ).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@contextmanager
+def tls_proxy(upstream_host: str, upstream_port: int, tls: ServerTls) -> Iterator[int]:
+    """A TLS-terminating proxy (an ingress, a load balancer) in front of a plain server: its port."""
+    context = _signed_by(tls)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve_one(raw: socket.socket) -> None:
+        try:
+            client = context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        server = socket.create_connection((upstream_host, upstream_port))
+        threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
+        _pipe(client, server)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                raw = listener.accept()[0]
+            except OSError:
+                continue
+            raw.settimeout(None)
+            threading.Thread(target=serve_one, args=(raw,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
         listener.close()
