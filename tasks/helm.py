@@ -244,7 +244,7 @@ def publish(
     return 0
 
 
-@task(help={"reference": "oci://HOST[:PORT]/charts/floe-dagster:VERSION",
+@task(help={"reference": "oci://REGISTRY/PREFIX/charts/floe-dagster:VERSION (where publish puts it)",
             "key": VERIFY_KEY_HELP,
             "certificate_identity": IDENTITY_HELP, "identity_regexp": IDENTITY_REGEXP_HELP,
             "certificate_oidc_issuer": ISSUER_HELP, "json": JSON_HELP})  # fmt: skip

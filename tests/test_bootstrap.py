@@ -128,6 +128,7 @@ RELEASE_COMPONENTS = [
     "buildx plugin",
     "arm64 emulation",
     "debootstrap (golden base)",
+    "debian-archive-keyring (the golden base's packages verified)",
     "cosign (signatures)",
     "oras (registry client)",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from floe_deploy.errors import FloeError
+from floe_deploy.helm.publish import verify_chart
 from floe_deploy.images.build import BuiltImage
 from floe_deploy.images.provenance import BuildContext, provenance_predicate
 from floe_deploy.images.signing import GITHUB_ISSUER, Signer, Verifier
@@ -116,3 +117,15 @@ def test_outside_a_workflow_the_builder_is_the_toolkit_and_the_source_the_origin
     assert context.builder == "urn:floe-deploy:invoke-publish"
     assert context.invocation is None
     assert context.source == f"file://{tmp_path}"
+
+
+def test_a_chart_has_no_provenance_so_a_key_and_an_identity_are_refused(tmp_path: Path) -> None:
+    """Before, the chart's check said "built by IDENTITY" although nothing had checked it."""
+    public = tmp_path / "cosign.pub"
+    public.write_text("-----BEGIN PUBLIC KEY-----\n")
+    settings = load_settings()
+    with pytest.raises(FloeError, match="a chart carries no provenance"):
+        verify_chart(
+            settings, "oci://ghcr.io/acme/floe/charts/floe-dagster:1.2.3",
+            Verifier.choose(settings, public, IDENTITY, None),
+        )  # fmt: skip

@@ -143,6 +143,13 @@ def _digest_reference(reference: str, digest: str) -> str:
 
 def verify_chart(settings: Settings, reference: str, verifier: Verifier) -> VerifiedChart:
     """The chart's manifest exists and carries a valid cosign signature."""
+    if verifier.public_key is not None and verifier.identity is not None:
+        raise FloeError(
+            "a chart carries no provenance, so with --key there is no builder to match "
+            "--certificate-identity against",
+            "verify the chart with --key alone, or keyless with --certificate-identity and "
+            "--certificate-oidc-issuer",
+        )
     if not reference.startswith("oci://") or ":" not in reference.rsplit("/", 1)[-1]:
         raise FloeError(
             f"{reference!r} is not oci://HOST/PATH/CHART:VERSION", "name the chart with its version"

@@ -17,7 +17,7 @@ from python_on_whales.exceptions import DockerException
 from floe_deploy.commands import as_root, run
 from floe_deploy.errors import FloeError
 from floe_deploy.images.catalog import image_spec
-from floe_deploy.platform.apt import debian_mirror, read_sources
+from floe_deploy.platform.apt import DEBIAN_KEYRING, debian_mirror, read_sources
 from floe_deploy.settings import Settings
 
 PACKAGES = ("python3", "python3-venv", "python3-gdbm", "ca-certificates")
@@ -107,6 +107,11 @@ def make_rootfs(settings: Settings, platform: str, tarball: Path) -> None:
     """debootstrap a minbase rootfs, slim it and pack it with numeric owners."""
     if shutil.which("debootstrap") is None:
         raise FloeError("debootstrap is not installed", "run scripts/bootstrap")
+    if not DEBIAN_KEYRING.is_file():
+        raise FloeError(
+            f"{DEBIAN_KEYRING} is missing: the golden base's packages could not be verified",
+            "run scripts/bootstrap (it installs debian-archive-keyring, also on Ubuntu)",
+        )
     mirror = debian_mirror(settings.debian_mirror)
     arch = arch_of(platform)
     tarball.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +120,7 @@ def make_rootfs(settings: Settings, platform: str, tarball: Path) -> None:
         run(
             as_root([
                 "debootstrap", "--variant=minbase", f"--arch={arch}",
+                f"--keyring={DEBIAN_KEYRING}", "--force-check-gpg",
                 f"--include={','.join(PACKAGES)}", settings.debian_suite, str(rootfs), mirror,
             ]),
             remediation=f"check that {mirror} serves {settings.debian_suite}/{arch} "

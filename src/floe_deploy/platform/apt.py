@@ -17,6 +17,9 @@ from floe_deploy.errors import FloeError
 APT_DIR = Path("/etc/apt")
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 ONE_LINE_SOURCE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(?P<uri>\S+)\s+(?P<suite>\S+)")
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+"""The Debian archive's signing keys (package debian-archive-keyring, in Ubuntu too): debootstrap
+checks the golden base's Release file against them, and refuses without."""
 DEBIAN_SUITES = frozenset({
     "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
     "oldoldstable", "oldstable", "stable", "testing", "unstable",

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
-from floe_deploy.platform.apt import Apt
+from floe_deploy.platform.apt import DEBIAN_KEYRING, Apt
 from floe_deploy.platform.distribution_tool import (
     DistributionTool,
     Outcome,
@@ -164,6 +164,11 @@ STEPS: list[Step] = [
         "debootstrap (golden base)",
         frozenset({PLATFORM, RELEASE}),
         package_with("debootstrap", "debootstrap"),
+    ),
+    Step(
+        "debian-archive-keyring (the golden base's packages verified)",
+        frozenset({PLATFORM, RELEASE}),
+        package_with(str(DEBIAN_KEYRING), "debian-archive-keyring"),
     ),
     Step(
         "postgresql (tests on loopback)",

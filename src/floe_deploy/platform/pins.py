@@ -1,5 +1,6 @@
-"""The cosign and oras releases floe-deploy depends on, in one place: the bootstrap checks them,
-and the release workflow's setup actions and tests name them."""
+"""The cosign and oras releases floe-deploy depends on, in one place: the bootstrap checks them and
+builds them with `go install` where no Debian archive is at hand (the release workflow on GitHub's
+Ubuntu runners); the setup actions are named for runners that prefer them."""
 
 from __future__ import annotations
 
