@@ -48,7 +48,13 @@ from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
 from floe_deploy.testing.act import WorkflowRun
 from floe_deploy.testing.charts import chart_for_packaging
-from floe_deploy.testing.release_rehearsal import OWNER, REPOSITORY, ReleaseStage, release_stage
+from floe_deploy.testing.release_rehearsal import (
+    OWNER,
+    REPOSITORY,
+    ReleaseStage,
+    docker_login,
+    release_stage,
+)
 
 IMAGES = [spec.name for spec in CATALOG]
 VERSION = "9.9.9"
@@ -78,17 +84,6 @@ def logged_in(login_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Oci
     for name, value in login_env.items():
         monkeypatch.setenv(name, value)
     return OciClient(ca_file=Path(login_env["FLOE_REGISTRY_CA"]))
-
-
-def docker_login(
-    config: Path, stage: ReleaseStage, password: str
-) -> subprocess.CompletedProcess[str]:
-    """`docker login` through the Docker CLI, into its own config directory."""
-    return subprocess.run(
-        ["docker", "--config", str(config), "login", stage.registry.address, "--username",
-         stage.account.username, "--password-stdin"],
-        input=password, capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +494,12 @@ def test_registry_access_faults_are_one_line_each(
     if fault == "no login":
         env["DOCKER_CONFIG"] = str(tmp_path)
     elif fault == "wrong password":
-        assert docker_login(tmp_path, stage, "not-the-password").returncode != 0
+        assert (
+            docker_login(
+                tmp_path, stage.registry, stage.account.username, "not-the-password"
+            ).returncode
+            != 0
+        )
         shutil.copy(Path(login_env["DOCKER_CONFIG"]) / "config.json", tmp_path / "config.json")
         config = json.loads((tmp_path / "config.json").read_text())
         stale = base64.b64encode(f"{stage.account.username}:rotated-away".encode()).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ from floe_deploy.testing.protocol_servers import iceberg_rest
 from floe_preflight.cli import run_cli
 
 CLIENT_ID, CLIENT_SECRET = "floe-client", "polaris-s3cr3t-value"
+MODES = ("table", "json", "lines")
+"""Every output mode: a case must hold in each."""
+SECRET_MARK = "S3CRET"
+
+
+def secret(label: str) -> str:
+    """A secret with a marker, so even a truncated one in a table cell is found."""
+    return f"{SECRET_MARK}{label}{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(autouse=True)

@@ -43,14 +43,16 @@ from floe_deploy.testing.protocol_servers import (
     trino,
 )
 from floe_deploy.tls import server_tls
-from tests.preflight.conftest import CLIENT_ID, CLIENT_SECRET, pg_env, preflight, rest_env
-
-MODES = ("table", "lines", "json")
-MARK = "S3CRET"
-
-
-def marked(label: str) -> str:
-    return f"{MARK}{label}{uuid.uuid4().hex[:8]}"
+from tests.preflight.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    MODES,
+    SECRET_MARK,
+    pg_env,
+    preflight,
+    rest_env,
+    secret,
+)
 
 
 class AwsErrorHandler(JsonHandler):
@@ -162,7 +164,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Field]:
             )
         )
         standby = stack.enter_context(postgres_standby(postgres))
-        echo_token = marked("token")
+        echo_token = secret("token")
         echo_catalog: dict[str, object] = {
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": echo_token,
             "warehouses": {"demo"}, "forbidden": (), "scopes": ("PRINCIPAL_ROLE:ALL",), "no_content": (),
@@ -234,7 +236,7 @@ def _config_file(f: Field, text: str) -> str:
     return str(path)
 
 
-TRINO_PASSWORD = marked("trino")
+TRINO_PASSWORD = secret("trino")
 
 
 def _trino_https(f: Field, **overrides: str) -> dict[str, str]:
@@ -268,16 +270,16 @@ CASES: dict[str, Case] = {
         lambda f: (_pg(f, FLOE_POSTGRES__HOST="postgresql://db.internal"), PG), 2,
         ("postgres.host",), ("host name or IP address",)),
     "a reserved character in the catalog URI's password": Case(
-        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{marked('uri')}/x@127.0.0.1:5432/floe"}, CATALOG),
+        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{secret('uri')}/x@127.0.0.1:5432/floe"}, CATALOG),
         2, ("catalog.uri", "reserved character"), ("percent-encode",)),
     "show-config with a reserved character in the URI's password": Case(
-        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{marked('uri')}@x@127.0.0.1/floe"}, ["--show-config"]),
+        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{secret('uri')}@x@127.0.0.1/floe"}, ["--show-config"]),
         2, ("reserved character",), ("percent-encode",)),
     "the password's source is the FLOE_ variable": Case(
-        lambda f: (_pg(f, FLOE_POSTGRES__PASSWORD=marked("pg"), POSTGRES_PASSWORD=marked("seed")), PG), 3,
+        lambda f: (_pg(f, FLOE_POSTGRES__PASSWORD=secret("pg"), POSTGRES_PASSWORD=secret("seed")), PG), 3,
         ("password authentication failed", "FLOE_POSTGRES__PASSWORD"), ("Verify FLOE_POSTGRES__PASSWORD",)),
     "the seed's variable over the file": Case(
-        lambda f: (_pg(f), ["--config", _config_file(f, f"[preflight.postgres]\npassword = '{marked('file')}'\n"), *PG]),
+        lambda f: (_pg(f), ["--config", _config_file(f, f"[preflight.postgres]\npassword = '{secret('file')}'\n"), *PG]),
         0, ("connected to PostgreSQL",), ()),
     "show-config names the environment as a timeout's source": Case(
         lambda f: ({"FLOE_TIMEOUTS__CATALOG": "9"}, ["--timeout", "postgres=3", "--show-config"]), 0,
@@ -296,16 +298,16 @@ CASES: dict[str, Case] = {
                     "FLOE_COMPUTE__PORT": f.trino_failing.rsplit(":", 1)[1]}, COMPUTE), 3,
         ("[hive].[/x]",), ("may run queries",), "stand-in"),
     "a remediation with brackets": Case(
-        lambda f: ({"FLOE_COMPUTE__TYPE": "snowflake", "FLOE_COMPUTE__PASSWORD": marked("sf")}, COMPUTE), 3,
+        lambda f: ({"FLOE_COMPUTE__TYPE": "snowflake", "FLOE_COMPUTE__PASSWORD": secret("sf")}, COMPUTE), 3,
         ("Snowflake client is not installed",), ("floe-preflight[snowflake]",)),
     # secrets
     "a one-character password is not masked into the host": Case(
         lambda f: (_pg(f, POSTGRES_PASSWORD="1"), PG), 3, ("127.0.0.1",), ("Verify POSTGRES_PASSWORD",)),
     "the catalog URI's password in show-config": Case(
-        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{marked('uri')}@127.0.0.1/floe"}, ["--show-config"]),
+        lambda f: ({"FLOE_CATALOG__URI": f"postgresql://floe:{secret('uri')}@127.0.0.1/floe"}, ["--show-config"]),
         0, ("postgresql://floe:***@127.0.0.1/floe",), ()),
     # Postgres: real clusters
-    "wrong password": Case(lambda f: (_pg(f, POSTGRES_PASSWORD=marked("pg")), PG), 3,
+    "wrong password": Case(lambda f: (_pg(f, POSTGRES_PASSWORD=secret("pg")), PG), 3,
         ("password authentication failed",), ("Verify POSTGRES_PASSWORD",)),
     "database missing": Case(lambda f: (_pg(f, FLOE_POSTGRES__DATABASE="nope"), PG), 3,
         ("database nope does not exist",), ("FLOE_POSTGRES__DATABASE",)),
@@ -344,7 +346,7 @@ CASES: dict[str, Case] = {
     # S3: moto's server with IAM on (a stand-in for S3 that checks signatures and grants as AWS does)
     "an unknown access key": Case(lambda f: (_s3(f, AWS_ACCESS_KEY_ID="AKIAUNKNOWN"), S3), 3,
         ("does not know access key",), ("FLOE_STORAGE__ACCESS_KEY_ID",), "stand-in"),
-    "a wrong secret key": Case(lambda f: (_s3(f, AWS_SECRET_ACCESS_KEY=marked("s3")), S3), 3,
+    "a wrong secret key": Case(lambda f: (_s3(f, AWS_SECRET_ACCESS_KEY=secret("s3")), S3), 3,
         ("signature",), ("FLOE_STORAGE__SECRET_ACCESS_KEY",), "stand-in"),
     "temporary credentials without their token": Case(
         lambda f: (_s3(f, AWS_ACCESS_KEY_ID=f.s3.session.access_key,
@@ -369,7 +371,7 @@ CASES: dict[str, Case] = {
         ("eu-west-1",), ("FLOE_STORAGE__REGION to eu-west-1",), "stand-in"),
     "S3 answers 503": Case(lambda f: (_aws(f, "broken"), S3), 3, ("503",), ("internal error",), "stand-in"),
     # catalog: Polaris's protocol, replayed
-    "a wrong client secret": Case(lambda f: (rest_env(f.rest, secret=marked("polaris")), CATALOG), 3,
+    "a wrong client secret": Case(lambda f: (rest_env(f.rest, secret=secret("polaris")), CATALOG), 3,
         ("client authentication failed",), ("POLARIS_CLIENT_SECRET",), "stand-in"),
     "an unknown warehouse": Case(lambda f: (rest_env(f.rest, warehouse="nope"), CATALOG), 3,
         ("warehouse nope is unknown",), ("FLOE_CATALOG__WAREHOUSE",), "stand-in"),
@@ -388,7 +390,7 @@ CASES: dict[str, Case] = {
     "Trino over HTTPS sends the password": Case(lambda f: (_trino_https(f), COMPUTE), 0,
         ("SELECT 1 returned 1",), (), "stand-in"),
     "Trino over HTTPS with a wrong password": Case(
-        lambda f: (_trino_https(f, FLOE_COMPUTE__PASSWORD=marked("trino")), COMPUTE), 3,
+        lambda f: (_trino_https(f, FLOE_COMPUTE__PASSWORD=secret("trino")), COMPUTE), 3,
         ("rejected user floe", "401"), ("FLOE_COMPUTE__PASSWORD",), "stand-in"),
     "Trino over HTTPS signed by an unknown CA": Case(
         lambda f: ({k: v for k, v in _trino_https(f).items() if k != "FLOE_COMPUTE__CA_FILE"}, COMPUTE), 3,
@@ -404,7 +406,7 @@ CASES: dict[str, Case] = {
         ("reachable",), (), "stand-in"),
     "a Trino password over http": Case(
         lambda f: ({"FLOE_COMPUTE__TYPE": "trino", "FLOE_COMPUTE__HOST": "127.0.0.1",
-                    "FLOE_COMPUTE__PASSWORD": marked("trino")}, COMPUTE), 3,
+                    "FLOE_COMPUTE__PASSWORD": secret("trino")}, COMPUTE), 3,
         ("only sent over HTTPS",), ("FLOE_COMPUTE__HTTP_SCHEME",), "stand-in"),
 }  # fmt: skip
 
@@ -451,7 +453,9 @@ SECRET_NAMES = ("PASSWORD", "SECRET", "TOKEN", "URI")
 
 def _secrets(env: dict[str, str], f: Field) -> list[str]:
     """Every secret the case configured, long enough to be told apart from other text."""
-    found = [value for name, value in env.items() if name.endswith(SECRET_NAMES) and MARK in value]
+    found = [
+        value for name, value in env.items() if name.endswith(SECRET_NAMES) and SECRET_MARK in value
+    ]
     found += [
         f.postgres.password,
         *f.roles.values(),
@@ -460,8 +464,8 @@ def _secrets(env: dict[str, str], f: Field) -> list[str]:
         f.echo_token,
     ]
     uri = env.get("FLOE_CATALOG__URI", "")
-    if MARK in uri:
-        found.append(MARK)
+    if SECRET_MARK in uri:
+        found.append(SECRET_MARK)
     return found
 
 
@@ -491,8 +495,8 @@ def test_field_case(servers: Field, name: str) -> None:
         ]
         for words in expected:
             assert _flatten(words) in flat, (mode, words, output)
-        for secret in _secrets(env, servers):
-            assert secret not in flat, (mode, output)
+        for configured in _secrets(env, servers):
+            assert configured not in flat, (mode, output)
         if mode == "json":
             json.loads(output)
         if name == "a one-character password is not masked into the host":

@@ -31,20 +31,15 @@ from floe_preflight.show import progress
 from tests.preflight.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
+    MODES,
+    SECRET_MARK,
     pg_env,
     preflight,
     report,
     rest_env,
     results,
+    secret,
 )
-
-MODES = ("table", "json", "lines")
-SECRET_MARK = "S3CRET"
-
-
-def secret(label: str) -> str:
-    """A secret with a marker, so even a truncated one in a table cell is found."""
-    return f"{SECRET_MARK}{label}{uuid.uuid4().hex[:8]}"
 
 
 def signing_env(

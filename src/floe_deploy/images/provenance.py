@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from pydantic import BaseModel
 
 from floe_deploy.images.build import BuiltImage
 from floe_deploy.images.signing import Signer, Verifier, attest, verified_statements
-from floe_deploy.images.versioning import ReleaseVersion
+from floe_deploy.images.versioning import ReleaseVersion, git_output
 from floe_deploy.oci import OciClient
 from floe_deploy.paths import PROJECT_ROOT
 
@@ -61,18 +60,12 @@ class BuildContext(BaseModel):
         return cls(builder=LOCAL_BUILDER, source=_origin(repo), ref=_head_ref(repo))
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=False, timeout=30)  # fmt: skip
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 def _origin(repo: Path) -> str:
-    return _git(repo, "remote", "get-url", "origin") or f"file://{repo}"
+    return git_output("remote", "get-url", "origin", cwd=repo) or f"file://{repo}"
 
 
 def _head_ref(repo: Path) -> str:
-    return _git(repo, "symbolic-ref", "-q", "HEAD") or "HEAD"
+    return git_output("symbolic-ref", "-q", "HEAD", cwd=repo) or "HEAD"
 
 
 def _sha256(path: Path) -> str:

@@ -38,7 +38,7 @@ from floe_deploy.images.signing import (
     verify_signature,
 )
 from floe_deploy.images.versioning import ReleaseVersion
-from floe_deploy.oci import INDEX_TYPE, Descriptor, OciClient, classify_failure
+from floe_deploy.oci import INDEX_TYPE, Descriptor, OciClient, classify_failure, repository_of
 from floe_deploy.paths import BUILD_DIR
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
@@ -110,36 +110,32 @@ def require_push_rights(oci: OciClient, repositories: list[str], scratch: Path) 
         oci.check_push(repository_name, scratch)
 
 
-def platform_configs(client: OciClient, reference: str) -> dict[str, str]:
-    """platform → config digest (= the local image id) of every image in a tag's index."""
+def platform_manifests(client: OciClient, reference: str) -> dict[str, str]:
+    """platform → manifest digest of every image a tag or digest names (attestation entries of an
+    index left out; a single-platform manifest is `?/?`)."""
     fetched = client.fetch(reference)
     if fetched is None:
         return {}
     descriptor, body = fetched
     entries = body.get("manifests") or [{"digest": descriptor.digest, "platform": {}}]
-    configs = {}
+    manifests = {}
     for entry in entries:
         platform: dict[str, str] = entry.get("platform") or {}
-        if platform.get("os") == "unknown":
-            continue
-        child = client.fetch(f"{reference.rsplit(':', 1)[0]}@{entry['digest']}")
+        if platform.get("os") != "unknown":
+            key = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
+            manifests[key] = str(entry["digest"])
+    return manifests
+
+
+def platform_configs(client: OciClient, reference: str) -> dict[str, str]:
+    """platform → config digest (= the local image id) of every image in a tag's index."""
+    repository_name = repository_of(reference)
+    configs = {}
+    for platform, digest in platform_manifests(client, reference).items():
+        child = client.fetch(f"{repository_name}@{digest}")
         if child is not None:
-            configs[f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"] = child[1][
-                "config"
-            ]["digest"]
+            configs[platform] = str(child[1]["config"]["digest"])
     return configs
-
-
-def platform_manifests(client: OciClient, digest_reference: str) -> dict[str, str]:
-    """platform → manifest digest of every image in an index (attestation entries left out)."""
-    fetched = client.fetch(digest_reference)
-    if fetched is None:
-        return {}
-    return {
-        f"{entry['platform']['os']}/{entry['platform']['architecture']}": entry["digest"]
-        for entry in fetched[1].get("manifests") or []
-        if (entry.get("platform") or {}).get("os") not in (None, "unknown")
-    }
 
 
 def repository(settings: Settings, image: str) -> str:

@@ -34,19 +34,23 @@ def _tool(name: str) -> str:
     return found
 
 
-def dev_key_pair(settings: Settings) -> tuple[Path, Path]:
-    """The local dev key pair (created once, empty password) for signing into the local registry."""
-    directory = settings.state_dir / "cosign"
+def key_pair(directory: Path, password: str) -> tuple[Path, Path]:
+    """A cosign key pair in `directory` (cosign.key, cosign.pub), made once."""
     key, pub = directory / "cosign.key", directory / "cosign.pub"
     if not key.exists():
         directory.mkdir(parents=True, exist_ok=True)
         run(
             [_tool("cosign"), "generate-key-pair"],
             cwd=directory,
-            env={"COSIGN_PASSWORD": ""},
+            env={"COSIGN_PASSWORD": password},
             remediation="check cosign",
         )
     return key, pub
+
+
+def dev_key_pair(settings: Settings) -> tuple[Path, Path]:
+    """The local dev key pair (empty password) for signing into the local registry."""
+    return key_pair(settings.state_dir / "cosign", "")
 
 
 OIDC_REQUEST_VARIABLES = {"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"}

@@ -22,7 +22,8 @@ class ReleaseVersion(BaseModel):
     is_release: bool
 
 
-def _git(*args: str, cwd: Path) -> str:
+def git_output(*args: str, cwd: Path) -> str:
+    """What `git ARGS` prints in `cwd`; empty when git fails (no repository, no remote)."""
     done = attempt(["git", *args], cwd=cwd)
     return done.stdout.strip() if done.returncode == 0 else ""
 
@@ -36,17 +37,19 @@ def _release_key(tag: str) -> tuple[int, int, int]:
 
 def release_version(repo: Path) -> ReleaseVersion:
     """`vX.Y.Z` on HEAD → X.Y.Z and X.Y (+ latest on the newest release); else 0.0.0-dev.<sha>[.dirty]."""
-    revision = _git("rev-parse", "HEAD", cwd=repo) or "unknown"
+    revision = git_output("rev-parse", "HEAD", cwd=repo) or "unknown"
     short = revision[:7] if revision != "unknown" else "unknown"
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo))
+    dirty = bool(git_output("status", "--porcelain", "--untracked-files=no", cwd=repo))
     head_tags = [
-        t for t in _git("tag", "--points-at", "HEAD", cwd=repo).split() if RELEASE_TAG.match(t)
+        t
+        for t in git_output("tag", "--points-at", "HEAD", cwd=repo).split()
+        if RELEASE_TAG.match(t)
     ]
     if head_tags and not dirty:
         tag = max(head_tags, key=_release_key)
         major, minor, patch = _release_key(tag)
         all_releases = [
-            t for t in _git("tag", "--list", "v*", cwd=repo).split() if RELEASE_TAG.match(t)
+            t for t in git_output("tag", "--list", "v*", cwd=repo).split() if RELEASE_TAG.match(t)
         ]
         tags = [f"{major}.{minor}.{patch}", f"{major}.{minor}"]
         if max(all_releases, key=_release_key) == tag:
@@ -62,5 +65,5 @@ def declared_version(version: str, repo: Path) -> ReleaseVersion:
     if match is None:
         raise FloeError(f"{version!r} is not a release version", "write it as X.Y.Z, e.g. 1.4.0")
     plain = ".".join(match.groups())
-    revision = _git("rev-parse", "HEAD", cwd=repo) or "unknown"
+    revision = git_output("rev-parse", "HEAD", cwd=repo) or "unknown"
     return ReleaseVersion(version=plain, tags=[plain], revision=revision, is_release=True)

@@ -46,6 +46,19 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
+def _cluster_directories(prefix: str) -> tuple[Path, Path, Path]:
+    """A scratch root, its data directory (not made: initdb or pg_basebackup makes it) and a
+    socket directory, owned by the postgres user when running as root."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    data, sockets = root / "data", root / "run"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (root, sockets):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    return root, data, sockets
+
+
 @contextmanager
 def postgres_cluster(
     *, tls: ServerTls | None = None, hba: str = HBA, settings: dict[str, str] | None = None
@@ -54,13 +67,7 @@ def postgres_cluster(
 
     tls: serve TLS with that certificate (ssl=on); hba: the pg_hba.conf rules for TCP (a local
     socket is always trusted); settings: server settings (max_connections, …)."""
-    root = Path(tempfile.mkdtemp(prefix="floe-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        for path in (root, sockets):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
+    root, data, sockets = _cluster_directories("floe-pg-")
     password = uuid.uuid4().hex
     port = free_port()
     pg_ctl = _postgres_tool("pg_ctl")
@@ -126,13 +133,7 @@ def _serve_tls(data: Path, tls: ServerTls) -> None:
 @contextmanager
 def postgres_standby(primary: PostgresEndpoint) -> Iterator[PostgresEndpoint]:
     """A streaming standby of `primary` (pg_basebackup -R), read-only as every replica is."""
-    root = Path(tempfile.mkdtemp(prefix="floe-pg-standby-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        for path in (root, sockets):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
+    root, data, sockets = _cluster_directories("floe-pg-standby-")
     port = free_port()
     pg_ctl = _postgres_tool("pg_ctl")
     subprocess.run(

@@ -17,7 +17,7 @@ import struct
 import subprocess
 import tempfile
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -389,8 +389,8 @@ def _bounce(client: socket.socket, upstream: tuple[str, int]) -> None:
 
 
 @contextmanager
-def pgbouncer(upstream_host: str, upstream_port: int) -> Iterator[int]:
-    """A connection pooler's front door in PgBouncer's manner (not installable here): its port."""
+def _serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback listener whose every connection `handle` takes in a thread of its own: its port."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     stop = threading.Event()
@@ -402,9 +402,7 @@ def pgbouncer(upstream_host: str, upstream_port: int) -> Iterator[int]:
             except OSError:
                 continue
             client.settimeout(None)
-            threading.Thread(
-                target=_bounce, args=(client, (upstream_host, upstream_port)), daemon=True
-            ).start()
+            threading.Thread(target=handle, args=(client,), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -417,12 +415,16 @@ def pgbouncer(upstream_host: str, upstream_port: int) -> Iterator[int]:
 
 
 @contextmanager
+def pgbouncer(upstream_host: str, upstream_port: int) -> Iterator[int]:
+    """A connection pooler's front door in PgBouncer's manner (not installable here): its port."""
+    with _serving(lambda client: _bounce(client, (upstream_host, upstream_port))) as port:
+        yield port
+
+
+@contextmanager
 def tls_proxy(upstream_host: str, upstream_port: int, tls: ServerTls) -> Iterator[int]:
     """A TLS-terminating proxy (an ingress, a load balancer) in front of a plain server: its port."""
     context = _signed_by(tls)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
     def serve_one(raw: socket.socket) -> None:
         try:
@@ -434,20 +436,5 @@ def tls_proxy(upstream_host: str, upstream_port: int, tls: ServerTls) -> Iterato
         threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
         _pipe(client, server)
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                raw = listener.accept()[0]
-            except OSError:
-                continue
-            raw.settimeout(None)
-            threading.Thread(target=serve_one, args=(raw,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with _serving(serve_one) as port:
+        yield port

@@ -34,8 +34,9 @@ from typing import Any
 
 import helm_python
 
+from floe_deploy.commands import run
 from floe_deploy.helm.chart import CHART_DIR, dependencies
-from floe_deploy.images.signing import cosign_binary
+from floe_deploy.images.signing import key_pair
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.testing import INVOKE
 from floe_deploy.testing.act import WorkflowRun, run_workflow
@@ -61,9 +62,7 @@ def workflow_identity(version: str, workflow: str = WORKFLOW) -> str:
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True, timeout=300)  # fmt: skip
-    return done.stdout.strip()
+    return run(["git", *args], cwd=repo, remediation="check git", timeout=300).strip()
 
 
 def rehearsal_repository(target: Path, version: str | None) -> Path:
@@ -86,15 +85,15 @@ def rehearsal_repository(target: Path, version: str | None) -> Path:
     return target
 
 
-def docker_login(config: Path, registry: GhcrLikeRegistry, account: Account) -> None:
+def docker_login(
+    config: Path, registry: GhcrLikeRegistry, username: str, password: str
+) -> subprocess.CompletedProcess[str]:
     """`docker login` through the Docker CLI into its own config directory."""
-    done = subprocess.run(
-        ["docker", "--config", str(config), "login", registry.address, "--username",
-         account.username, "--password-stdin"],
-        input=account.token, capture_output=True, text=True, check=False, timeout=120,
+    return subprocess.run(
+        ["docker", "--config", str(config), "login", registry.address, "--username", username,
+         "--password-stdin"],
+        input=password, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"docker login {registry.address} failed: {done.stderr}")
 
 
 def fill_chart_mirror(registry: GhcrLikeRegistry, env: dict[str, str], work: Path) -> str:
@@ -113,14 +112,6 @@ def fill_chart_mirror(registry: GhcrLikeRegistry, env: dict[str, str], work: Pat
     if done.returncode != 0:
         raise RuntimeError(f"helm.mirror failed: {done.stderr}")
     return mirror
-
-
-def cosign_key_pair(directory: Path, password: str) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    subprocess.run([cosign_binary(), "generate-key-pair"], cwd=directory, check=True,
-                   env={**os.environ, "COSIGN_PASSWORD": password}, capture_output=True,
-                   timeout=120)  # fmt: skip
-    return directory / "cosign.key", directory / "cosign.pub"
 
 
 @dataclass
@@ -185,13 +176,15 @@ def release_stage(work: Path) -> Iterator[ReleaseStage]:
     account = Account(ACTOR, f"ghs_{secrets.token_urlsafe(24)}", OWNER)
     with ghcr_like_registry(work / "registry", [account]) as registry:
         config = work / "docker-config"
-        docker_login(config, registry, account)
+        login = docker_login(config, registry, account.username, account.token)
+        if login.returncode != 0:
+            raise RuntimeError(f"docker login {registry.address} failed: {login.stderr}")
         login_env = {"DOCKER_CONFIG": str(config), "FLOE_REGISTRY_CA": str(registry.ca_file),
                      "FLOE_REGISTRY": registry.address,
                      "FLOE_IMAGE_PREFIX": f"{OWNER}/{REPOSITORY}"}  # fmt: skip
         mirror = fill_chart_mirror(registry, login_env, work)
         password = secrets.token_urlsafe(12)
-        key, public = cosign_key_pair(work / "cosign", password)
+        key, public = key_pair(work / "cosign", password)
         yield ReleaseStage(registry, account, login_env, mirror, key, public, password, work)
 
 
