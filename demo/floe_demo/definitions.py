@@ -35,6 +35,7 @@ from dagster import (
 from floe_demo.config import (
     ARTIFACTS_ENV,
     BATCH_TAG,
+    HOLD_TAG,
     JOB_NAME,
     CompiledArtifacts,
     ConfigurationError,
@@ -104,6 +105,10 @@ def demo_orders(
     demo = artifacts.demo
     quality = demo.data_quality
     number = _batch_number(context, config)
+    hold = int(context.run.tags.get(HOLD_TAG) or 0)
+    if hold:
+        context.log.info(f"holding {hold} s before generating ({HOLD_TAG})")
+        time.sleep(hold)
     generator = EcommerceGenerator(
         seed=demo.seed,
         batch_size=demo.batch_size,

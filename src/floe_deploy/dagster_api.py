@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from floe_demo.config import BATCH_TAG, JOB_NAME, LOCATION_NAME
+from floe_demo.config import BATCH_TAG, HOLD_TAG, JOB_NAME, LOCATION_NAME
 from floe_deploy import waiting
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -61,11 +61,17 @@ def submit_run(
 
 
 def submit_batch(
-    url: str, batch_number: int | None = None, location: str = LOCATION_NAME
+    url: str,
+    batch_number: int | None = None,
+    location: str = LOCATION_NAME,
+    *,
+    hold_seconds: int = 0,
 ) -> tuple[str, int]:
-    """Queue one demo batch (default: now's epoch second as its number); (run id, batch number)."""
+    """Queue one demo batch (default: now's epoch second as its number); (run id, batch number).
+    With `hold_seconds` the run waits that long before it generates (a run kept in flight)."""
     number = batch_number if batch_number is not None else int(time.time())
-    return submit_run(url, {BATCH_TAG: str(number)}, location=location), number
+    tags = {BATCH_TAG: str(number)} | ({HOLD_TAG: str(hold_seconds)} if hold_seconds else {})
+    return submit_run(url, tags, location=location), number
 
 
 def runs(url: str, limit: int = 20, job: str = JOB_NAME) -> list[RunSummary]:
