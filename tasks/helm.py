@@ -153,7 +153,7 @@ def lifecycle(
     json: bool = False,
     markdown: bool = False,
 ) -> int:
-    """What install, upgrade and uninstall do to every object of a render (hooks, ownership)."""
+    """What install, upgrade, rollback and uninstall do to every object of a render (hooks, ownership)."""
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
     from floe_deploy.helm.object_lifecycle import lifecycle_report
@@ -165,8 +165,8 @@ def lifecycle(
         return 0
     Console(json_mode=json).show(
         report, f"lifecycle of the {values} render",
-        ["object", "made as", "install", "upgrade", "uninstall"],
-        [[r.object, r.made_as, r.install, r.upgrade, r.uninstall] for r in report.rows],
+        ["object", "made as", "install", "upgrade", "rollback", "uninstall"],
+        [[r.object, r.made_as, r.install, r.upgrade, r.rollback, r.uninstall] for r in report.rows],
     )  # fmt: skip
     return 0
 
@@ -282,7 +282,10 @@ def verify(
     help={"values": "prod, demo, default or a values file (default: demo)",
           "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP,
           "keep": "leave what was played running for inspection (removed by the next smoke)",
-          "image": "runtime image to play (default: the one the project builds here)"},
+          "image": "runtime image to play (default: the one the project builds here)",
+          "upgrade_from": "play this release's runtime image first, then upgrade to the render "
+                          "(docs/06's runbook, measured); `previous`: the image with an older "
+                          "Dagster, so the schema migrates"},
 )  # fmt: skip
 @reports_errors
 def smoke(
@@ -292,6 +295,7 @@ def smoke(
     chart: str | None = None,
     keep: bool = False,
     image: str | None = None,
+    upgrade_from: str | None = None,
     json: bool = False,
 ) -> int:
     """Play the rendered pods with podman and prove the platform works (exit 3 on failure).
@@ -304,6 +308,12 @@ def smoke(
     afterwards. This is the rendered pods on one machine, not a cluster: no scheduler, Services
     are names only, and the Kubernetes API the run launcher calls is a stand-in (the report says
     so).
+
+    With --upgrade-from, that release is played and proven first, a run is kept in flight, and
+    the render is applied as `helm upgrade` does (pre-upgrade hooks: preflight, then the schema
+    migration with the daemon and webserver stopped; then every Deployment): the report measures
+    the migration, the webserver's unavailable seconds, runs, events and Iceberg rows before and
+    after, and checks that release N's pre-rollback hook refuses.
     """
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
@@ -321,6 +331,7 @@ def smoke(
             _chart(chart),
             keep=keep,
             runtime_image=image,
+            upgrade_from=upgrade_from,
         )
     except SmokeFailed as failed:
         if json:

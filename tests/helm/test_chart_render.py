@@ -20,7 +20,10 @@ pytestmark = pytest.mark.requirement("007-FR-021", evidence="real")
 
 def test_defaults_render_the_artifacts_and_storage_config_maps_only(rendered: Renderer) -> None:
     objects = rendered()
-    own = {o.label: o for o in objects if "charts/dagster" not in o.template}
+    own = {
+        o.label: o for o in objects
+        if "charts/dagster" not in o.template and not o.template.endswith("upgrade-hooks.yaml")
+    }  # fmt: skip
     assert set(own) == {"ConfigMap/floe-artifacts", "ConfigMap/floe-storage-env"}
     artifacts = CompiledArtifacts.model_validate_json(
         own["ConfigMap/floe-artifacts"].document["data"]["artifacts.json"]
@@ -278,7 +281,10 @@ def test_preflight_hook_for_a_rest_catalog(rendered: Renderer) -> None:
 
 
 def test_preflight_off_by_default(rendered: Renderer) -> None:
-    assert not find(rendered(), "Job")
+    """The only Jobs by default are the upgrade and rollback hooks (test_upgrade_hooks)."""
+    assert {o.name for o in find(rendered(), "Job")} == {
+        "floe-floe-migrate", "floe-floe-rollback-check",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -117,8 +117,9 @@ def test_configuration_objects_are_release_objects_argo_cd_diffs(rendered: Rende
     for values in (merged(EXTERNAL, preflight(True)), merged(SEALED, preflight(True))):
         objects = rendered("values-prod.yaml", **values)
         hooks = [o for o in objects if hook_events(o)]
-        assert {o.kind for o in hooks} <= {"Job", "ExternalSecret", "SealedSecret"}
-        assert all(o.name.endswith("-preflight") for o in hooks)
+        assert {o.kind for o in hooks} <= {"Job", "ExternalSecret", "SealedSecret",
+                                           "ServiceAccount", "Role", "RoleBinding"}  # fmt: skip
+        assert all(o.name.endswith(("-preflight", "-migrate", "-rollback-check")) for o in hooks)
         for kind in ("ConfigMap", "ExternalSecret", "SealedSecret"):
             for item in find(objects, kind):
                 if not item.name.endswith("-preflight"):

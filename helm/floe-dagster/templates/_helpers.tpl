@@ -90,3 +90,34 @@ preflight's copy). */}}
     {{- toYaml $e.remoteRefs.cubeApiSecret | nindent 4 }}
 {{- end }}
 {{- end -}}
+
+{{/* The dagster chart's fullname (its dagster.fullname helper, evaluated for the subchart). */}}
+{{- define "floe.dagsterFullname" -}}
+{{- $global := .Values.dagster.global | default dict -}}
+{{- if $global.fullnameOverride -}}
+{{- $global.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default "dagster" $global.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The dagster chart's webserver Deployment. */}}
+{{- define "floe.webserverName" -}}
+{{- printf "%s-%s" .Release.Name (default "dagster-webserver" .Values.dagster.dagsterWebserver.nameOverride) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+X
+of the next upgrade or rollback needs them before any release object changes). */}}
+{{- define "floe.migrateRbacAnnotations" -}}
+helm.sh/hook: pre-upgrade,pre-rollback
+helm.sh/hook-weight: "-20"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+argocd.argoproj.io/hook: PreSync
+argocd.argoproj.io/hook-delete-policy: BeforeHookCreation,HookSucceeded
+argocd.argoproj.io/sync-wave: "-3"
+{{- end -}}

@@ -7,7 +7,8 @@ Helm's rules, as its documentation and `pkg/action` state them, applied to two r
 - a release object is created when it appears, patched in place while it stays, deleted when it
   leaves the render or the release is uninstalled (unless `helm.sh/resource-policy: keep`);
   creating one that already exists but the release does not own fails ("invalid ownership
-  metadata");
+  metadata"), and so does patching a Job release object's pod template (immutable: a plain
+  migrate Job fails the first upgrade that changes its image);
 - what controllers make follows its owner: an ExternalSecret with `creationPolicy: Owner` and a
   SealedSecret own the Secret they make, so deleting them deletes it.
 Rollback is an upgrade to the earlier render (with pre/post-rollback hooks). The model answers the
@@ -58,6 +59,21 @@ def _label(key: Key) -> str:
 
 def _annotations(item: RenderedObject) -> dict[str, str]:
     return dict((item.document.get("metadata") or {}).get("annotations") or {})
+
+
+def stopped_by(hook: RenderedObject) -> list[str]:
+    """The Deployments a `floe-migrate upgrade` hook scales to 0 before it migrates (the
+    upgrade's patch brings them back: Helm's three-way merge restores `replicas`)."""
+    if hook.kind != "Job":
+        return []
+    stopped = []
+    for container in hook.document["spec"]["template"]["spec"].get("containers") or []:
+        args = list(container.get("args") or [])
+        if container.get("command") == ["floe-migrate"] and args[:1] == ["upgrade"]:
+            stopped += [
+                args[i + 1] for i, a in enumerate(args[:-1]) if a in {"--daemon", "--webserver"}
+            ]
+    return stopped
 
 
 def hook_events(item: RenderedObject) -> set[str]:
@@ -145,6 +161,8 @@ class Cluster:
     deleted: set[Key] = field(default_factory=set)
     conflicts: list[str] = field(default_factory=list)
     owners: dict[Key, list[Key]] = field(default_factory=dict)
+    templates: dict[Key, Any] = field(default_factory=dict)
+    """The pod template each Job release object was made with (immutable afterwards)."""
 
     def create(self, event: Event, item: RenderedObject, made_by: str) -> None:
         key = (item.kind, item.name)
@@ -154,6 +172,16 @@ class Cluster:
                 "does not own it: Helm stops with 'invalid ownership metadata'"
             )
             return
+        template = (item.document.get("spec") or {}).get("template")
+        if item.kind == "Job" and made_by == "release":
+            if key in self.templates and self.templates[key] != template:
+                self.conflicts.append(
+                    f"{event}: {_label(key)} is a Job the release keeps, and its pod template "
+                    "changed: Helm stops with 'field is immutable' (make it a hook, which every "
+                    "upgrade makes again)"
+                )
+                return
+            self.templates[key] = template
         action = "patched in place" if key in self.objects else "created"
         self.objects[key] = made_by
         self.owners[key] = owned(item)
@@ -169,6 +197,7 @@ class Cluster:
         if key not in self.objects:
             return
         del self.objects[key]
+        self.templates.pop(key, None)
         self.deleted.add(key)
         self.steps.append(Step(event=event, object=_label(key), action=f"deleted ({why})"))
         for child in self.owners.pop(key, []):
@@ -183,6 +212,9 @@ class Cluster:
             if "before-hook-creation" in _delete_policies(hook):
                 self.delete(event, (hook.kind, hook.name), f"{phase} hook: before-hook-creation")
             self.create(event, hook, "hook")
+            for deployment in stopped_by(hook):
+                self.steps.append(Step(event=event, object=f"Deployment/{deployment}",
+                                       action=f"scaled to 0 by {hook.label}"))  # fmt: skip
         if succeed:
             for hook in reversed(hooks):
                 if "hook-succeeded" in _delete_policies(hook):
@@ -258,16 +290,18 @@ class LifecycleRow(BaseModel):
     made_as: str
     install: str
     upgrade: str
+    rollback: str
     uninstall: str
 
 
 def lifecycle_table(objects: list[RenderedObject]) -> list[LifecycleRow]:
     """Per object of one render: what install, an upgrade to the same render (e.g. a new image
-    tag) and uninstall do to it, run through the model above."""
+    tag), a rollback to the render before and uninstall do to it, run through the model above."""
     cluster = Cluster()
     done = {
         "install": install(cluster, objects),
         "upgrade": upgrade(cluster, objects, objects),
+        "rollback": upgrade(cluster, objects, objects, "rollback"),
         "uninstall": uninstall(cluster, objects),
     }
     made = {(o.kind, o.name): o for o in objects}
@@ -304,11 +338,12 @@ class LifecycleReport(BaseModel):
 
     def markdown(self) -> str:
         lines = [
-            "| object | made as | install | upgrade (same values, new image) | uninstall |",
-            "| --- | --- | --- | --- | --- |",
+            "| object | made as | install | upgrade (same values, new image) | rollback | uninstall |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for row in self.rows:
-            cells = [f"`{row.object}`", row.made_as, row.install, row.upgrade, row.uninstall]
+            cells = [f"`{row.object}`", row.made_as, row.install, row.upgrade, row.rollback,
+                     row.uninstall]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from floe_deploy.helm.dependencies import DependencyReport, MirroredChart
     from floe_deploy.helm.publish import PackagedChart, PublishedChart, VerifiedChart
     from floe_deploy.helm.smoke import SmokeReport
+    from floe_deploy.helm.smoke_upgrade import UpgradeFacts
     from floe_deploy.helm.validate import ValidationReport
 
 
@@ -122,3 +123,27 @@ def show_smoke(console: Console, report: SmokeReport) -> None:
         f"orders in Cube: {report.rows_in_cube if report.rows_in_cube is not None else '-'}; "
         + ", ".join(f"{k} at {v} s" for k, v in report.seconds.items())
     )
+    if report.upgrade is not None:
+        show_upgrade(console, report.upgrade)
+
+
+def show_upgrade(console: Console, facts: UpgradeFacts) -> None:
+    rows = [
+        ("from → to", f"{facts.from_image} → {facts.to_image}"),
+        ("schema revision", f"{facts.revision_before} → {facts.revision_after}"),
+        ("schema when each Deployment had stopped", str(facts.revision_when_quiesced)),
+        ("migration", f"ran {facts.migrate_runs}x in {facts.migrate_seconds} s"),
+        ("runs kept", f"{len(facts.runs_after)} of {len(facts.runs_before)}"),
+        ("event log entries", f"{facts.events_before} → {facts.events_after}"),
+        ("Iceberg snapshots", f"{len(facts.snapshots_before)} → {len(facts.snapshots_after)}"),
+        ("Iceberg rows", f"{facts.rows_before} → {facts.rows_after} "
+                         f"({facts.rows_added_since} appended since)"),
+        ("run in flight", f"{facts.inflight_run_id}: {facts.inflight_status}"),
+        ("run after the upgrade", f"{facts.new_run_status} on {facts.new_run_image}"),
+        ("webserver unavailable", f"{facts.webserver_unavailable_seconds} s"),
+        ("upgrade wall time", f"{facts.upgrade_seconds} s"),
+        ("rollback across the migration", str(facts.rollback)),
+    ]  # fmt: skip
+    console.table("upgrade", ["what", "measured"], rows)
+    for problem in facts.problems():
+        console.line(f"UPGRADE PROBLEM: {problem}")

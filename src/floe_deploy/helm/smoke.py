@@ -21,6 +21,7 @@ smoke_proof (code locations, a run, rows in Cube, step logs in S3).
 
 from __future__ import annotations
 
+import json
 import secrets
 import signal
 import time
@@ -42,6 +43,7 @@ from floe_deploy.helm.chart import (
     chosen_values,
     values_path,
 )
+from floe_deploy.helm.object_lifecycle import hook_events
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
 from floe_deploy.helm.smoke_pods import PodPlayer, Refused, configmap_files, hook_jobs, job_failures
 from floe_deploy.helm.smoke_proof import (
@@ -54,7 +56,17 @@ from floe_deploy.helm.smoke_proof import (
 )
 from floe_deploy.helm.smoke_readiness import WorkloadState, http_ok, remediation_for, wait_ready
 from floe_deploy.helm.smoke_services import play_api_standin, play_services, s3_client
-from floe_deploy.helm.smoke_values import smoke_values
+from floe_deploy.helm.smoke_upgrade import (
+    HOLD_SECONDS,
+    Availability,
+    Database,
+    PlayedState,
+    UpgradeFacts,
+    iceberg_state,
+    previous_runtime_image,
+    wait_for_run_job,
+)
+from floe_deploy.helm.smoke_values import POSTGRES, smoke_values
 from floe_deploy.images.services import stack_images
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
@@ -73,6 +85,10 @@ class SmokeReport(BaseModel):
     run_logs: str = ""
     """The last log lines of the run's pod when the run did not succeed."""
     rows_in_cube: int | None = None
+    upgrade: UpgradeFacts | None = None
+    """With --upgrade-from: what the upgrade to this render changed and kept."""
+    hook_logs: dict[str, str] = {}
+    """The last output of each hook Job played (floe-migrate's report, a preflight's)."""
     seconds: dict[str, float]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -83,6 +99,7 @@ class SmokeReport(BaseModel):
             and self.run_status == "SUCCESS"
             and bool(self.rows_in_cube)
             and all(v.startswith("ok") for v in self.checks.values())
+            and (self.upgrade is None or not self.upgrade.problems())
         )
 
 
@@ -131,9 +148,12 @@ def run_smoke(
     *,
     keep: bool = False,
     runtime_image: str | None = None,
+    upgrade_from: str | None = None,
 ) -> SmokeReport:
     """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
-    `keep`: then it stays for inspection until the next smoke)."""
+    `keep`: then it stays for inspection until the next smoke). With `upgrade_from` (a runtime
+    image, or "previous": the image with an older Dagster, see smoke_upgrade) that release is
+    played and proven first, then upgraded to this render."""
     chart = prepare_chart(chart_dir, settings.dagster_chart)
     for notice in chart.notices:
         console.line(f"NOTE: {notice}")
@@ -144,7 +164,8 @@ def run_smoke(
         _, images = stack_images(settings, SMOKE_IMAGES, console, rebuild=False)
         images["dagster"] = runtime_image or images["dagster"]
         engine = docker_client(settings)
-        for reference in images.values():
+        previous = _release_n_image(settings, console, images["dagster"], upgrade_from)
+        for reference in [*images.values(), *([previous] if previous else [])]:
             smoke.pods.podman.load_image(reference, str(engine.image.inspect(reference).id))
     credentials = {"postgres": secrets.token_urlsafe(18), "s3": secrets.token_urlsafe(18),
                    "cube": secrets.token_urlsafe(24), "polaris": secrets.token_urlsafe(18)}  # fmt: skip
@@ -152,14 +173,25 @@ def run_smoke(
     with console.step("render with the real dagster chart"):
         played = smoke_values(chosen, images)
         objects = render(played, chart)
+        first = (
+            render(smoke_values(chosen, images | {"dagster": previous}), chart)
+            if previous
+            else objects
+        )
     bucket = str(played["artifacts"]["storage"]["bucket"])
     smoke.mark("render")
     report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
                          workloads=[], checks={}, seconds={})  # fmt: skip
     with _terminate_as_interrupt():
         try:
-            _play(smoke, objects, images, credentials, report, bucket=bucket,
-                  databases={str(played["dagster"]["postgresql"]["postgresqlDatabase"])})  # fmt: skip
+            database = str(played["dagster"]["postgresql"]["postgresqlDatabase"])
+            release_images = images | ({"dagster": previous} if previous else {})
+            first_played = _play(smoke, first, release_images, credentials, report,
+                                 bucket=bucket, databases={database})  # fmt: skip
+            if previous and first_played and report.ok:
+                report.upgrade = UpgradeFacts(from_image=previous, to_image=images["dagster"])
+                upgrade_leg(smoke, first, objects, first_played, credentials=credentials,
+                            report=report, database=database)  # fmt: skip
         except Refused:
             pass
         except BaseException:
@@ -176,19 +208,36 @@ def run_smoke(
     report.substitutions = smoke.pods.substitutions
     report.workloads = smoke.pods.workloads
     report.seconds = smoke.seconds
-    if not report.ok:
-        failed = [w for w in report.workloads if not w.ready]
-        checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
-        if failed:
-            what = f"{failed[0].workload} did not become ready: {failed[0].detail}"
-            remediation = failed[0].remediation
-        elif checks:
-            what, remediation = checks[0], remediation_for(checks[0])
-        else:
-            what = f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)"
-            remediation = remediation_for(report.run_logs)
-        raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
+    _raise_unless_ok(report)
     return report
+
+
+def _raise_unless_ok(report: SmokeReport) -> None:
+    """SmokeFailed naming the first thing that failed, with its remediation."""
+    if report.ok:
+        return
+    failed = [w for w in report.workloads if not w.ready]
+    checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
+    if failed:
+        what = f"{failed[0].workload} did not become ready: {failed[0].detail}"
+        remediation = failed[0].remediation
+    elif checks:
+        what, remediation = checks[0], remediation_for(checks[0])
+    elif report.upgrade is not None and report.upgrade.problems():
+        what = f"the upgrade from {report.upgrade.from_image}: {report.upgrade.problems()[0]}"
+        remediation = "docs/06-deployment-view.md, 'Upgrade and rollback'"
+    else:
+        what = f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)"
+        remediation = remediation_for(report.run_logs)
+    raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
+
+
+def _release_n_image(
+    settings: Settings, console: Console, current: str, upgrade_from: str | None
+) -> str | None:
+    if upgrade_from == "previous":
+        return previous_runtime_image(settings, console, current)
+    return upgrade_from
 
 
 def _play(
@@ -200,13 +249,36 @@ def _play(
     *,
     bucket: str,
     databases: set[str],
+) -> list[tuple[RenderedObject, str]] | None:
+    """Install one render and prove it; the pods played, None when it did not get that far."""
+    start_platform(smoke, objects, images, credentials, bucket=bucket, databases=databases)
+    configmaps = load_configmaps(smoke, objects)
+    if not run_hooks(smoke, objects, "pre-install", configmaps, report):
+        return None
+    played = roll_out(smoke, objects, configmaps)
+    if played is None:
+        return None
+    smoke.mark("all pods ready")
+    prove(smoke, objects, played, configmaps, credentials=credentials, report=report)
+    return played
+
+
+def start_platform(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    images: dict[str, str],
+    credentials: dict[str, str],
+    *,
+    bucket: str,
+    databases: set[str],
 ) -> None:
+    """What the release runs against: the network, its Secret, Postgres, S3, the API stand-in."""
     console, pods, podman = smoke.console, smoke.pods, smoke.pods.podman
     podman.remove_all()
     podman.create_network()
     secret_name = next(
         (str(o.document["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"])
-         for o in objects if o.kind == "Job"), "floe-secrets",
+         for o in objects if o.kind == "Job" and "pre-install" in hook_events(o)), "floe-secrets",
     )  # fmt: skip
     podman.create_secret(secret_name, {
         "postgresql-password": credentials["postgres"], "POSTGRES_PASSWORD": credentials["postgres"],
@@ -221,29 +293,67 @@ def _play(
         play_services(pods, images, credentials, bucket, databases)
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
         play_api_standin(pods, images["dagster"])
-    configmaps = configmap_files(objects, pods.run_dir / "configmaps")
-    pods.config_maps = {o.name: o.document for o in objects if o.kind == "ConfigMap"}
-    services = [o for o in objects if o.kind == "Service"]
-    for hook in hook_jobs(objects):
-        with console.step(f"hook {hook.label}"):
-            code, logs = pods.run_job(hook, configmaps)
+
+
+def load_configmaps(smoke: Smoke, objects: list[RenderedObject]) -> list[Path]:
+    """The render's ConfigMaps as the files `kube play` reads (replacing an earlier render's)."""
+    smoke.pods.config_maps = {o.name: o.document for o in objects if o.kind == "ConfigMap"}
+    return configmap_files(objects, smoke.pods.run_dir / "configmaps")
+
+
+def run_hooks(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    phase: str,
+    configmaps: list[Path],
+    report: SmokeReport,
+) -> bool:
+    """Helm's hook Jobs of one phase, in weight order; False once one fails (as Helm stops)."""
+    for hook in hook_jobs(objects, phase):
+        with smoke.console.step(f"{phase} hook {hook.label}"):
+            code, logs = smoke.pods.run_job(hook, configmaps)
         report.checks[f"{hook.label} exit code"] = (
             "ok: 0" if code == 0 else f"FAIL: {code}: {job_failures(logs)}"
         )
+        report.hook_logs[hook.label] = logs[-4000:]
         if code != 0:
-            return
+            return False
+    return True
+
+
+def roll_out(
+    smoke: Smoke, objects: list[RenderedObject], configmaps: list[Path]
+) -> list[tuple[RenderedObject, str]] | None:
+    """Play every rendered Deployment (replacing a pod of the same name) and wait until each is
+    ready; None when one is not (its state is in the report)."""
+    pods = smoke.pods
+    services = [o for o in objects if o.kind == "Service"]
     workloads = [o for o in objects if o.kind == "Deployment"]
     played: list[tuple[RenderedObject, str]] = []
-    with console.step(f"play {len(workloads)} Deployments"):
+    with smoke.console.step(f"play {len(workloads)} Deployments"):
         for item in workloads:
             played += [(item, pod) for pod in pods.play_workload(item, services, configmaps)]
     for item, pod in played:
-        with console.step(f"ready: {item.label}"):
-            state = wait_ready(podman, item, pod, pods.ips[pod])
+        with smoke.console.step(f"ready: {item.label}"):
+            state = wait_ready(pods.podman, item, pod, pods.ips[pod])
         pods.workloads.append(state)
         if not state.ready:
-            return
-    smoke.mark("all pods ready")
+            return None
+    return played
+
+
+def prove(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    played: list[tuple[RenderedObject, str]],
+    configmaps: list[Path],
+    *,
+    credentials: dict[str, str],
+    report: SmokeReport,
+) -> None:
+    """The platform works: webserver, code locations over gRPC, Cube, one run to rows in Cube,
+    step logs in S3."""
+    console, pods = smoke.console, smoke.pods
     url = pods.url_of(played, "-webserver")
     report.checks["webserver answers /server_info"] = (
         "ok" if http_ok(f"{url}/server_info") else "FAIL"
@@ -275,3 +385,175 @@ def _play(
                 f"ok: {found} objects under s3://{bucket}/{prefix}"
                 if found else f"FAIL: nothing under s3://{bucket}/{prefix} after the run"
             )  # fmt: skip
+
+
+class _Upgrade:
+    """One upgrade leg's handles: the played Postgres (Dagster's and the catalog's databases), S3,
+    and the facts measured."""
+
+    def __init__(self, smoke: Smoke, credentials: dict[str, str], report: SmokeReport,
+                 database: str) -> None:  # fmt: skip
+        assert report.upgrade is not None
+        self.smoke, self.report, self.facts = smoke, report, report.upgrade
+        self.dagster_db = Database(smoke.pods, credentials["postgres"], database)
+        self.catalog_db = Database(smoke.pods, credentials["postgres"], str(POSTGRES["database"]))
+        self.s3 = s3_client(smoke.pods, credentials)
+        self.added_before = 0
+
+    def before(self) -> None:
+        facts = self.facts
+        facts.revision_before = self.dagster_db.revision()
+        facts.runs_before = self.dagster_db.runs()
+        facts.events_before = self.dagster_db.events(list(facts.runs_before))
+        facts.snapshots_before, facts.rows_before, self.added_before = iceberg_state(
+            self.s3, self.catalog_db
+        )
+
+    def after(self) -> None:
+        facts = self.facts
+        facts.revision_after = self.dagster_db.revision()
+        runs = self.dagster_db.runs()
+        facts.runs_after = {r: s for r, s in runs.items() if r in facts.runs_before}
+        facts.events_after = self.dagster_db.events(list(facts.runs_before))
+        facts.snapshots_after, facts.rows_after, added_after = iceberg_state(
+            self.s3, self.catalog_db
+        )
+        facts.rows_added_since = added_after - self.added_before
+
+    def start_inflight(self, objects: list[RenderedObject], url: str) -> dict[str, str] | None:
+        """A run that holds HOLD_SECONDS, its Job's pod playing; {Job: container}."""
+        pods = self.smoke.pods
+        with self.smoke.console.step(f"a run kept in flight ({HOLD_SECONDS} s) across the upgrade"):
+            run_id, _ = dagster_api.submit_batch(
+                url, location=code_locations(objects)[0], hold_seconds=HOLD_SECONDS
+            )
+            self.facts.inflight_run_id = run_id
+            job = wait_for_run_job(pods, run_id)
+            if job is None:
+                self.report.checks["in-flight run launched"] = "FAIL: no Job was created for it"
+                return None
+            item = RenderedObject(template="dagster-k8s (K8sRunLauncher)",
+                                  document=json.loads(job.read_text()))  # fmt: skip
+            (pod,) = pods.play_workload(item, [], load_configmaps(self.smoke, objects))
+        container = item.document["spec"]["template"]["spec"]["containers"][0]["name"]
+        return {job.stem: f"{pod}-{container}"}
+
+    def apply(
+        self,
+        old: list[RenderedObject],
+        new: list[RenderedObject],
+        old_played: list[tuple[RenderedObject, str]],
+    ) -> list[tuple[RenderedObject, str]] | None:
+        """The pre-upgrade hooks, then every Deployment replaced; the webserver's unavailable
+        window measured throughout."""
+        smoke, facts = self.smoke, self.facts
+        state = PlayedState(smoke.pods, on_stopped=lambda name: facts.revision_when_quiesced.update(
+            {name: self.dagster_db.revision()}))  # fmt: skip
+        state.record(old_played)
+        state.replay = (old, load_configmaps(smoke, old))
+        current = [old_played]
+        started = time.monotonic()
+        configmaps = load_configmaps(smoke, new)
+        state.start()
+        try:
+            with Availability(lambda: _webserver_urls(smoke.pods, current[0])) as availability:
+                hooks_ok = run_hooks(smoke, new, "pre-upgrade", configmaps, self.report)
+                for label, logs in self.report.hook_logs.items():
+                    if label.endswith("-migrate"):
+                        facts.migrate_runs += 1
+                        facts.migrate_seconds = _last_json(logs).get("migrate_seconds")
+                if not hooks_ok:
+                    return None
+                smoke.pods.workloads = []
+                played = roll_out(smoke, new, configmaps)
+                if played is None:
+                    return None
+                current[0] = played
+        finally:
+            state.stop()
+        self.report.checks.update({f"controller: {e}": "FAIL" for e in state.errors})
+        facts.webserver_unavailable_seconds = round(availability.longest, 1)
+        facts.upgrade_seconds = round(time.monotonic() - started, 1)
+        return played
+
+    def runs_after(
+        self, new: list[RenderedObject], played: list[tuple[RenderedObject, str]],
+        inflight: dict[str, str],
+    ) -> None:  # fmt: skip
+        smoke, facts = self.smoke, self.facts
+        url = smoke.pods.url_of(played, "-webserver")
+        configmaps = load_configmaps(smoke, new)
+        assert facts.inflight_run_id is not None
+        with smoke.console.step("the run in flight ends"):
+            facts.inflight_status, _ = follow_run(smoke.pods, smoke.console, url,
+                                                  facts.inflight_run_id, configmaps,
+                                                  played=inflight)  # fmt: skip
+        with smoke.console.step("a run after the upgrade"):
+            run_id, _ = dagster_api.submit_batch(url, location=code_locations(new)[0])
+            facts.new_run_status, _ = follow_run(smoke.pods, smoke.console, url, run_id,
+                                                 configmaps)  # fmt: skip
+            job = wait_for_run_job(smoke.pods, run_id, timeout=1)
+        if job is not None:
+            spec = json.loads(job.read_text())["spec"]["template"]["spec"]
+            facts.new_run_image = str(spec["containers"][0]["image"])
+
+    def rollback(self, old: list[RenderedObject]) -> None:
+        """Release N's pre-rollback hook against the migrated database: it must refuse."""
+        with self.smoke.console.step("rollback leg: release N's pre-rollback hook"):
+            for hook in hook_jobs(old, "pre-rollback"):
+                code, logs = self.smoke.pods.run_job(hook, load_configmaps(self.smoke, old))
+                verdict = _last_json(logs)
+                self.facts.rollback = (
+                    f"refused: {verdict['error']}" if code != 0 and verdict.get("error")
+                    else f"not refused (exit {code}): {logs[-300:]}"
+                )  # fmt: skip
+
+
+def upgrade_leg(
+    smoke: Smoke,
+    old: list[RenderedObject],
+    new: list[RenderedObject],
+    old_played: list[tuple[RenderedObject, str]],
+    *,
+    credentials: dict[str, str],
+    report: SmokeReport,
+    database: str,
+) -> None:
+    """`helm upgrade` from the played release `old` to `new` (docs/06's runbook), measured; then
+    the rollback leg. Facts go to report.upgrade; what must hold is UpgradeFacts.problems."""
+    leg = _Upgrade(smoke, credentials, report, database)
+    leg.before()
+    inflight = leg.start_inflight(old, smoke.pods.url_of(old_played, "-webserver"))
+    if inflight is None:
+        return
+    played = leg.apply(old, new, old_played)
+    if played is None:
+        return
+    smoke.mark("upgraded")
+    leg.runs_after(new, played, inflight)
+    leg.after()
+    leg.rollback(old)
+    smoke.mark("upgrade proven")
+
+
+def _webserver_urls(pods: PodPlayer, played: list[tuple[RenderedObject, str]]) -> list[str]:
+    """URLs of the played webserver pods that still exist."""
+    urls = []
+    for item, pod in played:
+        if item.name.endswith("-webserver") and pod in pods.ips:
+            container = item.document["spec"]["template"]["spec"]["containers"][0]
+            urls.append(f"http://{pods.ips[pod]}:{container['ports'][0]['containerPort']}")
+    return urls
+
+
+def _last_json(logs: str) -> dict[str, Any]:
+    """The last line of a hook's output that is a JSON object (floe-migrate's report)."""
+    for line in reversed(logs.splitlines()):
+        if line.startswith("{"):
+            try:
+                loaded = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(loaded, dict):
+                return loaded
+    return {}

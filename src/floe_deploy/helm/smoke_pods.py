@@ -14,6 +14,7 @@ from typing import Any
 
 from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.object_lifecycle import hook_events
 from floe_deploy.helm.podman import Podman
 from floe_deploy.helm.smoke_readiness import WorkloadState, remediation_for
 from floe_deploy.waiting import poll
@@ -201,12 +202,10 @@ def configmap_files(objects: list[RenderedObject], directory: Path) -> list[Path
     return paths
 
 
-def hook_jobs(objects: list[RenderedObject]) -> list[RenderedObject]:
-    """The chart's hook Jobs, lowest hook weight first (the order Helm runs them in)."""
-    jobs = [
-        o for o in objects
-        if o.kind == "Job" and "helm.sh/hook" in ((o.document.get("metadata") or {}).get("annotations") or {})
-    ]  # fmt: skip
+def hook_jobs(objects: list[RenderedObject], phase: str) -> list[RenderedObject]:
+    """The chart's hook Jobs of one phase (`pre-install`, `pre-upgrade`, ...), lowest hook weight
+    first (the order Helm runs them in)."""
+    jobs = [o for o in objects if o.kind == "Job" and phase in hook_events(o)]
     return sorted(
         jobs,
         key=lambda o: int(o.document["metadata"]["annotations"].get("helm.sh/hook-weight", "0")),

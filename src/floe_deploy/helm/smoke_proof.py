@@ -49,12 +49,19 @@ def location_status(url: str, location: str) -> str:
 
 
 def follow_run(
-    pods: PodPlayer, console: Console, url: str, run_id: str, configmaps: list[Path]
+    pods: PodPlayer,
+    console: Console,
+    url: str,
+    run_id: str,
+    configmaps: list[Path],
+    *,
+    played: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Play each Job the K8sRunLauncher creates for the run; the run's final status, and its
-    pods' last log lines when it did not succeed."""
+    """Play each Job the K8sRunLauncher creates for the run (but those in `played`: Job name to
+    its container, already playing); the run's final status, and its pods' last log lines when it
+    did not succeed."""
     jobs = pods.run_dir / "jobs"
-    played: dict[str, str] = {}
+    played = dict(played or {})
 
     def step() -> str | None:
         for path in sorted(jobs.glob("*.json")):

@@ -190,6 +190,14 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
             "dagster.generatePostgresqlPasswordSecret must be false (the Secret comes from secrets.*)"
         )
     errors += _image_mismatches(umbrella.image.repository, umbrella.image.tag, dagster)
+    if (dagster.get("migrate") or {}).get("enabled"):
+        errors.append(
+            "dagster.migrate.enabled: the dagster chart's migrate Job runs `dagster instance "
+            "migrate` beside the old daemon and webserver, and the next upgrade that changes its "
+            "image fails (a Job's template is immutable). Leave it off: upgrade.migrate (on by "
+            "default) migrates in a pre-upgrade hook with both stopped (docs/06, 'Upgrade and "
+            "rollback')"
+        )
     if umbrella.artifacts.enabled:
         name = umbrella.artifacts.configMapName
         for deployment in (dagster.get("dagster-user-deployments") or {}).get("deployments") or []:

@@ -141,6 +141,25 @@ class Preflight(Strict):
     )
 
 
+class Migrate(Strict):
+    """The pre-upgrade hook around `dagster instance migrate` (floe-migrate) and its pre-rollback
+    check."""
+
+    enabled: bool = True
+    stopWebserver: bool = Field(
+        default=True,
+        description="stop the webserver too while migrating (Dagster's guide); false keeps it "
+        "serving an old schema during the migration",
+    )
+    quiesceTimeoutSeconds: float = Field(default=300, gt=0)
+    activeDeadlineSeconds: int = Field(default=900, gt=0)
+    resources: Resources = Resources()
+
+
+class Upgrade(Strict):
+    migrate: Migrate = Migrate()
+
+
 class EgressDestination(Strict):
     """A network the release's pods may open connections to (Postgres, S3, catalog, compute)."""
 
@@ -296,6 +315,7 @@ class UmbrellaValues(Strict):
     artifacts: Artifacts = Artifacts()
     secrets: Secrets = Secrets()
     preflight: Preflight = Preflight()
+    upgrade: Upgrade = Upgrade()
     networkPolicy: NetworkPolicy = NetworkPolicy()
     podDisruptionBudget: PodDisruptionBudget = PodDisruptionBudget()
     demo: Demo = Demo()

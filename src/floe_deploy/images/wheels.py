@@ -67,6 +67,12 @@ def _download(requirements: Path, arch: str, target: Path, extra: list[str]) -> 
     )
 
 
+def download_wheels(packages: list[str], arch: str, target: Path) -> None:
+    """Wheels of `packages` and their dependencies for the runtime image's Python on `arch`,
+    resolved here (not from uv.lock): an image that differs from the locked one on purpose."""
+    _download(Path(), arch, target, packages)
+
+
 def _extract_uv(tools: Path) -> None:
     """Unpack the target platform's uv binary from its wheel: the build runs it, no pip needed."""
     (wheel,) = tools.glob("uv-*.whl")

@@ -1,0 +1,115 @@
+"""The chart's upgrade and rollback hooks (floe-migrate), rendered with the real dagster chart:
+they name the Deployments the render has, run in Helm's order with the rights they need, and
+the unsafe procedure they replace (the dagster chart's own migrate Job) is refused by
+helm.validate and fails the lifecycle model's upgrade to a new image. What the hooks do at run
+time: tests/preflight/test_migration.py (real Postgres) and `helm.smoke --upgrade-from` (e2e)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from floe_deploy.helm.chart import CHART_DIR, RenderedObject, deep_merge, load_values
+from floe_deploy.helm.object_lifecycle import Cluster, hook_events, install, upgrade
+from floe_deploy.helm.schemas import SchemaStore
+from floe_deploy.helm.validate import check_values
+from floe_deploy.settings import Settings
+from tests.helm.conftest import Renderer, find
+
+pytestmark = pytest.mark.requirement("007-FR-056", evidence="real")
+
+
+def _hook(objects: list[RenderedObject], suffix: str) -> RenderedObject:
+    (job,) = [o for o in find(objects, "Job") if o.name.endswith(suffix)]
+    return job
+
+
+def _weight(item: RenderedObject) -> int:
+    return int(item.document["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+
+
+def _args(item: RenderedObject) -> list[str]:
+    return list(item.document["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+@pytest.mark.parametrize("values", [None, "values-demo.yaml", "values-prod.yaml"])
+def test_the_migrate_hook_stops_the_rendered_daemon_and_webserver(
+    rendered: Renderer, values: str | None
+) -> None:
+    objects = rendered(values, preflight={"enabled": True})
+    migrate = _hook(objects, "-migrate")
+    args = _args(migrate)
+    deployments = {o.name for o in find(objects, "Deployment")}
+    daemon = args[args.index("--daemon") + 1]
+    webserver = args[args.index("--webserver") + 1]
+    assert daemon.endswith("-daemon")
+    assert daemon in deployments
+    assert webserver.endswith("-webserver")
+    assert webserver in deployments
+    (role,) = [o for o in find(objects, "Role") if o.name.endswith("-migrate")]
+    scale = next(r for r in role.document["rules"] if r["resources"] == ["deployments/scale"])
+    assert set(scale["resourceNames"]) == {daemon, webserver}
+    assert "patch" in scale["verbs"]
+    volumes = migrate.document["spec"]["template"]["spec"]["volumes"]
+    instance = next(v["configMap"]["name"] for v in volumes if v["name"] == "dagster-instance")
+    assert instance in {o.name for o in find(objects, "ConfigMap")}
+
+
+def test_hooks_run_in_helms_order(rendered: Renderer) -> None:
+    objects = rendered("values-prod.yaml", preflight={"enabled": True})
+    migrate, preflight = _hook(objects, "-migrate"), _hook(objects, "-preflight")
+    rollback = _hook(objects, "-rollback-check")
+    assert hook_events(migrate) == {"pre-upgrade"}, "a first install has nothing to migrate"
+    assert hook_events(rollback) == {"pre-rollback"}
+    assert _weight(preflight) < _weight(migrate), "nothing stops before the preflight passed"
+    for rbac in ("ServiceAccount", "Role", "RoleBinding"):
+        (item,) = [o for o in find(objects, rbac) if o.name.endswith("-migrate")]
+        assert {"pre-upgrade", "pre-rollback"} <= hook_events(item)
+        assert _weight(item) < _weight(migrate)
+    image = objects and migrate.document["spec"]["template"]["spec"]["containers"][0]["image"]
+    webserver = next(o for o in find(objects, "Deployment") if o.name.endswith("-webserver"))
+    assert image == webserver.document["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert migrate.document["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    assert rollback.document["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_an_upgrade_to_a_new_image_never_meets_an_immutable_job(rendered: Renderer) -> None:
+    old = rendered("values-prod.yaml", image={"tag": "1.0.0"})
+    new = rendered("values-prod.yaml", image={"tag": "1.1.0"})
+    cluster = Cluster()
+    install(cluster, old)
+    assert not upgrade(cluster, old, new).conflicts
+
+
+def _dagster_migrate_job(rendered: Renderer, tag: str) -> list[RenderedObject]:
+    return rendered(
+        "values-prod.yaml",
+        image={"tag": tag},
+        upgrade={"migrate": {"enabled": False}},
+        dagster={"migrate": {"enabled": True},
+                 "dagsterWebserver": {"image": {"tag": tag}},
+                 "dagsterDaemon": {"image": {"tag": tag}}},
+    )  # fmt: skip
+
+
+def test_the_dagster_charts_migrate_job_fails_the_next_upgrade(rendered: Renderer) -> None:
+    """The procedure the official chart documents, left enabled: a plain Job the release keeps."""
+    old, new = _dagster_migrate_job(rendered, "1.0.0"), _dagster_migrate_job(rendered, "1.1.0")
+    cluster = Cluster()
+    install(cluster, old)
+    conflicts = upgrade(cluster, old, new).conflicts
+    assert any("instance-migrate" in c and "immutable" in c for c in conflicts), conflicts
+
+
+def test_helm_validate_refuses_the_dagster_charts_migrate_job(helm_settings: Settings) -> None:
+    planted: dict[str, Any] = {"dagster": {"migrate": {"enabled": True}}}
+    errors = check_values(
+        deep_merge(load_values(CHART_DIR / "values.yaml"), planted), SchemaStore(helm_settings)
+    )
+    assert any(e.startswith("dagster.migrate.enabled") and "immutable" in e for e in errors)
+    assert not [
+        e
+        for e in check_values(load_values(CHART_DIR / "values.yaml"), SchemaStore(helm_settings))
+        if "migrate" in e
+    ]
