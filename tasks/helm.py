@@ -282,7 +282,12 @@ def verify(
     help={"values": "prod, demo, default or a values file (default: demo)",
           "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP,
           "keep": "leave what was played running for inspection (removed by the next smoke)",
-          "image": "runtime image to play (default: the one the project builds here)"},
+          "image": "runtime image to play (default: the one the project builds here)",
+          "lifecycle": "after the first run, also prove what dagster-k8s does with runs through the "
+                       "Kubernetes API: a run held past run monitoring's poll interval succeeds, a "
+                       "terminated run ends CANCELED, a failed run pod's log reaches the run's event "
+                       "log (lower dagster.dagsterDaemon.runMonitoring.pollIntervalSeconds and "
+                       "startTimeoutSeconds with --set to keep it short)"},
 )  # fmt: skip
 @reports_errors
 def smoke(
@@ -292,6 +297,7 @@ def smoke(
     chart: str | None = None,
     keep: bool = False,
     image: str | None = None,
+    lifecycle: bool = False,
     json: bool = False,
 ) -> int:
     """Play the rendered pods with podman and prove the platform works (exit 3 on failure).
@@ -302,8 +308,9 @@ def smoke(
     the code location loads over gRPC, Cube answers, and one run launched by the daemon's
     K8sRunLauncher (its Job played) succeeds and lands rows in Cube. Everything played is removed
     afterwards. This is the rendered pods on one machine, not a cluster: no scheduler, Services
-    are names only, and the Kubernetes API the run launcher calls is a stand-in (the report says
-    so).
+    are names only, and the Kubernetes API dagster-k8s calls is a stand-in (the report says so)
+    that checks each request against the rendered RBAC: a request it refuses fails the smoke,
+    naming the verb and the ServiceAccount.
     """
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
@@ -321,6 +328,7 @@ def smoke(
             _chart(chart),
             keep=keep,
             runtime_image=image,
+            lifecycle=lifecycle,
         )
     except SmokeFailed as failed:
         if json:

@@ -135,10 +135,15 @@ class Podman:
             )
         return found
 
-    def logs(self, container: str, lines: int | None = 30) -> str:
+    def logs(self, container: str, lines: int | None = 30, *, timestamps: bool = False) -> str:
         """The container's last `lines` log lines (all of them for None)."""
-        done = self.try_("logs", *(["--tail", str(lines)] if lines else []), container)
+        argv = [*(["--tail", str(lines)] if lines else []), *(["-t"] if timestamps else [])]
+        done = self.try_("logs", *argv, container)
         return (done.stdout + done.stderr).strip()
+
+    def stop_pod(self, pod: str, grace: int) -> None:
+        """Stop the pod as a kubelet deletes one: SIGTERM, then SIGKILL after `grace` seconds."""
+        self.try_("pod", "stop", "-t", str(grace), pod)
 
     def remove_all(self) -> None:
         """Every pod on the network (a killed earlier run's too), the secrets, the network."""

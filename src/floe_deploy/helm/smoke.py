@@ -43,6 +43,13 @@ from floe_deploy.helm.chart import (
     values_path,
 )
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.helm.smoke_jobs import JobMirror
+from floe_deploy.helm.smoke_lifecycle import (
+    failed_run_log,
+    monitored_run,
+    run_monitoring,
+    terminated_run,
+)
 from floe_deploy.helm.smoke_pods import PodPlayer, Refused, configmap_files, hook_jobs, job_failures
 from floe_deploy.helm.smoke_proof import (
     code_locations,
@@ -73,6 +80,8 @@ class SmokeReport(BaseModel):
     run_logs: str = ""
     """The last log lines of the run's pod when the run did not succeed."""
     rows_in_cube: int | None = None
+    forbidden: list[str] = []
+    """Each request of a played pod the rendered RBAC refused (the API server's message)."""
     seconds: dict[str, float]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -82,6 +91,7 @@ class SmokeReport(BaseModel):
             all(w.ready for w in self.workloads)
             and self.run_status == "SUCCESS"
             and bool(self.rows_in_cube)
+            and not self.forbidden
             and all(v.startswith("ok") for v in self.checks.values())
         )
 
@@ -101,6 +111,7 @@ class Smoke:
     def __init__(self, settings: Settings, console: Console) -> None:
         self.console = console
         self.pods = PodPlayer(settings.state_dir)
+        self.mirror = JobMirror(self.pods, [], console)
         self.seconds: dict[str, float] = {}
         self.started = time.monotonic()
 
@@ -131,9 +142,11 @@ def run_smoke(
     *,
     keep: bool = False,
     runtime_image: str | None = None,
+    lifecycle: bool = False,
 ) -> SmokeReport:
     """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
-    `keep`: then it stays for inspection until the next smoke)."""
+    `keep`: then it stays for inspection until the next smoke). With `lifecycle`, after the
+    first run also what dagster-k8s does with runs through the API (smoke_lifecycle)."""
     chart = prepare_chart(chart_dir, settings.dagster_chart)
     for notice in chart.notices:
         console.line(f"NOTE: {notice}")
@@ -159,13 +172,16 @@ def run_smoke(
     with _terminate_as_interrupt():
         try:
             _play(smoke, objects, images, credentials, report, bucket=bucket,
-                  databases={str(played["dagster"]["postgresql"]["postgresqlDatabase"])})  # fmt: skip
+                  databases={str(played["dagster"]["postgresql"]["postgresqlDatabase"])},
+                  lifecycle=lifecycle)  # fmt: skip
         except Refused:
             pass
         except BaseException:
             keep = False
             raise
         finally:
+            if smoke.mirror.jobs.is_dir():
+                report.forbidden = smoke.mirror.forbidden()
             if keep:
                 console.line(
                     f"kept for inspection: pods on podman network {smoke.pods.podman.network}"
@@ -177,18 +193,32 @@ def run_smoke(
     report.workloads = smoke.pods.workloads
     report.seconds = smoke.seconds
     if not report.ok:
-        failed = [w for w in report.workloads if not w.ready]
-        checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
-        if failed:
-            what = f"{failed[0].workload} did not become ready: {failed[0].detail}"
-            remediation = failed[0].remediation
-        elif checks:
-            what, remediation = checks[0], remediation_for(checks[0])
-        else:
-            what = f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)"
-            remediation = remediation_for(report.run_logs)
+        what, remediation = _failure(report)
         raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
     return report
+
+
+def _failure(report: SmokeReport) -> tuple[str, str]:
+    """What failed first, and its remediation: a request the rendered RBAC refused, a workload
+    not ready, a failed check, else the run."""
+    failed = [w for w in report.workloads if not w.ready]
+    checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
+    if report.forbidden:
+        return (
+            f"the Kubernetes API refused a request of a played pod: {report.forbidden[0]}",
+            "grant the verb on the resource to that ServiceAccount in the Role bound to it (the "
+            "dagster chart's rbacEnabled Role, or the Role your values render)",
+        )
+    if failed:
+        return f"{failed[0].workload} did not become ready: {failed[0].detail}", failed[
+            0
+        ].remediation
+    if checks:
+        return checks[0], remediation_for(checks[0])
+    return (
+        f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)",
+        remediation_for(report.run_logs),
+    )
 
 
 def _play(
@@ -200,6 +230,7 @@ def _play(
     *,
     bucket: str,
     databases: set[str],
+    lifecycle: bool,
 ) -> None:
     console, pods, podman = smoke.console, smoke.pods, smoke.pods.podman
     podman.remove_all()
@@ -220,8 +251,9 @@ def _play(
     with console.step("Postgres and S3 (the project's images)"):
         play_services(pods, images, credentials, bucket, databases)
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
-        play_api_standin(pods, images["dagster"])
+        play_api_standin(pods, images["dagster"], objects)
     configmaps = configmap_files(objects, pods.run_dir / "configmaps")
+    smoke.mirror.configmaps = configmaps
     pods.config_maps = {o.name: o.document for o in objects if o.kind == "ConfigMap"}
     services = [o for o in objects if o.kind == "Service"]
     for hook in hook_jobs(objects):
@@ -253,12 +285,28 @@ def _play(
         report.checks[f"code location {location} loaded over gRPC"] = location_status(url, location)
     cube_url = pods.url_of(played, "-cube")
     report.checks["Cube answers /readyz"] = "ok" if http_ok(f"{cube_url}/readyz") else "FAIL"
+    _first_run(smoke, objects, report, url=url, location=locations[0], cube_url=cube_url,
+               credentials=credentials)  # fmt: skip
+    if lifecycle and report.run_status == "SUCCESS":
+        _prove_lifecycle(smoke, objects, url, locations[0], report)
+        smoke.mark("run lifecycle proven")
+
+
+def _first_run(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    report: SmokeReport,
+    *,
+    url: str,
+    location: str,
+    cube_url: str,
+    credentials: dict[str, str],
+) -> None:
+    console, pods = smoke.console, smoke.pods
     with console.step("one run through the K8sRunLauncher"):
         try:
-            report.run_id, _ = dagster_api.submit_batch(url, location=locations[0])
-            report.run_status, report.run_logs = follow_run(
-                pods, console, url, report.run_id, configmaps
-            )
+            report.run_id, _ = dagster_api.submit_batch(url, location=location)
+            report.run_status, report.run_logs = follow_run(smoke.mirror, url, report.run_id)
         except dagster_api.DagsterApiError as error:
             report.checks["run launched"] = f"FAIL: {error}"
             return
@@ -275,3 +323,27 @@ def _play(
                 f"ok: {found} objects under s3://{bucket}/{prefix}"
                 if found else f"FAIL: nothing under s3://{bucket}/{prefix} after the run"
             )  # fmt: skip
+
+
+def _prove_lifecycle(
+    smoke: Smoke, objects: list[RenderedObject], url: str, location: str, report: SmokeReport
+) -> None:
+    monitoring = run_monitoring(objects)
+    try:
+        if not monitoring:
+            report.checks["run monitoring"] = "FAIL: dagsterDaemon.runMonitoring is not enabled"
+        else:
+            interval = float(monitoring.get("poll_interval_seconds") or 120)
+            with smoke.console.step("a run held past run monitoring's interval"):
+                report.checks["a run longer than the monitoring interval"] = monitored_run(
+                    smoke.mirror, url, location, interval
+                )
+        with smoke.console.step("a run terminated through the webserver"):
+            report.checks["a terminated run"] = terminated_run(smoke.mirror, url, location)
+        if monitoring and not smoke.mirror.forbidden():
+            with smoke.console.step("a run whose pod fails before its worker starts"):
+                report.checks["a failed run pod's log in the run's event log"] = failed_run_log(
+                    smoke.mirror, url, location, monitoring
+                )
+    except dagster_api.DagsterApiError as error:
+        report.checks["run lifecycle"] = f"FAIL: {error}"
