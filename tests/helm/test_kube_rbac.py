@@ -66,7 +66,9 @@ def test_a_planted_missing_verb_is_forbidden_naming_verb_and_service_account(
     rendered: Renderer,
 ) -> None:
     objects = copy.deepcopy(rbac_of(rendered))
-    (role,) = [o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "floe-dagster-role"]
+    (role,) = [
+        o for o in objects if o["kind"] == "Role" and o["metadata"]["name"] == "floe-dagster-role"
+    ]
     jobs = next(r for r in role["rules"] if r["resources"] == ["jobs"])
     jobs["verbs"].remove("delete")
     rbac = Rbac(objects, "floe")

@@ -201,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         namespace, resource, name, subresource = [*rest, "", ""][:4]
         verb = {
-            "GET": ("watch" if query.get("watch") in {"1", "true"} else "list") if not name else "get",
+            "GET": ("watch" if query.get("watch", "").lower() in {"1", "true"} else "list") if not name else "get",
             "POST": "create", "PUT": "update", "PATCH": "patch",
             "DELETE": "delete" if name else "deletecollection",
         }[method]  # fmt: skip
@@ -281,7 +281,7 @@ class Handler(BaseHTTPRequestHandler):
         lines = (
             (directory / "log").read_text().splitlines() if (directory / "log").is_file() else []
         )
-        if query.get("timestamps") not in {"1", "true"}:
+        if query.get("timestamps", "").lower() not in {"1", "true"}:
             lines = [line.partition(" ")[2] for line in lines]
         if query.get("tailLines"):
             lines = lines[-int(query["tailLines"]) :] if int(query["tailLines"]) else []

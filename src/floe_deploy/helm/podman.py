@@ -141,9 +141,11 @@ class Podman:
         done = self.try_("logs", *argv, container)
         return (done.stdout + done.stderr).strip()
 
-    def stop_pod(self, pod: str, grace: int) -> None:
-        """Stop the pod as a kubelet deletes one: SIGTERM, then SIGKILL after `grace` seconds."""
-        self.try_("pod", "stop", "-t", str(grace), pod)
+    def stop_pod(self, pod: str, containers: list[str], grace: int) -> None:
+        """Stop the pod as a kubelet deletes one: its containers first (SIGTERM, then SIGKILL
+        after `grace` seconds) while its network stays up for them to report, then the pod."""
+        self.try_("stop", "-t", str(grace), *containers)
+        self.try_("pod", "stop", "-t", "0", pod)
 
     def remove_all(self) -> None:
         """Every pod on the network (a killed earlier run's too), the secrets, the network."""

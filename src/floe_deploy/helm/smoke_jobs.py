@@ -152,7 +152,9 @@ class JobMirror:
                 for name in played.containers
             ))  # fmt: skip
             if played.pod:
-                self.pods.podman.stop_pod(played.pod, min(grace, 50))
+                self.pods.podman.stop_pod(
+                    played.pod, list(played.containers.values()), min(grace, 50)
+                )
             self._log(directory, played)
             (directory / "pod.json").unlink()
             played.finished = True
