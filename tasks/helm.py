@@ -285,7 +285,12 @@ def verify(
           "image": "runtime image to play (default: the one the project builds here)",
           "upgrade_from": "play this release's runtime image first, then upgrade to the render "
                           "(docs/06's runbook, measured); `previous`: the image with an older "
-                          "Dagster, so the schema migrates"},
+                          "Dagster, so the schema migrates",
+          "lifecycle": "after the first run, also prove what dagster-k8s does with runs through the "
+                       "Kubernetes API: a run held past run monitoring's poll interval succeeds, a "
+                       "terminated run ends CANCELED, a failed run pod's log reaches the run's event "
+                       "log (lower dagster.dagsterDaemon.runMonitoring.pollIntervalSeconds and "
+                       "startTimeoutSeconds with --set to keep it short)"},
 )  # fmt: skip
 @reports_errors
 def smoke(
@@ -296,6 +301,7 @@ def smoke(
     keep: bool = False,
     image: str | None = None,
     upgrade_from: str | None = None,
+    lifecycle: bool = False,
     json: bool = False,
 ) -> int:
     """Play the rendered pods with podman and prove the platform works (exit 3 on failure).
@@ -306,8 +312,9 @@ def smoke(
     the code location loads over gRPC, Cube answers, and one run launched by the daemon's
     K8sRunLauncher (its Job played) succeeds and lands rows in Cube. Everything played is removed
     afterwards. This is the rendered pods on one machine, not a cluster: no scheduler, Services
-    are names only, and the Kubernetes API the run launcher calls is a stand-in (the report says
-    so).
+    are names only, and the Kubernetes API dagster-k8s calls is a stand-in (the report says so)
+    that checks each request against the rendered RBAC: a request it refuses fails the smoke,
+    naming the verb and the ServiceAccount.
 
     With --upgrade-from, that release is played and proven first, a run is kept in flight, and
     the render is applied as `helm upgrade` does (pre-upgrade hooks: preflight, then the schema
@@ -332,6 +339,7 @@ def smoke(
             keep=keep,
             runtime_image=image,
             upgrade_from=upgrade_from,
+            lifecycle=lifecycle,
         )
     except SmokeFailed as failed:
         if json:

@@ -135,10 +135,17 @@ class Podman:
             )
         return found
 
-    def logs(self, container: str, lines: int | None = 30) -> str:
+    def logs(self, container: str, lines: int | None = 30, *, timestamps: bool = False) -> str:
         """The container's last `lines` log lines (all of them for None)."""
-        done = self.try_("logs", *(["--tail", str(lines)] if lines else []), container)
+        argv = [*(["--tail", str(lines)] if lines else []), *(["-t"] if timestamps else [])]
+        done = self.try_("logs", *argv, container)
         return (done.stdout + done.stderr).strip()
+
+    def stop_pod(self, pod: str, containers: list[str], grace: int) -> None:
+        """Stop the pod as a kubelet deletes one: its containers first (SIGTERM, then SIGKILL
+        after `grace` seconds) while its network stays up for them to report, then the pod."""
+        self.try_("stop", "-t", str(grace), *containers)
+        self.try_("pod", "stop", "-t", "0", pod)
 
     def remove_all(self) -> None:
         """Every pod on the network (a killed earlier run's too), the secrets, the network."""

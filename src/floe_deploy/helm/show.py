@@ -116,6 +116,8 @@ def show_smoke(console: Console, report: SmokeReport) -> None:
             console.line(f"--- last log lines of {workload.pod} ---\n{workload.logs}")
             console.line(f"Remediation: {workload.remediation}")
     console.table("checks", ["check", "result"], list(report.checks.items()))
+    for refused in report.forbidden:
+        console.line(f"FORBIDDEN (the rendered RBAC): {refused}")
     if report.run_logs:
         console.line(f"--- last log lines of run {report.run_id} ---\n{report.run_logs}")
     console.line(

@@ -45,6 +45,13 @@ from floe_deploy.helm.chart import (
 )
 from floe_deploy.helm.object_lifecycle import hook_events
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.helm.smoke_jobs import JobMirror
+from floe_deploy.helm.smoke_lifecycle import (
+    failed_run_log,
+    monitored_run,
+    run_monitoring,
+    terminated_run,
+)
 from floe_deploy.helm.smoke_pods import PodPlayer, Refused, configmap_files, hook_jobs, job_failures
 from floe_deploy.helm.smoke_proof import (
     code_locations,
@@ -64,7 +71,8 @@ from floe_deploy.helm.smoke_upgrade import (
     UpgradeFacts,
     iceberg_state,
     previous_runtime_image,
-    wait_for_run_job,
+    run_job_image,
+    wait_for_run_pod,
 )
 from floe_deploy.helm.smoke_values import POSTGRES, smoke_values
 from floe_deploy.images.services import stack_images
@@ -85,6 +93,8 @@ class SmokeReport(BaseModel):
     run_logs: str = ""
     """The last log lines of the run's pod when the run did not succeed."""
     rows_in_cube: int | None = None
+    forbidden: list[str] = []
+    """Each request of a played pod the rendered RBAC refused (the API server's message)."""
     upgrade: UpgradeFacts | None = None
     """With --upgrade-from: what the upgrade to this render changed and kept."""
     hook_logs: dict[str, str] = {}
@@ -99,6 +109,7 @@ class SmokeReport(BaseModel):
             and self.run_status == "SUCCESS"
             and bool(self.rows_in_cube)
             and all(v.startswith("ok") for v in self.checks.values())
+            and not self.forbidden
             and (self.upgrade is None or not self.upgrade.problems())
         )
 
@@ -120,6 +131,7 @@ class Smoke:
         self.pods = PodPlayer(settings.state_dir)
         self.seconds: dict[str, float] = {}
         self.started = time.monotonic()
+        self.mirror = JobMirror(self.pods, [], console)
 
     def mark(self, name: str) -> None:
         self.seconds[name] = round(time.monotonic() - self.started, 1)
@@ -149,11 +161,13 @@ def run_smoke(
     keep: bool = False,
     runtime_image: str | None = None,
     upgrade_from: str | None = None,
+    lifecycle: bool = False,
 ) -> SmokeReport:
     """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
     `keep`: then it stays for inspection until the next smoke). With `upgrade_from` (a runtime
     image, or "previous": the image with an older Dagster, see smoke_upgrade) that release is
-    played and proven first, then upgraded to this render."""
+    played and proven first, then upgraded to this render. With `lifecycle`, after the first run
+    also what dagster-k8s does with runs through the API (smoke_lifecycle)."""
     chart = prepare_chart(chart_dir, settings.dagster_chart)
     for notice in chart.notices:
         console.line(f"NOTE: {notice}")
@@ -187,7 +201,8 @@ def run_smoke(
             database = str(played["dagster"]["postgresql"]["postgresqlDatabase"])
             release_images = images | ({"dagster": previous} if previous else {})
             first_played = _play(smoke, first, release_images, credentials, report,
-                                 bucket=bucket, databases={database})  # fmt: skip
+                                 bucket=bucket, databases={database},
+                                 lifecycle=lifecycle)  # fmt: skip
             if previous and first_played and report.ok:
                 report.upgrade = UpgradeFacts(from_image=previous, to_image=images["dagster"])
                 upgrade_leg(smoke, first, objects, first_played, credentials=credentials,
@@ -198,6 +213,8 @@ def run_smoke(
             keep = False
             raise
         finally:
+            if smoke.mirror.jobs.is_dir():
+                report.forbidden = smoke.mirror.forbidden()
             if keep:
                 console.line(
                     f"kept for inspection: pods on podman network {smoke.pods.podman.network}"
@@ -216,20 +233,39 @@ def _raise_unless_ok(report: SmokeReport) -> None:
     """SmokeFailed naming the first thing that failed, with its remediation."""
     if report.ok:
         return
+    what, remediation = _failure(report)
+    raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
+
+
+def _failure(report: SmokeReport) -> tuple[str, str]:
+    """What failed first, and its remediation: a request the rendered RBAC refused, a workload
+    not ready, a failed check, the run, else the upgrade."""
     failed = [w for w in report.workloads if not w.ready]
     checks = [f"{k}: {v}" for k, v in report.checks.items() if not v.startswith("ok")]
+    if report.forbidden:
+        return (
+            f"the Kubernetes API refused a request of a played pod: {report.forbidden[0]}",
+            "grant the verb on the resource to that ServiceAccount in the Role bound to it (the "
+            "dagster chart's rbacEnabled Role, or the Role your values render)",
+        )
     if failed:
-        what = f"{failed[0].workload} did not become ready: {failed[0].detail}"
-        remediation = failed[0].remediation
-    elif checks:
-        what, remediation = checks[0], remediation_for(checks[0])
-    elif report.upgrade is not None and report.upgrade.problems():
-        what = f"the upgrade from {report.upgrade.from_image}: {report.upgrade.problems()[0]}"
-        remediation = "docs/06-deployment-view.md, 'Upgrade and rollback'"
-    else:
-        what = f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)"
-        remediation = remediation_for(report.run_logs)
-    raise SmokeFailed(f"helm.smoke failed: {what}", remediation, report)
+        return (
+            f"{failed[0].workload} did not become ready: {failed[0].detail}",
+            failed[0].remediation,
+        )
+    if checks:
+        return checks[0], remediation_for(checks[0])
+    if report.run_status != "SUCCESS" or not report.rows_in_cube:
+        return (
+            f"run {report.run_id} ended {report.run_status} (its pod's log is in the report)",
+            remediation_for(report.run_logs),
+        )
+    problems = report.upgrade.problems() if report.upgrade is not None else []
+    return (
+        f"the upgrade from {report.upgrade.from_image if report.upgrade else '-'}: "
+        f"{problems[0] if problems else 'failed'}",
+        "docs/06-deployment-view.md, 'Upgrade and rollback'",
+    )
 
 
 def _release_n_image(
@@ -249,6 +285,7 @@ def _play(
     *,
     bucket: str,
     databases: set[str],
+    lifecycle: bool,
 ) -> list[tuple[RenderedObject, str]] | None:
     """Install one render and prove it; the pods played, None when it did not get that far."""
     start_platform(smoke, objects, images, credentials, bucket=bucket, databases=databases)
@@ -259,7 +296,7 @@ def _play(
     if played is None:
         return None
     smoke.mark("all pods ready")
-    prove(smoke, objects, played, configmaps, credentials=credentials, report=report)
+    prove(smoke, objects, played, credentials=credentials, report=report, lifecycle=lifecycle)
     return played
 
 
@@ -292,13 +329,14 @@ def start_platform(
     with console.step("Postgres and S3 (the project's images)"):
         play_services(pods, images, credentials, bucket, databases)
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
-        play_api_standin(pods, images["dagster"])
+        play_api_standin(pods, images["dagster"], objects)
 
 
 def load_configmaps(smoke: Smoke, objects: list[RenderedObject]) -> list[Path]:
     """The render's ConfigMaps as the files `kube play` reads (replacing an earlier render's)."""
     smoke.pods.config_maps = {o.name: o.document for o in objects if o.kind == "ConfigMap"}
-    return configmap_files(objects, smoke.pods.run_dir / "configmaps")
+    smoke.mirror.configmaps = configmap_files(objects, smoke.pods.run_dir / "configmaps")
+    return smoke.mirror.configmaps
 
 
 def run_hooks(
@@ -346,14 +384,14 @@ def prove(
     smoke: Smoke,
     objects: list[RenderedObject],
     played: list[tuple[RenderedObject, str]],
-    configmaps: list[Path],
     *,
     credentials: dict[str, str],
     report: SmokeReport,
+    lifecycle: bool = False,
 ) -> None:
     """The platform works: webserver, code locations over gRPC, Cube, one run to rows in Cube,
-    step logs in S3."""
-    console, pods = smoke.console, smoke.pods
+    step logs in S3 (and with `lifecycle`, what dagster-k8s does with runs)."""
+    pods = smoke.pods
     url = pods.url_of(played, "-webserver")
     report.checks["webserver answers /server_info"] = (
         "ok" if http_ok(f"{url}/server_info") else "FAIL"
@@ -363,12 +401,28 @@ def prove(
         report.checks[f"code location {location} loaded over gRPC"] = location_status(url, location)
     cube_url = pods.url_of(played, "-cube")
     report.checks["Cube answers /readyz"] = "ok" if http_ok(f"{cube_url}/readyz") else "FAIL"
+    _first_run(smoke, objects, report, url=url, location=locations[0], cube_url=cube_url,
+               credentials=credentials)  # fmt: skip
+    if lifecycle and report.run_status == "SUCCESS":
+        _prove_lifecycle(smoke, objects, url, locations[0], report)
+        smoke.mark("run lifecycle proven")
+
+
+def _first_run(
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    report: SmokeReport,
+    *,
+    url: str,
+    location: str,
+    cube_url: str,
+    credentials: dict[str, str],
+) -> None:
+    console, pods = smoke.console, smoke.pods
     with console.step("one run through the K8sRunLauncher"):
         try:
-            report.run_id, _ = dagster_api.submit_batch(url, location=locations[0])
-            report.run_status, report.run_logs = follow_run(
-                pods, console, url, report.run_id, configmaps
-            )
+            report.run_id, _ = dagster_api.submit_batch(url, location=location)
+            report.run_status, report.run_logs = follow_run(smoke.mirror, url, report.run_id)
         except dagster_api.DagsterApiError as error:
             report.checks["run launched"] = f"FAIL: {error}"
             return
@@ -385,6 +439,30 @@ def prove(
                 f"ok: {found} objects under s3://{bucket}/{prefix}"
                 if found else f"FAIL: nothing under s3://{bucket}/{prefix} after the run"
             )  # fmt: skip
+
+
+def _prove_lifecycle(
+    smoke: Smoke, objects: list[RenderedObject], url: str, location: str, report: SmokeReport
+) -> None:
+    monitoring = run_monitoring(objects)
+    try:
+        if not monitoring:
+            report.checks["run monitoring"] = "FAIL: dagsterDaemon.runMonitoring is not enabled"
+        else:
+            interval = float(monitoring.get("poll_interval_seconds") or 120)
+            with smoke.console.step("a run held past run monitoring's interval"):
+                report.checks["a run longer than the monitoring interval"] = monitored_run(
+                    smoke.mirror, url, location, interval
+                )
+        with smoke.console.step("a run terminated through the webserver"):
+            report.checks["a terminated run"] = terminated_run(smoke.mirror, url, location)
+        if monitoring and not smoke.mirror.forbidden():
+            with smoke.console.step("a run whose pod fails before its worker starts"):
+                report.checks["a failed run pod's log in the run's event log"] = failed_run_log(
+                    smoke.mirror, url, location, monitoring
+                )
+    except dagster_api.DagsterApiError as error:
+        report.checks["run lifecycle"] = f"FAIL: {error}"
 
 
 class _Upgrade:
@@ -420,23 +498,17 @@ class _Upgrade:
         )
         facts.rows_added_since = added_after - self.added_before
 
-    def start_inflight(self, objects: list[RenderedObject], url: str) -> dict[str, str] | None:
-        """A run that holds HOLD_SECONDS, its Job's pod playing; {Job: container}."""
-        pods = self.smoke.pods
+    def start_inflight(self, objects: list[RenderedObject], url: str) -> bool:
+        """A run that holds HOLD_SECONDS, its Job's pod playing."""
         with self.smoke.console.step(f"a run kept in flight ({HOLD_SECONDS} s) across the upgrade"):
             run_id, _ = dagster_api.submit_batch(
                 url, location=code_locations(objects)[0], hold_seconds=HOLD_SECONDS
             )
             self.facts.inflight_run_id = run_id
-            job = wait_for_run_job(pods, run_id)
-            if job is None:
+            if not wait_for_run_pod(self.smoke.mirror, run_id):
                 self.report.checks["in-flight run launched"] = "FAIL: no Job was created for it"
-                return None
-            item = RenderedObject(template="dagster-k8s (K8sRunLauncher)",
-                                  document=json.loads(job.read_text()))  # fmt: skip
-            (pod,) = pods.play_workload(item, [], load_configmaps(self.smoke, objects))
-        container = item.document["spec"]["template"]["spec"]["containers"][0]["name"]
-        return {job.stem: f"{pod}-{container}"}
+                return False
+        return True
 
     def apply(
         self,
@@ -448,7 +520,7 @@ class _Upgrade:
         window measured throughout."""
         smoke, facts = self.smoke, self.facts
         state = PlayedState(smoke.pods, on_stopped=lambda name: facts.revision_when_quiesced.update(
-            {name: self.dagster_db.revision()}))  # fmt: skip
+            {name: self.dagster_db.revision()}), mirror=smoke.mirror)  # fmt: skip
         state.record(old_played)
         state.replay = (old, load_configmaps(smoke, old))
         current = [old_played]
@@ -477,25 +549,17 @@ class _Upgrade:
         return played
 
     def runs_after(
-        self, new: list[RenderedObject], played: list[tuple[RenderedObject, str]],
-        inflight: dict[str, str],
-    ) -> None:  # fmt: skip
+        self, new: list[RenderedObject], played: list[tuple[RenderedObject, str]]
+    ) -> None:
         smoke, facts = self.smoke, self.facts
         url = smoke.pods.url_of(played, "-webserver")
-        configmaps = load_configmaps(smoke, new)
         assert facts.inflight_run_id is not None
         with smoke.console.step("the run in flight ends"):
-            facts.inflight_status, _ = follow_run(smoke.pods, smoke.console, url,
-                                                  facts.inflight_run_id, configmaps,
-                                                  played=inflight)  # fmt: skip
+            facts.inflight_status, _ = follow_run(smoke.mirror, url, facts.inflight_run_id)
         with smoke.console.step("a run after the upgrade"):
             run_id, _ = dagster_api.submit_batch(url, location=code_locations(new)[0])
-            facts.new_run_status, _ = follow_run(smoke.pods, smoke.console, url, run_id,
-                                                 configmaps)  # fmt: skip
-            job = wait_for_run_job(smoke.pods, run_id, timeout=1)
-        if job is not None:
-            spec = json.loads(job.read_text())["spec"]["template"]["spec"]
-            facts.new_run_image = str(spec["containers"][0]["image"])
+            facts.new_run_status, _ = follow_run(smoke.mirror, url, run_id)
+            facts.new_run_image = run_job_image(smoke.mirror, run_id)
 
     def rollback(self, old: list[RenderedObject]) -> None:
         """Release N's pre-rollback hook against the migrated database: it must refuse."""
@@ -523,14 +587,13 @@ def upgrade_leg(
     the rollback leg. Facts go to report.upgrade; what must hold is UpgradeFacts.problems."""
     leg = _Upgrade(smoke, credentials, report, database)
     leg.before()
-    inflight = leg.start_inflight(old, smoke.pods.url_of(old_played, "-webserver"))
-    if inflight is None:
+    if not leg.start_inflight(old, smoke.pods.url_of(old_played, "-webserver")):
         return
     played = leg.apply(old, new, old_played)
     if played is None:
         return
     smoke.mark("upgraded")
-    leg.runs_after(new, played, inflight)
+    leg.runs_after(new, played)
     leg.after()
     leg.rollback(old)
     smoke.mark("upgrade proven")

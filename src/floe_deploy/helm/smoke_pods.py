@@ -21,6 +21,8 @@ from floe_deploy.waiting import poll
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 API_PORT = 6443
+NAMESPACE = "floe"
+"""The namespace the smoke plays the release in (the rendered objects name none)."""
 
 
 class Refused(Exception):
@@ -59,14 +61,22 @@ class PodPlayer:
             self.substitutions.append(substitution)
 
     def kubelet_additions(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """What a kubelet adds to a pod that automounts its service-account token."""
+        """What a kubelet adds to a pod that automounts its service-account token: the token of
+        the pod's own ServiceAccount (refused, as admission does, when none is rendered)."""
         if spec.get("automountServiceAccountToken") is False:
             return spec
+        account = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        directory = self.run_dir / "serviceaccount" / account
+        if not directory.is_dir():
+            raise FloeError(
+                f"error looking up service account {NAMESPACE}/{account}: serviceaccount "
+                f'"{account}" not found',
+                "render the ServiceAccount the pod names (serviceAccount.create) or name one that is",
+            )
         spec = deepcopy(spec)
         spec.setdefault("volumes", []).append(
-            {"name": "kube-api-access", "hostPath": {"path": str(self.run_dir / "serviceaccount"),
-                                                     "type": "Directory"}}
-        )  # fmt: skip
+            {"name": "kube-api-access", "hostPath": {"path": str(directory), "type": "Directory"}}
+        )
         for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
             container.setdefault("volumeMounts", []).append(
                 {"name": "kube-api-access", "mountPath": SERVICE_ACCOUNT_DIR, "readOnly": True}
@@ -113,11 +123,20 @@ class PodPlayer:
         if item.kind == "Job":
             template = document["spec"]["template"]
             document = pod_document(item.name, _labels(item.document), template["spec"])
-        if document["kind"] == "Pod":
-            document["spec"] = self.subpath_files(self.kubelet_additions(document["spec"]))
-        else:
+        try:
+            if document["kind"] == "Pod":
+                document["spec"] = self.subpath_files(self.kubelet_additions(document["spec"]))
+            else:
+                template = document["spec"]["template"]
+                template["spec"] = self.subpath_files(self.kubelet_additions(template["spec"]))
+        except FloeError as refused:
+            self.workloads.append(
+                WorkloadState(workload=item.label, pod="-", ready=False, detail=refused.message,
+                              remediation=refused.remediation)
+            )  # fmt: skip
+            raise Refused from None
+        if document["kind"] != "Pod":
             template = document["spec"]["template"]
-            template["spec"] = self.subpath_files(self.kubelet_additions(template["spec"]))
             if template["spec"].get("initContainers"):
                 # podman 4.3 restarts an init container that succeeded when the pod's policy is
                 # Always, then fails removing it; a kubelet never reruns a finished one.

@@ -5,8 +5,6 @@ played) succeeding, its rows answered by Cube, its step logs in S3.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +12,9 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixe
 
 from floe_demo.cube import CubeClient, CubeError
 from floe_deploy import dagster_api
-from floe_deploy.console import Console
 from floe_deploy.helm.chart import RenderedObject
 from floe_deploy.helm.run_pods import instance_config
-from floe_deploy.helm.smoke_pods import PodPlayer
+from floe_deploy.helm.smoke_jobs import JobMirror
 from floe_deploy.waiting import poll
 from floe_deploy.yaml_read import parse_document
 
@@ -49,46 +46,25 @@ def location_status(url: str, location: str) -> str:
 
 
 def follow_run(
-    pods: PodPlayer,
-    console: Console,
-    url: str,
-    run_id: str,
-    configmaps: list[Path],
-    *,
-    played: dict[str, str] | None = None,
+    mirror: JobMirror, url: str, run_id: str, timeout: float = RUN_TIMEOUT_S
 ) -> tuple[str, str]:
-    """Play each Job the K8sRunLauncher creates for the run (but those in `played`: Job name to
-    its container, already playing); the run's final status, and its pods' last log lines when it
-    did not succeed."""
-    jobs = pods.run_dir / "jobs"
-    played = dict(played or {})
+    """Keep the run's Jobs played and current until the run ends; its final status, and its
+    pods' last log lines when it did not succeed."""
 
     def step() -> str | None:
-        for path in sorted(jobs.glob("*.json")):
-            if path.name.endswith(".status.json") or path.stem in played:
-                continue
-            job = json.loads(path.read_text())
-            labels = (job["spec"]["template"].get("metadata") or {}).get("labels") or {}
-            if labels.get("dagster/run-id") != run_id:
-                continue
-            item = RenderedObject(template="dagster-k8s (K8sRunLauncher)", document=job)
-            (pod,) = pods.play_workload(item, [], configmaps)
-            container = job["spec"]["template"]["spec"]["containers"][0]["name"]
-            played[path.stem] = f"{pod}-{container}"
-            console.line(
-                f"run {run_id[:8]}: Job {path.stem} created by the daemon, played as {pod}"
-            )
+        mirror.sync()
         status = dagster_api.run_status(url, run_id)
         return status if status in dagster_api.FINISHED else None
 
-    status = poll(step, timeout=RUN_TIMEOUT_S, interval=1.0) or "TIMEOUT"
-    for stem in played:
-        (jobs / f"{stem}.status.json").write_text(
-            json.dumps({"succeeded": 1} if status == "SUCCESS" else {"failed": 1})
-        )
+    status = poll(step, timeout=timeout, interval=1.0) or "TIMEOUT"
+    mirror.sync()
     if status == "SUCCESS":
         return status, ""
-    return status, "\n".join(pods.podman.logs(container, lines=40) for container in played.values())
+    return status, "\n".join(
+        mirror.pods.podman.logs(container, lines=40)
+        for played in mirror.of_run(run_id)
+        for container in played.containers.values()
+    )
 
 
 def s3_compute_logs(objects: list[RenderedObject]) -> tuple[str, str] | None:

@@ -5,33 +5,24 @@ K8sRunLauncher calls, with the service-account files a kubelet would mount.
 
 from __future__ import annotations
 
+import json
 import secrets
+import shutil
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import boto3
-from pydantic import BaseModel
 
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.helm.smoke_pods import API_PORT, PodPlayer, pod_document
+from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.kube_rbac import RBAC_KINDS, service_account_user
+from floe_deploy.helm.smoke_pods import API_PORT, NAMESPACE, PodPlayer, pod_document
 from floe_deploy.helm.smoke_readiness import http_ok
 from floe_deploy.helm.smoke_values import POSTGRES, S3_ACCESS_KEY
 from floe_deploy.tls import server_tls
 from floe_deploy.waiting import poll
-
-
-class _Tls(BaseModel):
-    ca: str
-    cert: str
-    key: str
-    token: str
-
-
-def _api_tls(host: str) -> _Tls:
-    """A throwaway CA and a server certificate for the API stand-in, plus a token."""
-    tls = server_tls("floe-smoke-ca", [host])
-    return _Tls(ca=tls.ca, cert=tls.cert, key=tls.key, token=secrets.token_urlsafe(32))
 
 
 def play_services(
@@ -82,33 +73,56 @@ def s3_client(pods: PodPlayer, credentials: dict[str, str]) -> Any:
     )  # fmt: skip
 
 
-def play_api_standin(pods: PodPlayer, runtime_image: str) -> _Tls:
-    """The Kubernetes API stand-in as the pod `kubernetes`, and the service-account files
-    (token, CA) that the pods' kubelet additions mount."""
-    tls = _api_tls("kubernetes")
-    account = pods.run_dir / "serviceaccount"
-    account.mkdir(parents=True, exist_ok=True)
-    (account / "token").write_text(tls.token)
-    (account / "ca.crt").write_text(tls.ca)
-    (account / "namespace").write_text("floe")
-    server = pods.run_dir / "kube-api"
-    server.mkdir(parents=True, exist_ok=True)
+def api_standin_files(
+    run_dir: Path, objects: list[RenderedObject], host: str = "kubernetes"
+) -> dict[str, str]:
+    """The API stand-in's directory (TLS pair, the rendered RBAC, a token per rendered
+    ServiceAccount and `default`, its Python package) and each ServiceAccount's files as a
+    kubelet mounts them (token, CA, namespace); the tokens, by ServiceAccount."""
+    for stale in ("serviceaccount", "kube-api", "jobs"):
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
+    tls = server_tls("floe-smoke-ca", [host])
+    names = sorted({"default", *(o.name for o in objects if o.kind == "ServiceAccount")})
+    tokens = {name: secrets.token_urlsafe(32) for name in names}
+    for name, token in tokens.items():
+        account = run_dir / "serviceaccount" / name
+        account.mkdir(parents=True, exist_ok=True)
+        (account / "token").write_text(token)
+        (account / "ca.crt").write_text(tls.ca)
+        (account / "namespace").write_text(NAMESPACE)
+    server = run_dir / "kube-api"
+    package = server / "py" / "floe_deploy" / "helm"
+    package.mkdir(parents=True, exist_ok=True)
+    for module in ("kube_api_standin.py", "kube_rbac.py"):
+        (package / module).write_text(
+            resources.files("floe_deploy.helm").joinpath(module).read_text()
+        )
+    for init in (package / "__init__.py", package.parent / "__init__.py"):
+        init.write_text("")
     (server / "tls.crt").write_text(tls.cert)
     (server / "tls.key").write_text(tls.key)
-    (server / "token").write_text(tls.token)
-    script = resources.files("floe_deploy.helm").joinpath("kube_api_standin.py").read_text()
-    (server / "server.py").write_text(script)
-    jobs = pods.run_dir / "jobs"
-    jobs.mkdir(parents=True, exist_ok=True)
-    for path in (server, jobs, *server.iterdir()):
+    (server / "config.json").write_text(json.dumps({
+        "namespace": NAMESPACE,
+        "tokens": {token: service_account_user(NAMESPACE, name) for name, token in tokens.items()},
+        "rbac": [o.document for o in objects if o.kind in RBAC_KINDS],
+    }))  # fmt: skip
+    (run_dir / "jobs").mkdir(parents=True, exist_ok=True)
+    for path in (server, run_dir / "jobs", *server.rglob("*")):
         path.chmod(0o777 if path.is_dir() else 0o644)
+    return tokens
+
+
+def play_api_standin(pods: PodPlayer, runtime_image: str, objects: list[RenderedObject]) -> None:
+    """The Kubernetes API stand-in as the pod `kubernetes` (in the runtime image, so no other
+    image is needed), answering with the rendered ServiceAccounts' tokens and RBAC."""
+    api_standin_files(pods.run_dir, objects)
+    server, jobs = pods.run_dir / "kube-api", pods.run_dir / "jobs"
     document = pod_document("kubernetes", {"floe-smoke": "kube-api"}, {
         "containers": [{
             "name": "api", "image": runtime_image, "imagePullPolicy": "IfNotPresent",
-            "command": ["python3", "/standin/server.py"],
-            "env": [{"name": "TLS_CERT", "value": "/standin/tls.crt"},
-                    {"name": "TLS_KEY", "value": "/standin/tls.key"},
-                    {"name": "TOKEN_FILE", "value": "/standin/token"},
+            "command": ["python3", "-m", "floe_deploy.helm.kube_api_standin"],
+            "env": [{"name": "PYTHONPATH", "value": "/standin/py"},
+                    {"name": "STANDIN_DIR", "value": "/standin"},
                     {"name": "JOBS_DIR", "value": "/jobs"},
                     {"name": "PORT", "value": str(API_PORT)}],
             "volumeMounts": [{"name": "standin", "mountPath": "/standin"},
@@ -120,10 +134,13 @@ def play_api_standin(pods: PodPlayer, runtime_image: str) -> _Tls:
     (pod,) = pods.podman.play([document], None)
     pods.podman.alias(pod, "kubernetes")
     pods.substitutions.append(
-        f"Kubernetes API: a stand-in at https://kubernetes:{API_PORT} (TLS, service-account "
-        "token) that records the Jobs the K8sRunLauncher creates; the smoke plays each Job's pod"
+        f"Kubernetes API: a stand-in at https://kubernetes:{API_PORT} (TLS) serving what "
+        "dagster-k8s calls: Jobs (create, get, status, list, delete), pods (list by label and "
+        "field selectors, get, log, delete), events; each pod mounts its own ServiceAccount's "
+        "token and every request is checked against the rendered Roles and RoleBindings (403 "
+        "otherwise). The smoke plays each Job's pod, keeps the Job's and the pod's status and "
+        "log current, and stops the pod (SIGTERM) when it is deleted"
     )
-    return tls
 
 
 def _wait(what: str, ready: Callable[[], bool], timeout: float = 60.0) -> None:

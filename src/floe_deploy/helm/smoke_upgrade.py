@@ -35,7 +35,9 @@ from floe_deploy import dagster_api
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import RenderedObject
-from floe_deploy.helm.smoke_pods import PodPlayer
+from floe_deploy.helm.kube_api_standin import DEPLOYMENTS
+from floe_deploy.helm.smoke_jobs import JobMirror
+from floe_deploy.helm.smoke_pods import NAMESPACE, PodPlayer
 from floe_deploy.helm.smoke_values import POSTGRES
 from floe_deploy.images.wheels import download_wheels
 from floe_deploy.platform.engine import docker_client
@@ -146,10 +148,12 @@ def previous_runtime_image(settings: Settings, console: Console, current: str) -
 class PlayedState:
     """The Deployments and pods the API stand-in shows floe-migrate (files under jobs/), and the
     controller that acts on its scale requests: 0 stops the Deployment's pods, more plays them
-    again (a refused migration's restore)."""
+    again (a refused migration's restore). Its thread also keeps the run Jobs current."""
 
-    def __init__(self, pods: PodPlayer, on_stopped: Any) -> None:
+    def __init__(self, pods: PodPlayer, on_stopped: Any, mirror: JobMirror | None = None) -> None:
         self.pods = pods
+        self.mirror = mirror
+        """The run Jobs' mirror, kept current from this thread while the main one upgrades."""
         self.root = pods.run_dir / "jobs"
         self.on_stopped = on_stopped
         self.deployments: dict[str, tuple[RenderedObject, list[str]]] = {}
@@ -159,27 +163,34 @@ class PlayedState:
         self.errors: list[str] = []
 
     def record(self, played: list[tuple[RenderedObject, str]]) -> None:
-        for directory in ("deployments", "pods"):
-            (self.root / directory).mkdir(parents=True, exist_ok=True)
-            (self.root / directory).chmod(0o777)
+        (self.root / DEPLOYMENTS).mkdir(parents=True, exist_ok=True)
+        (self.root / DEPLOYMENTS).chmod(0o777)
         by_name: dict[str, tuple[RenderedObject, list[str]]] = {}
         for item, pod in played:
             by_name.setdefault(item.name, (item, []))[1].append(pod)
         for name, (item, pods) in by_name.items():
             self.deployments[name] = (item, pods)
             document = json.loads(json.dumps(item.document))
-            document.setdefault("metadata", {})["namespace"] = "floe"
-            (self.root / "deployments" / f"{name}.json").write_text(json.dumps(document))
+            document.setdefault("metadata", {})["namespace"] = NAMESPACE
+            (self.root / DEPLOYMENTS / f"{name}.json").write_text(json.dumps(document))
+            (self.root / DEPLOYMENTS / f"{name}.json").chmod(0o666)
             labels = dict(item.document["spec"]["template"]["metadata"].get("labels") or {})
             for pod in pods:
                 self._write_pod(pod, labels)
 
+    def _pod_dir(self, pod: str) -> Path:
+        return self.root / f"deployment-pod-{pod}"
+
     def _write_pod(self, pod: str, labels: dict[str, str]) -> None:
-        (self.root / "pods" / f"{pod}.json").write_text(json.dumps({
+        directory = self._pod_dir(pod)
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o755)
+        (directory / "pod.json").write_text(json.dumps({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod, "namespace": "floe", "labels": labels},
-            "status": {"phase": "Running"},
+            "metadata": {"name": pod, "namespace": NAMESPACE, "labels": labels},
+            "spec": {"containers": []}, "status": {"phase": "Running"},
         }))  # fmt: skip
+        (directory / "pod.json").chmod(0o644)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="smoke-controller", daemon=True)
@@ -192,7 +203,9 @@ class PlayedState:
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            for request in sorted((self.root / "deployments").glob("*.scale")):
+            if self.mirror is not None:
+                self.mirror.sync()
+            for request in sorted((self.root / DEPLOYMENTS).glob("*.scale")):
                 name = request.stem
                 try:
                     replicas = int(request.read_text().strip() or 0)
@@ -206,7 +219,7 @@ class PlayedState:
         if replicas == 0:
             for pod in pods:
                 self.pods.podman.try_("pod", "rm", "-f", "-t", "10", pod)
-                (self.root / "pods" / f"{pod}.json").unlink(missing_ok=True)
+                shutil.rmtree(self._pod_dir(pod), ignore_errors=True)
             self.on_stopped(name)
             return
         services = [o for o in (self.replay[0] if self.replay else []) if o.kind == "Service"]
@@ -299,17 +312,21 @@ def iceberg_state(s3: Any, catalog: Database) -> tuple[list[int], int, int]:
             sum(int(s["summary"].get("added-records", 0)) for s in snapshots))  # fmt: skip
 
 
-def wait_for_run_job(pods: PodPlayer, run_id: str, timeout: float = 120) -> Path | None:
-    """The Job file the daemon created for `run_id` (through the API stand-in)."""
-
-    def found() -> Path | None:
-        for path in (pods.run_dir / "jobs").glob("*.json"):
-            if path.name.endswith(".status.json"):
-                continue
+def run_job_image(mirror: JobMirror, run_id: str) -> str | None:
+    """The image of the run's (first) Job as dagster-k8s created it."""
+    for played in mirror.of_run(run_id):
+        path = mirror.jobs / played.job / "job.json"
+        if path.is_file():
             job = json.loads(path.read_text())
-            labels = (job["spec"]["template"].get("metadata") or {}).get("labels") or {}
-            if labels.get("dagster/run-id") == run_id:
-                return path
-        return None
+            return str(job["spec"]["template"]["spec"]["containers"][0]["image"])
+    return None
 
-    return poll(found, timeout=timeout, interval=1.0)
+
+def wait_for_run_pod(mirror: JobMirror, run_id: str, timeout: float = 120) -> bool:
+    """Until the daemon has created the run's Job and its pod plays."""
+
+    def played() -> bool | None:
+        mirror.sync()
+        return True if mirror.of_run(run_id) else None
+
+    return bool(poll(played, timeout=timeout, interval=1.0))
