@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from floe_deploy.helm.chart import CHART_DIR, RenderedObject, deep_merge, load_values
+from floe_deploy.helm.kube_rbac import Rbac, Request, service_account_user
 from floe_deploy.helm.object_lifecycle import Cluster, hook_events, install, upgrade
 from floe_deploy.helm.schemas import SchemaStore
+from floe_deploy.helm.smoke_pods import NAMESPACE
 from floe_deploy.helm.validate import check_values
 from floe_deploy.settings import Settings
 from tests.helm.conftest import Renderer, find
@@ -113,3 +115,27 @@ def test_helm_validate_refuses_the_dagster_charts_migrate_job(helm_settings: Set
         for e in check_values(load_values(CHART_DIR / "values.yaml"), SchemaStore(helm_settings))
         if "migrate" in e
     ]
+
+
+def test_the_migrate_hooks_account_may_do_exactly_what_floe_migrate_does(
+    rendered: Renderer,
+) -> None:
+    """Checked with the API stand-in's RBAC evaluation (Kubernetes' rules, over the rendered
+    Roles and RoleBindings): what the hook calls is allowed, scaling anything else is not."""
+    objects = rendered("values-prod.yaml")
+    rbac = Rbac([o.document for o in objects], NAMESPACE)
+    user = service_account_user(NAMESPACE, "floe-floe-migrate")
+
+    def asks(verb: str, resource: str, name: str = "", subresource: str = "",
+             group: str = "apps") -> str | None:  # fmt: skip
+        return rbac.forbidden(Request(user=user, verb=verb, api_group=group, resource=resource,
+                                      namespace=NAMESPACE, name=name, subresource=subresource))  # fmt: skip
+
+    for deployment in ("floe-dagster-daemon", "floe-dagster-webserver"):
+        assert asks("get", "deployments", deployment) is None
+        assert asks("patch", "deployments", deployment, "scale") is None
+    assert asks("list", "pods", group="") is None
+    refused = asks("patch", "deployments", "floe-dagster-user-deployments-floe-demo", "scale")
+    assert refused is not None
+    assert "floe-floe-migrate" in refused
+    assert asks("delete", "pods", "any", group="") is not None
