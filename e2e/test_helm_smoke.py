@@ -22,7 +22,7 @@ from floe_deploy.helm.chart import CHART_DIR, load_values
 from floe_deploy.helm.podman import Podman
 from floe_deploy.images.services import stack_images
 from floe_deploy.settings import load_settings
-from floe_deploy.testing import run_task
+from floe_deploy.testing import UPGRADE_REPORT, run_task
 
 pytestmark = pytest.mark.requirement("007-FR-043", evidence="real")
 
@@ -144,4 +144,34 @@ def test_a_doubled_entrypoint_is_reported(docker: DockerClient, tmp_path: Path) 
     assert "user-deployments" in failed["workload"]
     assert "No such command 'dagster'" in failed["logs"]
     assert "ENTRYPOINT" in failed["remediation"]
+    nothing_left()
+
+
+@pytest.mark.requirement("007-FR-056", evidence="real")
+def test_the_upgrade_to_the_next_release_keeps_data_and_history() -> None:
+    """Release N (the runtime image with Dagster 1.9.3, the dagster chart's own version) played
+    and proven, a run kept in flight, then `helm upgrade` to this checkout as docs/06's runbook
+    says: the pre-upgrade hook stops the daemon and webserver through the API stand-in, checks
+    that no daemon beats, migrates; every Deployment is replaced. The rollback leg: release N's
+    pre-rollback hook refuses. The report is kept for `nox -s bench` (bench_helm_upgrade)."""
+    code, report = smoke("--upgrade-from", "previous")
+    UPGRADE_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    UPGRADE_REPORT.write_text(json.dumps(report, indent=2))
+    assert code == 0, report.get("error") or report
+    facts = report["upgrade"]
+    assert facts["revision_before"] != facts["revision_after"]
+    assert facts["migrate_runs"] == 1
+    assert set(facts["revision_when_quiesced"].values()) == {facts["revision_before"]}
+    assert len(facts["revision_when_quiesced"]) == 2, "daemon and webserver stopped first"
+    assert facts["runs_after"] == facts["runs_before"]
+    assert facts["events_after"] == facts["events_before"]
+    assert set(facts["snapshots_before"]) <= set(facts["snapshots_after"])
+    assert facts["rows_after"] == facts["rows_before"] + facts["rows_added_since"]
+    assert facts["rows_before"] > 0
+    assert facts["inflight_status"] in {"SUCCESS", "FAILURE", "CANCELED"}
+    assert facts["new_run_status"] == "SUCCESS"
+    assert facts["new_run_image"] == facts["to_image"]
+    assert facts["rollback"].startswith("refused: ")
+    assert "helm rollback" in facts["rollback"]
+    print(f"\nupgrade: {json.dumps(facts, indent=1)}")
     nothing_left()

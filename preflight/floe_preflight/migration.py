@@ -34,7 +34,7 @@ import click
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 HEARTBEAT_INTERVAL_S = 30.0
 """Dagster's daemons write a heartbeat this often (dagster._daemon.controller)."""
-RUNBOOK = "docs/06-helm-chart.md, 'Rolling back after an upgrade'"
+RUNBOOK = "docs/06-deployment-view.md, 'Upgrade and rollback'"
 
 
 class MigrationRefused(Exception):

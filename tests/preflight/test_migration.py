@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from dagster import DagsterInstance
 from dagster._daemon.types import DaemonHeartbeat
 
+from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.testing import PostgresEndpoint
 from floe_preflight import migration
 
@@ -125,3 +126,9 @@ def test_a_stopped_daemon_lets_the_migration_go_on(dagster_home: PostgresEndpoin
     started = time.monotonic()
     migration.no_daemon_beats(interval=1.0, grace=0.2)
     assert time.monotonic() - started >= 1.0, "it must wait one interval past the last beat"
+
+
+def test_the_runbook_the_refusal_names_exists() -> None:
+    document, _, section = migration.RUNBOOK.partition(", ")
+    text = (PROJECT_ROOT / document).read_text()
+    assert f"#### {section.strip(chr(39))}\n" in text

@@ -610,13 +610,14 @@ def _webserver_urls(pods: PodPlayer, played: list[tuple[RenderedObject, str]]) -
 
 
 def _last_json(logs: str) -> dict[str, Any]:
-    """The last line of a hook's output that is a JSON object (floe-migrate's report)."""
+    """floe-migrate's report: the last line of a hook's output that is a JSON object with "ok"
+    (podman gives stdout first, then stderr, where `dagster instance migrate` writes)."""
     for line in reversed(logs.splitlines()):
         if line.startswith("{"):
             try:
                 loaded = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(loaded, dict):
+            if isinstance(loaded, dict) and "ok" in loaded:
                 return loaded
     return {}

@@ -141,7 +141,8 @@ def previous_runtime_image(settings: Settings, console: Console, current: str) -
             f"--find-links /wheels {' '.join(packages)}\nUSER 1000:1000\n"
         )
         engine.build(context, tags=[tag], build_args={"CURRENT": current},
-                     labels={"org.floe-deploy.previous-of": current}, load=True)  # fmt: skip
+                     labels={"org.floe-deploy.previous-of": current}, load=True,
+                     progress=False)  # fmt: skip
     return tag
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 
 __all__ = [
     "PROJECT_ROOT",
@@ -66,6 +66,9 @@ class S3Endpoint:
 
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
+UPGRADE_REPORT = BUILD_DIR / "reports" / "helm-smoke-upgrade.json"
+"""The JSON report of e2e's `helm.smoke --upgrade-from previous`: bench_helm_upgrade reads it
+instead of rehearsing the upgrade a second time."""
 
 
 def run_task(
