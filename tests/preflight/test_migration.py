@@ -100,19 +100,20 @@ def test_the_upgrade_hook_refuses_an_older_image_before_stopping_anything(
 def test_a_daemon_that_still_beats_stops_the_migration(dagster_home: PostgresEndpoint) -> None:
     """Another daemon writing heartbeats into the same database (what the hook cannot see as a
     Deployment): the check that waits one heartbeat interval sees it and refuses."""
-    beating = threading.Event()
+    beating, first_beat = threading.Event(), threading.Event()
     beating.set()
 
     def beat() -> None:
         with DagsterInstance.get() as instance:
             while beating.is_set():
                 instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "SCHEDULER", None, None))
+                first_beat.set()
                 time.sleep(0.2)
 
     thread = threading.Thread(target=beat, daemon=True)
     thread.start()
     try:
-        time.sleep(0.5)
+        assert first_beat.wait(timeout=60), "the beating daemon never wrote a heartbeat"
         with pytest.raises(migration.MigrationRefused, match="still writes heartbeats"):
             migration.no_daemon_beats(interval=1.0, grace=0.2)
     finally:
