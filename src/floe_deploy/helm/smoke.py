@@ -353,20 +353,30 @@ def run_hooks(
         report.checks[f"{hook.label} exit code"] = (
             "ok: 0" if code == 0 else f"FAIL: {code}: {job_failures(logs)}"
         )
-        report.hook_logs[hook.label] = logs[-4000:]
+        report.hook_logs[hook.label] = (
+            logs if len(logs) <= 16000 else f"{logs[:8000]}\n…\n{logs[-8000:]}"
+        )
         if code != 0:
             return False
     return True
 
 
 def roll_out(
-    smoke: Smoke, objects: list[RenderedObject], configmaps: list[Path]
+    smoke: Smoke,
+    objects: list[RenderedObject],
+    configmaps: list[Path],
+    *,
+    first: str | None = None,
 ) -> list[tuple[RenderedObject, str]] | None:
     """Play every rendered Deployment (replacing a pod of the same name) and wait until each is
-    ready; None when one is not (its state is in the report)."""
+    ready; None when one is not (its state is in the report). A cluster rolls Deployments out
+    side by side, the smoke one after another: `first` (a name suffix) goes first, so what is
+    measured does not wait for the others."""
     pods = smoke.pods
     services = [o for o in objects if o.kind == "Service"]
     workloads = [o for o in objects if o.kind == "Deployment"]
+    if first:
+        workloads.sort(key=lambda o: not o.name.endswith(first))
     played: list[tuple[RenderedObject, str]] = []
     with smoke.console.step(f"play {len(workloads)} Deployments"):
         for item in workloads:
@@ -537,7 +547,7 @@ class _Upgrade:
                 if not hooks_ok:
                     return None
                 smoke.pods.workloads = []
-                played = roll_out(smoke, new, configmaps)
+                played = roll_out(smoke, new, configmaps, first="-webserver")
                 if played is None:
                     return None
                 current[0] = played
