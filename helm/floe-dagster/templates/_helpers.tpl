@@ -90,3 +90,50 @@ preflight's copy). */}}
     {{- toYaml $e.remoteRefs.cubeApiSecret | nindent 4 }}
 {{- end }}
 {{- end -}}
+
+{{/* Run pods as dagster-k8s labels them (its own app.kubernetes.io/instance: dagster, not the
+release's): the K8sRunLauncher's run_worker pods in the release's namespace. */}}
+{{- define "floe.runPodSelector" -}}
+matchLabels:
+  app.kubernetes.io/part-of: dagster
+  app.kubernetes.io/component: run_worker
+{{- end -}}
+
+{{/* Egress every pod of the release and every run pod gets with networkPolicy.egress.enabled:
+the release's pods, DNS (networkPolicy.egress.dns) and the destinations listed. */}}
+{{- define "floe.egressRules" -}}
+{{- $egress := .Values.networkPolicy.egress -}}
+- to:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/instance: {{ .Release.Name }}
+{{- with $egress.dns }}
+{{- if and .enabled (or .namespaces .cidrs) }}
+- to:
+    {{- range .namespaces }}
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . }}
+    {{- end }}
+    {{- range .cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    {{- range .ports }}
+    - {protocol: UDP, port: {{ . }}}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+{{- end }}
+{{- end }}
+{{- range $egress.destinations }}
+# {{ .name }}
+- to:
+    - ipBlock:
+        cidr: {{ .cidr }}
+  ports:
+    {{- range .ports }}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+{{- end }}
+{{- end -}}
