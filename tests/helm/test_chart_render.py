@@ -167,7 +167,7 @@ def test_cube_store_backs_more_than_one_replica(rendered: Renderer) -> None:
     assert env["CUBEJS_CUBESTORE_HOST"] == service.name
     assert service.document["spec"]["ports"][0]["port"] == int(env["CUBEJS_CUBESTORE_PORT"])
     container = store.document["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "cubejs/cubestore:v1.3.23"
+    assert container["image"] == "registry.example.internal/floe/cubejs/cubestore:v1.3.23"
     assert {"name": "data", "mountPath": "/cube/data"} in container["volumeMounts"]
 
 
@@ -235,7 +235,7 @@ def test_preflight_hook_job(rendered: Renderer) -> None:
     container = job.document["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["floe-preflight"]
     assert container["args"][:3] == ["--json", "--strict", "--warnings-ok"]
-    assert container["image"] == "floe/dagster:0.1.0"
+    assert container["image"] == "registry.example.internal/floe/dagster:0.1.0"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["FLOE_STORAGE__BUCKET"] == "floe-warehouse"
     assert env["FLOE_CATALOG__URI"] == "postgresql://floe@postgres:5432/floe"

@@ -33,6 +33,7 @@ from floe_deploy.helm.chart import (
     chosen_values,
     values_path,
 )
+from floe_deploy.helm.images import image_errors, pod_images
 from floe_deploy.helm.network_flows import check_flows
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
 from floe_deploy.helm.run_pods import run_jobs, run_pod_errors
@@ -209,13 +210,15 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
 
 def workload_errors(label: str, objects: list[RenderedObject], merged: dict[str, Any]) -> list[str]:
     """What the render's pods, run pods included, get wrong: drift and Pod Security of the run
-    pods, and the network flows its NetworkPolicies deny (or must deny and allow)."""
+    pods, images outside `imageRegistry` (or short names), and the network flows its
+    NetworkPolicies deny (or must deny and allow)."""
     runs = run_jobs(objects)
     errors = run_pod_errors(runs, merged.get("dagster") or {})
     try:
-        UmbrellaValues.model_validate(merged)
+        values = UmbrellaValues.model_validate(merged)
     except ValidationError:
-        return errors  # check_values names the first error; flows need valid values
+        return errors  # check_values names the first error; these need valid values
+    errors += image_errors(pod_images(objects, runs), values.imageRegistry)
     return errors + check_flows(label, objects, runs, merged).errors
 
 

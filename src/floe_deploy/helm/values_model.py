@@ -20,7 +20,9 @@ class Strict(BaseModel):
 
 
 class Image(Strict):
-    repository: str = Field(default="floe/dagster", description="the floe runtime image")
+    repository: str = Field(
+        default="registry.example.internal/floe/dagster", description="the floe runtime image"
+    )
     tag: str = Field(
         default="0.1.0",
         min_length=1,
@@ -229,13 +231,13 @@ class Demo(Strict):
 
 
 class CubeImage(Strict):
-    repository: str = "cubejs/cube"
+    repository: str = "registry.example.internal/floe/cubejs/cube"
     tag: str = "v1.3.23"
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
 class CubeStoreImage(CubeImage):
-    repository: str = "cubejs/cubestore"
+    repository: str = "registry.example.internal/floe/cubejs/cubestore"
 
 
 class CubeStore(Strict):
@@ -318,6 +320,12 @@ class LocalObjectReference(Strict):
 class UmbrellaValues(Strict):
     """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
 
+    imageRegistry: str = Field(
+        default="registry.example.internal/floe",
+        pattern=r"^[^/]*[.:][^/]*(/[^/:@]+)*$|^localhost(:[0-9]+)?(/[^/:@]+)*$",
+        description="host[:port][/path] every rendered image comes from (helm.validate's "
+        "allowlist); a registry host is required (no short names)",
+    )
     image: Image = Image()
     imagePullSecrets: list[LocalObjectReference] = Field(
         default_factory=list,
