@@ -141,6 +141,36 @@ def validate(
 @task(
     iterable=["set"],
     help={"values": "prod, demo, default or a values file (default: prod)",
+          "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP},
+)  # fmt: skip
+@reports_errors
+def netcheck(
+    c: Context,
+    values: str = "prod",
+    set: list[str] | None = None,
+    chart: str | None = None,
+    json: bool = False,
+) -> int:
+    """Ask network-config-analyzer whether the NetworkPolicies let every required flow through (exit 3 if not)."""
+    from floe_deploy.console import Console
+    from floe_deploy.errors import ExitCode
+    from floe_deploy.helm.chart import parse_sets
+    from floe_deploy.helm.network_flows import netcheck as check
+    from floe_deploy.settings import load_settings
+
+    report = check(load_settings(), values, parse_sets(set or []), _chart(chart))
+    Console(json_mode=json).show(
+        report, f"network flows of the {values} render ({report.policies} NetworkPolicies)",
+        ["flow", "wanted", "analyser", "check"],
+        [[r.flow.text, "allow" if r.flow.required else "deny",
+          "allowed" if r.allowed else "denied", "ok" if r.ok else "FAIL"] for r in report.results],
+    )  # fmt: skip
+    return 0 if not report.errors else int(ExitCode.UNHEALTHY)
+
+
+@task(
+    iterable=["set"],
+    help={"values": "prod, demo, default or a values file (default: prod)",
           "set": SET_HELP, "chart": CHART_HELP, "json": JSON_HELP,
           "markdown": "print the table as Markdown (docs/06 shows prod's)"},
 )  # fmt: skip

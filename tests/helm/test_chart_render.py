@@ -170,7 +170,7 @@ def test_cube_store_backs_more_than_one_replica(rendered: Renderer) -> None:
     assert env["CUBEJS_CUBESTORE_HOST"] == service.name
     assert service.document["spec"]["ports"][0]["port"] == int(env["CUBEJS_CUBESTORE_PORT"])
     container = store.document["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "cubejs/cubestore:v1.3.23"
+    assert container["image"] == "registry.example.internal/floe/cubejs/cubestore:v1.3.23"
     assert {"name": "data", "mountPath": "/cube/data"} in container["volumeMounts"]
 
 
@@ -238,7 +238,7 @@ def test_preflight_hook_job(rendered: Renderer) -> None:
     container = job.document["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["floe-preflight"]
     assert container["args"][:3] == ["--json", "--strict", "--warnings-ok"]
-    assert container["image"] == "floe/dagster:0.1.0"
+    assert container["image"] == "registry.example.internal/floe/dagster:0.1.0"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["FLOE_STORAGE__BUCKET"] == "floe-warehouse"
     assert env["FLOE_CATALOG__URI"] == "postgresql://floe@postgres:5432/floe"
@@ -294,7 +294,7 @@ def test_network_policies_toggle(rendered: Renderer, enabled: bool) -> None:
         cube={"enabled": True},
     )
     policies = find(objects, "NetworkPolicy")
-    assert len(policies) == (4 if enabled else 0)
+    assert len(policies) == (5 if enabled else 0)
     if enabled:
         (webserver,) = [p for p in policies if p.name.endswith("webserver-ingress")]
         source = webserver.document["spec"]["ingress"][0]["from"][0]
@@ -310,8 +310,8 @@ def test_no_source_listed_means_no_ingress_from_outside(rendered: Renderer) -> N
         networkPolicy={"enabled": True, "ingressNamespaces": []}, cube={"enabled": True}
     )
     policies = find(objects, "NetworkPolicy")
-    assert sorted(p.name.rsplit("-", 2)[-2] + "-" + p.name.rsplit("-", 1)[-1] for p in policies) == [
-        "deny-ingress", "within-release",
+    assert sorted(p.name.removeprefix("floe-floe-") for p in policies) == [
+        "default-deny-ingress", "run-pods-deny-ingress", "within-release",
     ]  # fmt: skip
     for policy in policies:
         for rule in policy.document["spec"].get("ingress", []):
@@ -327,13 +327,21 @@ def test_egress_is_opt_in_and_lists_dns_and_the_destinations(rendered: Renderer)
             {"name": "s3", "cidr": "10.30.0.0/16", "ports": [443, 9000]},
         ]}},
     )  # fmt: skip
-    (egress,) = find(objects, "NetworkPolicy", "egress")
-    rules = egress.document["spec"]["egress"]
-    assert egress.document["spec"]["policyTypes"] == ["Egress"]
+    policies = {p.name.removeprefix("floe-floe-"): p.document["spec"]
+                for p in find(objects, "NetworkPolicy", "egress")}  # fmt: skip
+    assert sorted(policies) == ["egress", "kubernetes-api-egress", "run-pods-egress"]
+    rules = policies["egress"]["egress"]
+    assert policies["egress"]["policyTypes"] == ["Egress"]
     assert {"protocol": "UDP", "port": 53} in rules[1]["ports"]
+    assert {"protocol": "TCP", "port": 53} in rules[1]["ports"]
     assert rules[2] == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
                         "ports": [{"protocol": "TCP", "port": 5432}]}  # fmt: skip
     assert [p["port"] for p in rules[3]["ports"]] == [443, 9000]
+    assert policies["run-pods-egress"]["egress"] == rules
+    assert policies["kubernetes-api-egress"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+         "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("values_file", ["values-prod.yaml", "values-demo.yaml"])

@@ -1,5 +1,6 @@
-"""The mirror list is derived from the render: every image any values file runs is floe's own or
-on it, and docs/06's air-gapped table is that list."""
+"""The mirror list is derived from the renders (every toggle on, run pods included): what floe
+does not build of the images under the values' imageRegistry, and docs/06's air-gapped table is
+that list."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from floe_deploy.helm.images import canonical, rendered_images
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.release.mirror import mirror_sources
 from floe_deploy.settings import load_settings
+
+REGISTRY = "registry.example.internal/floe"
 
 pytestmark = pytest.mark.requirement("007-FR-015", evidence="real")
 
@@ -36,8 +39,12 @@ def test_every_rendered_image_is_floes_own_or_mirrored() -> None:
     assert set(rendered) == {"values.yaml", "values-prod.yaml", "values-demo.yaml"}
     for file, images in rendered.items():
         others = {image for image in images if "/floe/dagster:" not in f"/{image}"}
-        assert {canonical(image) for image in others} <= mirrored, file
-    assert canonical("library/postgres:14.6") in mirrored  # the dagster chart's DB check image
+        upstream = {canonical(image.removeprefix(f"{REGISTRY}/")) for image in others}
+        assert upstream - {canonical(f"{name}:0.1.0") for name in ("postgres", "busybox")} <= (
+            mirrored
+        ), file
+    assert canonical("cubejs/cubestore:v1.3.23") in mirrored  # Cube Store: a toggle's image
+    assert canonical("library/postgres:14.6") not in mirrored  # the chart's default, not rendered
 
 
 def test_the_air_gapped_docs_list_exactly_the_mirror_sources() -> None:

@@ -111,8 +111,8 @@ preflight's copy). */}}
 {{- printf "%s-%s" .Release.Name (default "dagster-webserver" .Values.dagster.dagsterWebserver.nameOverride) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-X
-of the next upgrade or rollback needs them before any release object changes). */}}
+{{/* The migrate hooks' ServiceAccount and Role: hooks themselves, made before the hook Jobs
+(which run before any release object changes) and deleted with them when the phase succeeded. */}}
 {{- define "floe.migrateRbacAnnotations" -}}
 helm.sh/hook: pre-upgrade,pre-rollback
 helm.sh/hook-weight: "-20"
@@ -120,4 +120,51 @@ helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 argocd.argoproj.io/hook: PreSync
 argocd.argoproj.io/hook-delete-policy: BeforeHookCreation,HookSucceeded
 argocd.argoproj.io/sync-wave: "-3"
+{{- end -}}
+
+{{/* Run pods as dagster-k8s labels them (its own app.kubernetes.io/instance: dagster, not the
+release's): the K8sRunLauncher's run_worker pods in the release's namespace. */}}
+{{- define "floe.runPodSelector" -}}
+matchLabels:
+  app.kubernetes.io/part-of: dagster
+  app.kubernetes.io/component: run_worker
+{{- end -}}
+
+{{/* Egress every pod of the release and every run pod gets with networkPolicy.egress.enabled:
+the release's pods, DNS (networkPolicy.egress.dns) and the destinations listed. */}}
+{{- define "floe.egressRules" -}}
+{{- $egress := .Values.networkPolicy.egress -}}
+- to:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/instance: {{ .Release.Name }}
+{{- with $egress.dns }}
+{{- if and .enabled (or .namespaces .cidrs) }}
+- to:
+    {{- range .namespaces }}
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ . }}
+    {{- end }}
+    {{- range .cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    {{- range .ports }}
+    - {protocol: UDP, port: {{ . }}}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+{{- end }}
+{{- end }}
+{{- range $egress.destinations }}
+# {{ .name }}
+- to:
+    - ipBlock:
+        cidr: {{ .cidr }}
+  ports:
+    {{- range .ports }}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+{{- end }}
 {{- end -}}

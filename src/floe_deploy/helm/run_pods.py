@@ -165,10 +165,10 @@ def run_pod_drift(dagster_values: dict[str, Any], run: RunJob) -> list[str]:
     return drift
 
 
-def run_pod_errors(objects: list[RenderedObject], dagster_values: dict[str, Any]) -> list[str]:
+def run_pod_errors(runs: list[RunJob], dagster_values: dict[str, Any]) -> list[str]:
     """What keeps the run pods of a render from being what runK8sConfig asks, restricted."""
     errors = []
-    for run in run_jobs(objects):
+    for run in runs:
         errors += run_pod_drift(dagster_values, run)
         errors += [
             f"run pods of {run.location} (as dagster-k8s builds them): {p}"

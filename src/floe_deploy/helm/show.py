@@ -40,7 +40,7 @@ def show_validation(console: Console, report: ValidationReport) -> None:
         [
             "values",
             "objects",
-            "values checks (umbrella + dagster schema, dagster workloads, wiring)",
+            "values checks (umbrella + dagster schema, dagster workloads, wiring, run pods, network flows)",
         ],
         [
             (v.values, v.objects, "ok" if not v.errors else "FAIL: " + "; ".join(v.errors))

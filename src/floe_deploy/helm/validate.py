@@ -4,7 +4,9 @@ Checks per object: the Kubernetes schema of each supported version (strict: unkn
 errors), or the CRD's schema for custom resources (a kind without a schema is an error), and
 Pod Security "restricted" for workloads. Per values file: the umbrella's own schema, the
 `dagster:` subtree against the official chart's values schema, the official chart's workloads
-as configured by those values, and the wiring between the two (Secret and ConfigMap names).
+as configured by those values, the wiring between the two (Secret and ConfigMap names), the run
+pods as dagster-k8s builds them, and the network flows the NetworkPolicies must let through
+(network-config-analyzer, `floe_deploy.helm.network_flows`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from floe_deploy.helm.chart import (
     chosen_values,
     values_path,
 )
+from floe_deploy.helm.images import image_errors, pod_images
+from floe_deploy.helm.network_flows import check_flows
 from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
-from floe_deploy.helm.run_pods import run_pod_errors
+from floe_deploy.helm.run_pods import run_jobs, run_pod_errors
 from floe_deploy.helm.schemas import SchemaStore
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import Settings
@@ -212,6 +216,20 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
     return errors
 
 
+def workload_errors(label: str, objects: list[RenderedObject], merged: dict[str, Any]) -> list[str]:
+    """What the render's pods, run pods included, get wrong: drift and Pod Security of the run
+    pods, images outside `imageRegistry` (or short names), and the network flows its
+    NetworkPolicies deny (or must deny and allow)."""
+    runs = run_jobs(objects)
+    errors = run_pod_errors(runs, merged.get("dagster") or {})
+    try:
+        values = UmbrellaValues.model_validate(merged)
+    except ValidationError:
+        return errors  # check_values names the first error; these need valid values
+    errors += image_errors(pod_images(objects, runs), values.imageRegistry)
+    return errors + check_flows(label, objects, runs, merged).errors
+
+
 @cache
 def run_pod_worker() -> ProcessPoolExecutor:
     """The process where dagster-k8s builds run pods while this one checks schemas.
@@ -241,7 +259,7 @@ def validate_chart(
         merged = chosen_values(path, sets, chart_dir=chart_dir, over_defaults=True)
         label = source if source in NAMED_VALUES else str(path)
         rendered = render(user_values, chart)
-        run_pods = worker.submit(run_pod_errors, rendered, merged.get("dagster") or {})
+        run_pods = worker.submit(workload_errors, label, rendered, merged)
         errors = check_values(merged, store)
         objects += [check_object(item, store, label) for item in rendered]
         values_checks.append((label, len(rendered), errors, run_pods))

@@ -8,7 +8,7 @@ against that chart's own values schema instead (see `floe_deploy.helm.schemas`).
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,9 @@ class Strict(BaseModel):
 
 
 class Image(Strict):
-    repository: str = Field(default="floe/dagster", description="the floe runtime image")
+    repository: str = Field(
+        default="registry.example.internal/floe/dagster", description="the floe runtime image"
+    )
     tag: str = Field(
         default="0.1.0",
         min_length=1,
@@ -170,13 +172,45 @@ class EgressDestination(Strict):
     ports: list[int] = Field(min_length=1, description="TCP ports")
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Dns(Strict):
+    """Where pods resolve names: kube-system (CoreDNS), NodeLocal DNSCache, OpenShift's resolvers."""
+
+    enabled: bool = Field(default=True, description="allow DNS (UDP and TCP on `ports`)")
+    namespaces: list[str] = Field(
+        default=["kube-system"], description="namespaces of the resolvers; OpenShift: openshift-dns"
+    )
+    cidrs: list[str] = Field(
+        default_factory=list, description="resolver addresses; NodeLocal DNSCache: 169.254.20.10/32"
+    )
+    ports: list[Port] = Field(default=[53], min_length=1, description="OpenShift: 5353")
+
+
+class KubernetesApi(Strict):
+    """The API server the daemon creates run Jobs on, as policies see it (after the DNAT)."""
+
+    cidr: str | None = Field(
+        default="0.0.0.0/0",
+        description="the API server's addresses (kubectl get endpoints kubernetes); null: no rule",
+    )
+    ports: list[Port] = Field(default=[443, 6443], min_length=1)
+
+
 class Egress(Strict):
     enabled: bool = Field(
         default=False,
-        description="deny egress except within the release, DNS and the destinations listed",
+        description="deny egress of the release's pods and run pods except within the release, "
+        "DNS, the Kubernetes API (daemon, webserver) and the destinations listed",
     )
-    dns: bool = Field(default=True, description="allow DNS (UDP and TCP 53) to kube-system")
-    destinations: list[EgressDestination] = Field(default_factory=list)
+    dns: Dns = Dns()
+    kubernetesApi: KubernetesApi = KubernetesApi()
+    destinations: list[EgressDestination] = Field(
+        default_factory=list,
+        description="the flow check places Postgres, S3 and the catalog in the destinations named "
+        "postgres, s3 and catalog",
+    )
 
 
 class NetworkPolicy(Strict):
@@ -216,13 +250,13 @@ class Demo(Strict):
 
 
 class CubeImage(Strict):
-    repository: str = "cubejs/cube"
+    repository: str = "registry.example.internal/floe/cubejs/cube"
     tag: str = "v1.3.23"
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
 
 
 class CubeStoreImage(CubeImage):
-    repository: str = "cubejs/cubestore"
+    repository: str = "registry.example.internal/floe/cubejs/cubestore"
 
 
 class CubeStore(Strict):
@@ -305,6 +339,12 @@ class LocalObjectReference(Strict):
 class UmbrellaValues(Strict):
     """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
 
+    imageRegistry: str = Field(
+        default="registry.example.internal/floe",
+        pattern=r"^[^/]*[.:][^/]*(/[^/:@]+)*$|^localhost(:[0-9]+)?(/[^/:@]+)*$",
+        description="host[:port][/path] every rendered image comes from (helm.validate's "
+        "allowlist); a registry host is required (no short names)",
+    )
     image: Image = Image()
     imagePullSecrets: list[LocalObjectReference] = Field(
         default_factory=list,

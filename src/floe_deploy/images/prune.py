@@ -20,6 +20,7 @@ from python_on_whales.utils import run as run_docker
 from floe_deploy.console import Console
 from floe_deploy.images.base import base_reference
 from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.source import registry_host
 from floe_deploy.images.versioning import RELEASE_TAG, release_version
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.platform.engine import docker_client
@@ -59,10 +60,8 @@ def split_reference(reference: str) -> tuple[str | None, str, str]:
     name, _, tag = reference.rpartition(":")
     if "/" in tag:
         name, tag = reference, "latest"
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first, rest, tag
-    return None, name, tag
+    host = registry_host(name)
+    return (host, name.partition("/")[2], tag) if host else (None, name, tag)
 
 
 def stale_reason(reference: str, settings: Settings, version: str, bases: set[str]) -> str | None:

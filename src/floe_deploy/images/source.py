@@ -21,14 +21,22 @@ class ResolvedSource(StrEnum):
     HERMETIC = "hermetic"
 
 
+def registry_host(reference: str) -> str | None:
+    """The registry host a reference names, None for a short name (`busybox:1.28`,
+    `cubejs/cube:v1`) that the engine resolves by its own search list."""
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
 def mirrored(reference: str, mirror: str | None) -> str:
     """`postgres:15` → `<mirror>/library/postgres:15`: the same path a registry mirror serves."""
     if not mirror:
         return reference
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        reference = rest
-    elif not rest:
+    if registry_host(reference):
+        reference = reference.partition("/")[2]
+    elif "/" not in reference:
         reference = f"library/{reference}"
     return f"{mirror.rstrip('/')}/{reference}"
 
