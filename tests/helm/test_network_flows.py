@@ -5,6 +5,7 @@ as NCA models it: pods in their namespaces, or ipBlocks; no CNI enforces anythin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from floe_deploy.helm.network_flows import (
 from floe_deploy.helm.run_pods import run_jobs
 from floe_deploy.helm.validate import validate_chart
 from floe_deploy.settings import Settings
+from floe_deploy.testing import run_task
 from tests.helm.conftest import Renderer, find
 
 pytestmark = pytest.mark.requirement("007-FR-054", evidence="stand-in")
@@ -185,3 +187,19 @@ def test_validate_reports_a_denied_flow_for_the_values_file(helm_settings: Setti
         "network flow daemon → Kubernetes API 192.0.2.1 (TCP 6443) is denied by the NetworkPolicies",
     ]
     assert not report.ok
+
+
+def test_netcheck_task_names_each_denied_flow_and_exits_3() -> None:
+    """Egress on with no destination listed: Postgres, S3 and the catalog are unreachable."""
+    done = run_task(
+        "helm.netcheck", "--values", "prod", "--set", "networkPolicy.egress.enabled=true", "--json"
+    )
+    assert done.returncode == 3, done.stderr
+    report = json.loads(done.stdout)
+    assert report["policies"] == 7
+    assert (
+        "network flow run pod of floe-demo → postgres 198.51.100.1 (no destination named "
+        "postgres) (TCP 5432) is denied by the NetworkPolicies"
+    ) in report["errors"]
+    assert all("no destination named" in error for error in report["errors"])
+    assert len(report["errors"]) == 8

@@ -104,6 +104,10 @@ def _pod_template(document: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
+def _labels(template: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()}
+
+
 def _role(kind: str, name: str, labels: dict[str, str]) -> tuple[str, str]:
     """(group, label) of a workload by the labels its chart gives it."""
     component = labels.get("component") or labels.get("app.kubernetes.io/component")
@@ -122,9 +126,7 @@ def workloads(objects: list[RenderedObject], runs: list[RunJob]) -> list[Workloa
         if item.kind not in WORKLOAD_KINDS:
             continue
         template = _pod_template(item.document)
-        labels = {
-            k: str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()
-        }
+        labels = _labels(template)
         ports = [
             int(port["containerPort"])
             for container in (template.get("spec") or {}).get("containers") or []
@@ -133,10 +135,7 @@ def workloads(objects: list[RenderedObject], runs: list[RunJob]) -> list[Workloa
         group, role = _role(item.kind, item.name, labels)
         found.append(Workload(group=group, role=role, name=item.name, labels=labels, ports=ports))
     for run in runs:
-        template = _pod_template(run.job)
-        labels = {
-            k: str(v) for k, v in ((template.get("metadata") or {}).get("labels") or {}).items()
-        }
+        labels = _labels(_pod_template(run.job))
         found.append(
             Workload(group="run", role=f"run pod of {run.location}", name=f"run-{run.location}",
                      labels=labels)
@@ -164,20 +163,21 @@ def _url_port(url: str) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _services(values: UmbrellaValues, dagster: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
-    """Service role → (what, port) the workloads open: Dagster's Postgres, catalog, marts, S3."""
+def _services(values: UmbrellaValues, dagster: dict[str, Any]) -> dict[str, list[int]]:
+    """Service role → the ports run pods open on it: Dagster's Postgres (first), the catalog's
+    and the marts', S3, a REST catalog."""
     postgresql = dagster.get("postgresql") or {}
-    dagster_port = int((postgresql.get("service") or {}).get("port") or 5432)
     artifacts = values.artifacts
-    services: dict[str, list[tuple[str, int]]] = {"postgres": [("dagster", dagster_port)]}
+    postgres = [int((postgresql.get("service") or {}).get("port") or 5432)]
+    services = {"postgres": postgres}
     catalog = artifacts.catalog
     if catalog.type == "rest" and catalog.uri:
-        services["catalog"] = [("catalog", _url_port(catalog.uri))]
+        services["catalog"] = [_url_port(catalog.uri)]
     elif catalog.postgres is not None:
-        services["postgres"].append(("catalog", catalog.postgres.port))
-    services["postgres"].append(("marts", artifacts.serving.postgres.port))
+        postgres.append(catalog.postgres.port)
+    postgres.append(artifacts.serving.postgres.port)
     endpoint = artifacts.storage.endpoint
-    services["s3"] = [("s3", _url_port(endpoint) if endpoint else 443)]
+    services["s3"] = [_url_port(endpoint) if endpoint else 443]
     return services
 
 
@@ -208,18 +208,16 @@ def _service_flows(
     api_peer = Peer(label=f"Kubernetes API {address}", address=address)
     flows = _flows(by_group.get("daemon", []), api_peer, api.ports)
     services = _services(values, dagster)
-    dagster_db = [services["postgres"][0][1]]
+    dagster_db = services["postgres"][:1]
     postgres = _placed("postgres", values)
     flows += _flows(
         by_group.get("webserver", []) + by_group.get("daemon", []), postgres, dagster_db
     )
     runners = by_group.get("run", []) + by_group.get("preflight", [])
-    for role, entries in services.items():
-        flows += _flows(runners, _placed(role, values), sorted({port for _, port in entries}))
+    for role, ports in services.items():
+        flows += _flows(runners, _placed(role, values), sorted(set(ports)))
     if (dagster.get("computeLogManager") or {}).get("type") == "S3ComputeLogManager":
-        flows += _flows(
-            by_group.get("webserver", []), _placed("s3", values), [services["s3"][0][1]]
-        )
+        flows += _flows(by_group.get("webserver", []), _placed("s3", values), services["s3"])
     flows += _flows(by_group.get("cube", []), postgres, [values.artifacts.serving.postgres.port])
     return flows
 
