@@ -329,7 +329,9 @@ def test_egress_is_opt_in_and_lists_dns_and_the_destinations(rendered: Renderer)
     )  # fmt: skip
     policies = {p.name.removeprefix("floe-floe-"): p.document["spec"]
                 for p in find(objects, "NetworkPolicy", "egress")}  # fmt: skip
-    assert sorted(policies) == ["egress", "kubernetes-api-egress", "run-pods-egress"]
+    assert sorted(policies) == [
+        "egress", "kubernetes-api-egress", "migrate-kubernetes-api-egress", "run-pods-egress",
+    ]  # fmt: skip
     rules = policies["egress"]["egress"]
     assert policies["egress"]["policyTypes"] == ["Egress"]
     assert {"protocol": "UDP", "port": 53} in rules[1]["ports"]

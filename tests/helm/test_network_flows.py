@@ -67,7 +67,7 @@ def test_every_required_flow_passes(
     report = flows(rendered, values_file, policies_on(egress))
     assert report.errors == []
     texts = {r.flow.text for r in report.results if r.flow.required}
-    assert report.policies == (8 if egress else 5)
+    assert report.policies == (9 if egress else 5)
     for wanted in (
         "ingress controller (ingress-nginx) → webserver (TCP 3000)",
         "ingress controller (ingress-nginx) → cube (TCP 4000)",
@@ -97,6 +97,10 @@ def test_a_policy_set_without_the_api_server_is_caught(rendered: Renderer) -> No
     assert report.errors == [
         "network flow daemon → Kubernetes API 192.0.2.1 (TCP 443) is denied by the NetworkPolicies",
         "network flow daemon → Kubernetes API 192.0.2.1 (TCP 6443) is denied by the NetworkPolicies",
+        "network flow hook floe-floe-migrate → Kubernetes API 192.0.2.1 (TCP 443) is denied by the "
+        "NetworkPolicies",
+        "network flow hook floe-floe-migrate → Kubernetes API 192.0.2.1 (TCP 6443) is denied by "
+        "the NetworkPolicies",
     ]
 
 
@@ -185,6 +189,10 @@ def test_validate_reports_a_denied_flow_for_the_values_file(helm_settings: Setti
     assert prod.errors == [
         "network flow daemon → Kubernetes API 192.0.2.1 (TCP 443) is denied by the NetworkPolicies",
         "network flow daemon → Kubernetes API 192.0.2.1 (TCP 6443) is denied by the NetworkPolicies",
+        "network flow hook floe-floe-migrate → Kubernetes API 192.0.2.1 (TCP 443) is denied by the "
+        "NetworkPolicies",
+        "network flow hook floe-floe-migrate → Kubernetes API 192.0.2.1 (TCP 6443) is denied by "
+        "the NetworkPolicies",
     ]
     assert not report.ok
 
@@ -196,10 +204,10 @@ def test_netcheck_task_names_each_denied_flow_and_exits_3() -> None:
     )
     assert done.returncode == 3, done.stderr
     report = json.loads(done.stdout)
-    assert report["policies"] == 7
+    assert report["policies"] == 8
     assert (
         "network flow run pod of floe-demo → postgres 198.51.100.1 (no destination named "
         "postgres) (TCP 5432) is denied by the NetworkPolicies"
     ) in report["errors"]
     assert all("no destination named" in error for error in report["errors"])
-    assert len(report["errors"]) == 8
+    assert len(report["errors"]) == 10  # migrate and rollback-check hooks → Dagster's Postgres too

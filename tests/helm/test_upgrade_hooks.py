@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from floe_deploy.helm.chart import CHART_DIR, RenderedObject, deep_merge, load_values
+from floe_deploy.helm.chart import CHART_DIR, NAMESPACE, RenderedObject, deep_merge, load_values
 from floe_deploy.helm.kube_rbac import Rbac, Request, service_account_user
 from floe_deploy.helm.object_lifecycle import Cluster, hook_events, install, upgrade
 from floe_deploy.helm.schemas import SchemaStore
-from floe_deploy.helm.smoke_pods import NAMESPACE
 from floe_deploy.helm.validate import check_values
 from floe_deploy.settings import Settings
 from tests.helm.conftest import Renderer, find

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +31,10 @@ from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import Settings
 
 Protocol = Literal["TCP", "UDP"]
+NCA = "network-config-analyzer==2.1.0"
+"""Run in a tool environment of its own (`uv tool run`), not the project's: it pins PyYAML 6.0.2,
+which would hold `kubernetes` (the runtime image's too) at 36.0.0, whose in-cluster config sends
+no token."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 STRANGER_NAMESPACE = "elsewhere"
 STRAY_ADDRESS = "203.0.113.10"
@@ -116,6 +120,8 @@ def _role(kind: str, name: str, labels: dict[str, str]) -> tuple[str, str]:
         return group, group
     if component == "user-deployments":
         return "code", f"code server {labels.get('deployment')}"
+    if component == "migrate":  # the upgrade hook scales Deployments; the rollback check only reads
+        return ("migrate" if name.endswith("-migrate") else "rollback-check"), f"hook {name}"
     return str(component or kind), str(component or f"{kind}/{name}")
 
 
@@ -206,13 +212,13 @@ def _service_flows(
     api = values.networkPolicy.egress.kubernetesApi
     address = _first_address(api.cidr) if api.cidr else UNPLACED_API
     api_peer = Peer(label=f"Kubernetes API {address}", address=address)
-    flows = _flows(by_group.get("daemon", []), api_peer, api.ports)
+    migrate = by_group.get("migrate", [])
+    flows = _flows(by_group.get("daemon", []) + migrate, api_peer, api.ports)
     services = _services(values, dagster)
     dagster_db = services["postgres"][:1]
     postgres = _placed("postgres", values)
-    flows += _flows(
-        by_group.get("webserver", []) + by_group.get("daemon", []), postgres, dagster_db
-    )
+    readers = by_group.get("webserver", []) + by_group.get("daemon", []) + migrate
+    flows += _flows(readers + by_group.get("rollback-check", []), postgres, dagster_db)
     runners = by_group.get("run", []) + by_group.get("preflight", [])
     for role, ports in services.items():
         flows += _flows(runners, _placed(role, values), sorted(set(ports)))
@@ -390,7 +396,8 @@ def run_analyser(
         for name, content in files.items():
             (root / f"{name}.yaml").write_text(json.dumps(content))  # YAML reads JSON
         out = root / "connectivity.txt"
-        command = [sys.executable, "-m", "nca", "--connectivity", str(root / "policies.yaml"),
+        uv = shutil.which("uv") or "uv"
+        command = [uv, "tool", "run", "--from", NCA, "nca", "--connectivity", str(root / "policies.yaml"),
                    "--pod_list", str(root / "pods.yaml"), "--ns_list", str(root / "namespaces.yaml"),
                    "-o", "txt_no_fw_rules", "-f", str(out)]  # fmt: skip
         try:
@@ -401,7 +408,8 @@ def run_analyser(
             detail = (done.stderr or done.stdout)[-2000:] if done else ""
             raise FloeError(
                 "network-config-analyzer gave no connectivity map",
-                "it is a dev dependency: run `uv sync`; the details show its error",
+                f"it runs as `uv tool run --from {NCA}` (fetched from PyPI into uv's cache on "
+                "first use; scripts/bootstrap installs uv); the details show its error",
                 details=detail,
                 exit_code=ExitCode.FAILURE,
             )

@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from floe_deploy.console import Console
-from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.kube_api_standin import REQUESTS, now
-from floe_deploy.helm.smoke_pods import NAMESPACE, PodPlayer, Refused
+from floe_deploy.helm.smoke_pods import PodPlayer, Refused
 
 
 class PlayedJob(BaseModel):

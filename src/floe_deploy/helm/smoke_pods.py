@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from floe_deploy.errors import FloeError
-from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.object_lifecycle import hook_events
 from floe_deploy.helm.podman import Podman
 from floe_deploy.helm.smoke_readiness import WorkloadState, remediation_for
@@ -21,7 +21,6 @@ from floe_deploy.waiting import poll
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 API_PORT = 6443
-NAMESPACE = "floe"
 """The namespace the smoke plays the release in (the rendered objects name none)."""
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 
 from floe_deploy.errors import ExitCode, FloeError
-from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.kube_rbac import RBAC_KINDS, service_account_user
-from floe_deploy.helm.smoke_pods import API_PORT, NAMESPACE, PodPlayer, pod_document
+from floe_deploy.helm.smoke_pods import API_PORT, PodPlayer, pod_document
 from floe_deploy.helm.smoke_readiness import http_ok
 from floe_deploy.helm.smoke_values import POSTGRES, S3_ACCESS_KEY
 from floe_deploy.tls import server_tls

@@ -34,10 +34,10 @@ from floe_demo.config import DemoConfig
 from floe_deploy import dagster_api
 from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
-from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.kube_api_standin import DEPLOYMENTS
 from floe_deploy.helm.smoke_jobs import JobMirror
-from floe_deploy.helm.smoke_pods import NAMESPACE, PodPlayer
+from floe_deploy.helm.smoke_pods import PodPlayer
 from floe_deploy.helm.smoke_values import POSTGRES
 from floe_deploy.images.wheels import download_wheels
 from floe_deploy.platform.engine import docker_client
