@@ -20,9 +20,11 @@ import pytest
 from dagster_k8s.client import DagsterKubernetesClient, PatchedApiClient
 from kubernetes.client.rest import ApiException
 
+from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import RenderedObject
 from floe_deploy.helm.kube_api_standin import REQUESTS, serve
 from floe_deploy.helm.run_pods import run_jobs
+from floe_deploy.helm.smoke_pods import PodPlayer
 from floe_deploy.helm.smoke_services import api_standin_files
 from tests.helm.conftest import Renderer
 
@@ -188,3 +190,26 @@ def test_a_wrong_token_is_401_and_another_account_is_403(
     assert "system:serviceaccount:floe:default" in body(refused.value)["message"]
     allowed = client(tokens["floe-dagster-user-deployments-user-deployments"])
     assert allowed.core_api.list_namespaced_pod("floe").items == []
+
+
+def test_each_played_pod_mounts_its_own_service_accounts_token(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    objects = rendered("values-demo.yaml")
+    pods = PodPlayer(tmp_path)
+    tokens = api_standin_files(pods.run_dir, objects)
+    accounts = {}
+    for item in objects:
+        if item.kind == "Deployment":
+            spec = pods.kubelet_additions(item.document["spec"]["template"]["spec"])
+            volume = next((v for v in spec["volumes"] if v["name"] == "kube-api-access"), None)
+            if volume:
+                token = (Path(volume["hostPath"]["path"]) / "token").read_text()
+                accounts[item.name] = next(a for a, t in tokens.items() if t == token)
+    assert accounts == {
+        "floe-dagster-daemon": "floe-dagster",
+        "floe-dagster-webserver": "floe-dagster",
+        "floe-dagster-user-deployments-floe-demo": "floe-dagster-user-deployments-user-deployments",
+    }
+    with pytest.raises(FloeError, match='serviceaccount "nobody" not found'):
+        pods.kubelet_additions({"serviceAccountName": "nobody", "containers": []})
