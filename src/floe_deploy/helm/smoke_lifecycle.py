@@ -115,7 +115,10 @@ def failed_run_log(mirror: JobMirror, url: str, location: str, monitoring: dict[
         + 60
     )
     status, _ = follow_run(mirror, url, run_id, timeout=timeout)
-    failure = next((m for m in run_events(url, run_id) if FAILING_POD_SAYS in m), "")
+    failure = next(
+        (m for m in run_events(url, run_id)
+         if FAILING_POD_SAYS in m and "Last 25 log lines for container" in m), "",
+    )  # fmt: skip
     if status == "FAILURE" and failure:
         return "ok: FAILURE; the run's event log shows its pod's status, log and events"
     return f"FAIL: run {run_id} ended {status}; its pod's log is not in its event log"
