@@ -213,3 +213,25 @@ def test_each_played_pod_mounts_its_own_service_accounts_token(
     }
     with pytest.raises(FloeError, match='serviceaccount "nobody" not found'):
         pods.kubelet_additions({"serviceAccountName": "nobody", "containers": []})
+
+
+def test_a_job_deleted_in_the_background_takes_its_pod_along(
+    standin: tuple[Client, dict[str, str], Path], rendered: Renderer, request: pytest.FixtureRequest
+) -> None:
+    """dagster-k8s deletes a Job with the API's default policy (its pods orphaned, then deleted
+    one by one); Background or Foreground deletes the pods with the Job."""
+    client, tokens, jobs = standin
+    dagster = client(tokens["floe-dagster"])
+    (run,) = run_jobs(rendered("values-demo.yaml"))
+    name = run.job["metadata"]["name"]
+    dagster.create_namespaced_job_with_retries(body=run.job, namespace="floe")
+    played(jobs, name, "Running", None)
+    if "missing delete" in request.node.callspec.id:
+        with pytest.raises(ApiException) as refused:
+            dagster.batch_api.delete_namespaced_job(name, "floe", propagation_policy="Background")
+        assert refused.value.status == 403
+        assert not (jobs / name / "stop.json").exists()
+        return
+    dagster.batch_api.delete_namespaced_job(name, "floe", propagation_policy="Background")
+    assert (jobs / name / "stop.json").is_file()
+    assert not (jobs / name / "job.json").exists()
