@@ -169,6 +169,10 @@ def test_terminate_deletes_the_job_and_asks_its_pod_to_stop(
         assert body(refused.value)["reason"] == "Forbidden"
         assert (jobs / name / "job.json").is_file()
         assert (jobs / name / "stop.json").is_file(), "dagster-k8s deletes the pods regardless"
+        requests = [json.loads(line) for line in (jobs / REQUESTS).read_text().splitlines()]
+        assert [r["message"] for r in requests if r["code"] == 403] == [
+            body(refused.value)["message"]
+        ]
         return
     assert dagster.delete_job(name, "floe") is True
     assert json.loads((jobs / name / "stop.json").read_text()) == {"gracePeriodSeconds": 30}
