@@ -3,8 +3,10 @@
 Real: the dagster chart's templates (FLOE_DAGSTER_CHART or charts/), podman running every
 rendered container with its command, args, env, mounts, user and security context, Postgres and
 S3 from the project's images, Dagster's webserver, daemon, code server and a run pod built by
-dagster-k8s from the rendered instance config, Cube. Stand-in (a protocol stand-in, said so in
-the report): the Kubernetes API the K8sRunLauncher calls to create the run's Job. Each failure a
+dagster-k8s from the rendered instance config, Cube, dagster-k8s's run monitoring, terminate and
+debug information. Stand-in (a protocol stand-in for the Kubernetes API server, said so in the
+report): the API dagster-k8s calls (Jobs, pods, logs, events), answering each pod with its own
+ServiceAccount's token and checking every request against the rendered RBAC. Each failure a
 cluster would show is planted and must be reported with its remediation."""
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from python_on_whales import DockerClient
 from ruamel.yaml import YAML
 
 from floe_deploy.console import Console
-from floe_deploy.helm.chart import CHART_DIR, load_values
+from floe_deploy.helm.chart import CHART_DIR, chosen_values, load_values
 from floe_deploy.helm.podman import Podman
+from floe_deploy.helm.rendering import prepare_chart, render
 from floe_deploy.images.services import stack_images
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import UPGRADE_REPORT, run_task
 
 pytestmark = pytest.mark.requirement("007-FR-043", evidence="real")
+
+
+MONITORING = [
+    "--set", "dagster.dagsterDaemon.runMonitoring.pollIntervalSeconds=5",
+    "--set", "dagster.dagsterDaemon.runMonitoring.startTimeoutSeconds=60",
+]  # fmt: skip
+"""Run monitoring lowered so that the lifecycle's runs take seconds, not minutes."""
 
 
 def smoke(*args: str) -> tuple[int, dict[str, Any]]:
@@ -174,4 +184,59 @@ def test_the_upgrade_to_the_next_release_keeps_data_and_history() -> None:
     assert facts["rollback"].startswith("refused: ")
     assert "helm rollback" in facts["rollback"]
     print(f"\nupgrade: {json.dumps(facts, indent=1)}")
+
+
+def test_the_run_lifecycle_dagster_k8s_drives_through_the_api() -> None:
+    """One smoke: a run held past the lowered monitoring interval succeeds while monitoring reads
+    its Job's status, a run terminated through the webserver ends CANCELED (its Job deleted, its
+    pod stopped with SIGTERM), a run whose pod fails before its worker starts is failed by the
+    start timeout with the pod's log in its event log; no request beyond the rendered RBAC."""
+    code, report = smoke("--lifecycle", *MONITORING)
+    assert code == 0, report
+    checks = report["checks"]
+    assert checks["a run longer than the monitoring interval"].startswith("ok: held 15 s past"), (
+        checks
+    )
+    assert (
+        "system:serviceaccount:floe:floe-dagster"
+        in checks["a run longer than the monitoring interval"]
+    )
+    assert checks["a terminated run"].startswith("ok: CANCELED"), checks
+    assert checks["a failed run pod's log in the run's event log"].startswith("ok: FAILURE"), checks
+    assert report["forbidden"] == []
+    assert any("checked against the rendered Roles" in s for s in report["substitutions"])
+    print(f"\nseconds {report['seconds']}")
+    nothing_left()
+
+
+def test_a_missing_rbac_verb_fails_the_smoke_naming_verb_and_service_account(
+    tmp_path: Path,
+) -> None:
+    """The dagster chart's own Role without `delete` on jobs (its rbacEnabled Role swapped for
+    the same Role, less that verb, through extraManifests): terminating a run is refused."""
+    chart = prepare_chart(CHART_DIR, load_settings().dagster_chart)
+    rendered = render(chosen_values("demo", {}, chart_dir=CHART_DIR, over_defaults=True), chart)
+    role, binding = (
+        next(o.document for o in rendered if o.kind == kind and o.name == name)
+        for kind, name in (
+            ("Role", "floe-dagster-role"),
+            ("RoleBinding", "floe-dagster-rolebinding"),
+        )
+    )
+    next(r for r in role["rules"] if r["resources"] == ["jobs"])["verbs"].remove("delete")
+    values = load_values(CHART_DIR / "values-demo.yaml")
+    values["dagster"] = {"rbacEnabled": False, "extraManifests": [role, binding]}
+    path = tmp_path / "values.yaml"
+    YAML().dump(values, path)
+    code, report = smoke("--values", str(path), "--lifecycle", *MONITORING)
+    assert code == 3, report
+    message = report["error"]["message"]
+    assert (
+        'User "system:serviceaccount:floe:floe-dagster" cannot delete resource "jobs" in API group "batch"'
+        in message
+    )
+    assert report["forbidden"]
+    assert "is forbidden" in report["forbidden"][0]
+    assert report["checks"]["a terminated run"].startswith("FAIL"), report["checks"]
+    assert "Role" in report["error"]["remediation"]
     nothing_left()

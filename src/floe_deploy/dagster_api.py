@@ -105,6 +105,20 @@ def runs(url: str, limit: int = 20, job: str = JOB_NAME) -> list[RunSummary]:
     return summaries
 
 
+def terminate_run(url: str, run_id: str) -> None:
+    """Ask the webserver to terminate a run (its run launcher stops the run's worker)."""
+    from dagster_graphql import (  # noqa: PLC0415 (slow import)
+        DagsterGraphQLClient,
+        DagsterGraphQLClientError,
+    )
+
+    host, port = _host_port(url)
+    try:
+        DagsterGraphQLClient(host, port_number=port).terminate_run(run_id)
+    except (DagsterGraphQLClientError, httpx.HTTPError, OSError) as error:
+        raise DagsterApiError(f"terminating run {run_id} failed: {error}") from None
+
+
 def run_status(url: str, run_id: str) -> str:
     from dagster_graphql import DagsterGraphQLClient  # noqa: PLC0415 (slow import)
 

@@ -20,9 +20,11 @@ import pytest
 from dagster_k8s.client import DagsterKubernetesClient, PatchedApiClient
 from kubernetes.client.rest import ApiException
 
+from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import RenderedObject
 from floe_deploy.helm.kube_api_standin import REQUESTS, serve
 from floe_deploy.helm.run_pods import run_jobs
+from floe_deploy.helm.smoke_pods import PodPlayer
 from floe_deploy.helm.smoke_services import api_standin_files
 from tests.helm.conftest import Renderer
 
@@ -167,6 +169,10 @@ def test_terminate_deletes_the_job_and_asks_its_pod_to_stop(
         assert body(refused.value)["reason"] == "Forbidden"
         assert (jobs / name / "job.json").is_file()
         assert (jobs / name / "stop.json").is_file(), "dagster-k8s deletes the pods regardless"
+        requests = [json.loads(line) for line in (jobs / REQUESTS).read_text().splitlines()]
+        assert [r["message"] for r in requests if r["code"] == 403] == [
+            body(refused.value)["message"]
+        ]
         return
     assert dagster.delete_job(name, "floe") is True
     assert json.loads((jobs / name / "stop.json").read_text()) == {"gracePeriodSeconds": 30}
@@ -188,3 +194,48 @@ def test_a_wrong_token_is_401_and_another_account_is_403(
     assert "system:serviceaccount:floe:default" in body(refused.value)["message"]
     allowed = client(tokens["floe-dagster-user-deployments-user-deployments"])
     assert allowed.core_api.list_namespaced_pod("floe").items == []
+
+
+def test_each_played_pod_mounts_its_own_service_accounts_token(
+    rendered: Renderer, tmp_path: Path
+) -> None:
+    objects = rendered("values-demo.yaml")
+    pods = PodPlayer(tmp_path)
+    tokens = api_standin_files(pods.run_dir, objects)
+    accounts = {}
+    for item in objects:
+        if item.kind == "Deployment":
+            spec = pods.kubelet_additions(item.document["spec"]["template"]["spec"])
+            volume = next((v for v in spec["volumes"] if v["name"] == "kube-api-access"), None)
+            if volume:
+                token = (Path(volume["hostPath"]["path"]) / "token").read_text()
+                accounts[item.name] = next(a for a, t in tokens.items() if t == token)
+    assert accounts == {
+        "floe-dagster-daemon": "floe-dagster",
+        "floe-dagster-webserver": "floe-dagster",
+        "floe-dagster-user-deployments-floe-demo": "floe-dagster-user-deployments-user-deployments",
+    }
+    with pytest.raises(FloeError, match='serviceaccount "nobody" not found'):
+        pods.kubelet_additions({"serviceAccountName": "nobody", "containers": []})
+
+
+def test_a_job_deleted_in_the_background_takes_its_pod_along(
+    standin: tuple[Client, dict[str, str], Path], rendered: Renderer, request: pytest.FixtureRequest
+) -> None:
+    """dagster-k8s deletes a Job with the API's default policy (its pods orphaned, then deleted
+    one by one); Background or Foreground deletes the pods with the Job."""
+    client, tokens, jobs = standin
+    dagster = client(tokens["floe-dagster"])
+    (run,) = run_jobs(rendered("values-demo.yaml"))
+    name = run.job["metadata"]["name"]
+    dagster.create_namespaced_job_with_retries(body=run.job, namespace="floe")
+    played(jobs, name, "Running", None)
+    if "missing delete" in request.node.callspec.id:
+        with pytest.raises(ApiException) as refused:
+            dagster.batch_api.delete_namespaced_job(name, "floe", propagation_policy="Background")
+        assert refused.value.status == 403
+        assert not (jobs / name / "stop.json").exists()
+        return
+    dagster.batch_api.delete_namespaced_job(name, "floe", propagation_policy="Background")
+    assert (jobs / name / "stop.json").is_file()
+    assert not (jobs / name / "job.json").exists()

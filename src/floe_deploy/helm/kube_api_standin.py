@@ -41,8 +41,6 @@ from urllib.parse import parse_qs, urlsplit
 from floe_deploy.helm.kube_rbac import Rbac, Request
 
 REQUESTS = "requests.jsonl"
-NAMESPACE_KINDS = {"jobs": ("batch", "Job"), "pods": ("", "Pod"), "events": ("", "Event"),
-                   "deployments": ("apps", "Deployment")}  # fmt: skip
 DEPLOYMENTS = "deployments"
 """JOBS_DIR/deployments/NAME.json: a played Deployment (written by the smoke); a scale request
 lands beside it as NAME.scale (the replicas), which the smoke carries out."""
@@ -159,10 +157,12 @@ class Handler(BaseHTTPRequestHandler):
     store: Store
     rbac: Rbac
     tokens: dict[str, str]
+    answered = 0
 
     def _send(self, code: int, body: dict[str, Any] | str) -> None:
         text = body if isinstance(body, str) else json.dumps(body)
         payload = text.encode()
+        self.answered = code
         self.send_response(code)
         self.send_header(
             "Content-Type", "text/plain" if isinstance(body, str) else "application/json"
@@ -196,19 +196,18 @@ class Handler(BaseHTTPRequestHandler):
             self._status(404, "NotFound", "the server could not find the requested resource")
             return
         forbidden = self.rbac.forbidden(request)
+        if forbidden:
+            sys.stderr.write(f"kube-api stand-in: 403 {forbidden}\n")
+            self._status(403, "Forbidden", forbidden, name=request.name, group=request.api_group,
+                         kind=request.resource)  # fmt: skip
+        else:
+            getattr(self, f"_{request.verb}_{request.resource}", self._unserved)(request, query)
         self._audit({
             "user": user, "verb": request.verb, "resource": request.resource,
             "subresource": request.subresource, "name": request.name,
-            "namespace": request.namespace, "code": 403 if forbidden else 200,
+            "namespace": request.namespace, "code": self.answered,
             **({"message": forbidden} if forbidden else {}),
         })  # fmt: skip
-        if forbidden:
-            sys.stderr.write(f"kube-api stand-in: 403 {forbidden}\n")
-            group = NAMESPACE_KINDS.get(request.resource, ("", ""))[0]
-            self._status(403, "Forbidden", forbidden, name=request.name, group=group,
-                         kind=request.resource)  # fmt: skip
-            return
-        getattr(self, f"_{request.verb}_{request.resource}", self._unserved)(request, query)
 
     def _request(
         self, method: str, parts: list[str], user: str, query: dict[str, str]
