@@ -12,6 +12,7 @@ it) signed. It writes build/reports/bundle.json for benchmarks/bench_bundle.py.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 import tarfile
@@ -52,6 +53,8 @@ VERSION = "7.7.7"
 PREFIX = "acme/floe"
 IMAGES = ("bundle-a", "bundle-b")
 PLATFORMS = ("linux/amd64", "linux/arm64")
+IMPOSTOR = "https://github.com/acme/floe/.github/workflows/release.yml@refs/tags/v7.7.7"
+"""A builder identity the release's provenance does not name (it was built here)."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,13 @@ def test_the_import_lands_everything_with_its_digest_and_it_verifies_there(
     assert resolved.digest == site.record.chart.digest
     dependency = pull_chart_archive(oci, f"{target}/charts/dagster:1.13.27", tmp_path)
     assert archive_metadata(dependency)["name"] == "dagster"
+    verified = imported.landed["verified"]
+    for entry in site.record.images:
+        for digest in entry.platforms.values():  # a signed SBOM and provenance per platform
+            for predicate in ("https://cyclonedx.org/bom", "https://slsa.dev/provenance/v1"):
+                assert any(v.startswith(f"{predicate} {entry.image}@{digest[:19]}: signed by")
+                           for v in verified), (predicate, entry.image, verified)  # fmt: skip
+        assert f"signature {entry.image}@{entry.digest[:19]}: signed by cosign.pub" in verified
     landed = {a["reference"] for a in imported.landed["landed"]}
     assert f"oci://{target}/charts/floe-dagster:{VERSION}" in landed
     assert {f"{target}/{image}:{VERSION}" for image in IMAGES} <= landed
@@ -249,28 +259,34 @@ def _tampered(archive: Path, directory: Path) -> tuple[Path, str]:
     return tampered, layer
 
 
-@pytest.mark.parametrize("fault", ["tampered blob", "wrong key"])
+@pytest.mark.parametrize("fault", ["tampered blob", "wrong key", "wrong builder"])
 def test_a_tampered_archive_or_a_wrong_key_is_refused_before_anything_is_pushed(
     fault: str, site: Site, imported: Imported, tmp_path: Path
 ) -> None:
     prefix = fault.replace(" ", "-")
     archive, named = imported.archive, ""
-    key = site.public_key
+    key, identity = site.public_key, []
     if fault == "tampered blob":
         archive, named = _tampered(imported.archive, tmp_path)
-    else:
+    elif fault == "wrong key":
         key = key_pair(tmp_path / "other", "")[1]
+    else:
+        identity = ["--certificate-identity", IMPOSTOR]
     done = run_task("bundle.import", str(archive), "--to", f"{site.target.address}/{prefix}",
-                    "--key", str(key),
+                    "--key", str(key), *identity,
                     env=site.env | {"FLOE_REGISTRY_CA": str(site.target.files.ca_file)})  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("ERROR: bundle refused: ")
     if fault == "tampered blob":
         assert f"{named} does not match its checksum" in line
-    else:
+    elif fault == "wrong key":
         assert "the signature of bundle-a@" in line
         assert "does not verify" in line
+    else:  # every signature holds; the signed provenance names another builder
+        assert re.search(
+            rf"the provenance of bundle-a@sha256:\w+ names builder \S+, not {IMPOSTOR}", line
+        )
     assert "nothing was pushed" in line
     assert not [r for r in _catalog(site.target) if r.startswith(f"{prefix}/")]
     assert [r for r in _catalog(site.target) if r.startswith("site/floe/")]

@@ -48,7 +48,7 @@ from floe_deploy.release.publish import (
 )
 from floe_deploy.settings import Settings
 
-SUBJECTS = {ArtifactKind.SIGNATURE: "sig", ArtifactKind.ATTESTATION: "att"}
+COSIGN_SUFFIXES = {ArtifactKind.SIGNATURE: "sig", ArtifactKind.ATTESTATION: "att"}
 
 
 class BundleExport(BaseModel):
@@ -79,7 +79,7 @@ class BundleImport(BaseModel):
 
 
 def _cosign_tag(digest: str, kind: ArtifactKind) -> str:
-    return f"{digest.replace(':', '-')}.{SUBJECTS[kind]}"
+    return f"{digest.replace(':', '-')}.{COSIGN_SUFFIXES[kind]}"
 
 
 def source_prefix(record: ReleaseRecord) -> str:
@@ -335,14 +335,16 @@ def import_bundle(
             repo = f"{target}/{artifact.repository}"
             with console.step(f"push {artifact.kind.value} {repo}@{artifact.digest[:19]}"):
                 oci.copy_from_layout(root, artifact.digest, f"{repo}@{artifact.digest}")
-        ordered = sorted(manifest.artifacts, key=lambda a: a.kind not in SUBJECTS)
+        ordered = sorted(manifest.artifacts, key=lambda a: a.kind not in COSIGN_SUFFIXES)
         with console.step("tags: signatures and attestations, then the release's"):
             for artifact in ordered:
                 oci.tag(f"{target}/{artifact.repository}@{artifact.digest}", [artifact.tag])
         landed = [
             LandedArtifact(
                 kind=a.kind.value,
-                reference=("" if a.kind is ArtifactKind.IMAGE or a.kind in SUBJECTS else "oci://")
+                reference=(
+                    "" if a.kind is ArtifactKind.IMAGE or a.kind in COSIGN_SUFFIXES else "oci://"
+                )
                 + f"{target}/{a.repository}:{a.tag}",
                 digest=a.digest,
             )
