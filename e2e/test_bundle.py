@@ -36,6 +36,7 @@ from floe_deploy.images.publish import stage_images, tag_images, verify_images
 from floe_deploy.images.signing import Signer, Verifier, key_pair
 from floe_deploy.images.versioning import ReleaseVersion
 from floe_deploy.oci import OciClient
+from floe_deploy.release.bundle import record_from_registry
 from floe_deploy.release.bundle_manifest import MANIFEST_NAME
 from floe_deploy.release.publish import ReleaseRecord, chart_registry, release_record
 from floe_deploy.settings import load_settings
@@ -202,6 +203,17 @@ def test_the_bundle_holds_every_platform_signature_attestation_and_both_charts(
     assert pointed.bundle.size_bytes == imported.archive.stat().st_size
 
 
+def test_without_a_record_the_release_is_read_back_from_the_registry(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `bundle.export --registry --prefix --version` exports: the same artifacts as the record."""
+    monkeypatch.setenv("DOCKER_CONFIG", site.env["DOCKER_CONFIG"])
+    settings = load_settings(registry=site.source.address, image_prefix=PREFIX, registry_ca="")
+    read = record_from_registry(settings, VERSION, OciClient(), list(IMAGES))
+    fields = {"images", "chart", "registry", "version"}
+    assert read.model_dump(include=fields) == site.record.model_dump(include=fields)
+
+
 def test_the_import_lands_everything_with_its_digest_and_it_verifies_there(
     site: Site, imported: Imported, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -238,36 +250,44 @@ def test_the_import_lands_everything_with_its_digest_and_it_verifies_there(
     assert {f"{target}/{image}:{VERSION}" for image in IMAGES} <= landed
 
 
-def _tampered(archive: Path, directory: Path) -> tuple[Path, str]:
-    """The archive with one byte of the chart's layer changed; returns it and that path."""
+def _tampered(archive: Path, directory: Path, fault: str, arm64: str) -> tuple[Path, str]:
+    """The archive with one byte of the chart's layer changed, or with the arm64 manifest's
+    attestation (its SBOM) left out of floe-bundle.json; returns it and what the refusal names."""
     unpacked = directory / "unpacked"
     with tarfile.open(archive) as tar:
         tar.extractall(unpacked, filter="data")
     manifest = json.loads((unpacked / MANIFEST_NAME).read_text())
-    (chart,) = [a for a in manifest["artifacts"] if a["kind"] == "chart"]
-    body = json.loads((unpacked / "blobs/sha256" / chart["digest"].split(":")[1]).read_text())
-    layer = f"blobs/sha256/{body['layers'][0]['digest'].split(':')[1]}"
-    data = bytearray((unpacked / layer).read_bytes())
-    data[-1] ^= 0xFF
-    (unpacked / layer).write_bytes(bytes(data))
+    if fault == "stripped SBOM":
+        manifest["artifacts"] = [a for a in manifest["artifacts"] if a.get("subject") != arm64]
+        (unpacked / MANIFEST_NAME).write_text(json.dumps(manifest))
+        named = "has no signed linux/arm64 SBOM"
+    else:
+        (chart,) = [a for a in manifest["artifacts"] if a["kind"] == "chart"]
+        body = json.loads((unpacked / "blobs/sha256" / chart["digest"].split(":")[1]).read_text())
+        named = f"blobs/sha256/{body['layers'][0]['digest'].split(':')[1]}"
+        data = bytearray((unpacked / named).read_bytes())
+        data[-1] ^= 0xFF
+        (unpacked / named).write_bytes(bytes(data))
+        named += " does not match its checksum"
     tampered = directory / "tampered.tar"
     with tarfile.open(tampered, "w") as tar:
         for path in sorted(unpacked.rglob("*")):
             if path.is_file():
                 tar.add(path, arcname=path.relative_to(unpacked).as_posix())
     shutil.rmtree(unpacked)
-    return tampered, layer
+    return tampered, named
 
 
-@pytest.mark.parametrize("fault", ["tampered blob", "wrong key", "wrong builder"])
+@pytest.mark.parametrize("fault", ["tampered blob", "stripped SBOM", "wrong key", "wrong builder"])
 def test_a_tampered_archive_or_a_wrong_key_is_refused_before_anything_is_pushed(
     fault: str, site: Site, imported: Imported, tmp_path: Path
 ) -> None:
     prefix = fault.replace(" ", "-")
     archive, named = imported.archive, ""
     key, identity = site.public_key, []
-    if fault == "tampered blob":
-        archive, named = _tampered(imported.archive, tmp_path)
+    if fault in {"tampered blob", "stripped SBOM"}:
+        arm64 = site.record.images[0].platforms["linux/arm64"]
+        archive, named = _tampered(imported.archive, tmp_path, fault, arm64)
     elif fault == "wrong key":
         key = key_pair(tmp_path / "other", "")[1]
     else:
@@ -278,8 +298,8 @@ def test_a_tampered_archive_or_a_wrong_key_is_refused_before_anything_is_pushed(
     assert done.returncode == 3, done.stdout + done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("ERROR: bundle refused: ")
-    if fault == "tampered blob":
-        assert f"{named} does not match its checksum" in line
+    if fault in {"tampered blob", "stripped SBOM"}:
+        assert named in line
     elif fault == "wrong key":
         assert "the signature of bundle-a@" in line
         assert "does not verify" in line

@@ -25,6 +25,7 @@ from floe_deploy.helm.chart import CHART_DIR, chart_metadata
 from floe_deploy.images.catalog import CATALOG
 from floe_deploy.images.provenance import PREDICATE_TYPE as PROVENANCE_PREDICATE
 from floe_deploy.images.publish import platform_manifests, repository
+from floe_deploy.images.sbom import PREDICATE_TYPE as SBOM_PREDICATE
 from floe_deploy.images.signing import Verifier, verify_attestation_blob, verify_signature_blob
 from floe_deploy.oci import OciClient, host_of
 from floe_deploy.release.bundle_manifest import (
@@ -88,19 +89,21 @@ def source_prefix(record: ReleaseRecord) -> str:
     return first.repository.removeprefix(f"{record.registry}/").removesuffix(f"/{first.image}")
 
 
-def record_from_registry(settings: Settings, version: str, oci: OciClient) -> ReleaseRecord:
-    """A release record read back from the registry: each catalog image's and the chart's tag
-    of `version`, for a release whose record file is not at hand."""
-    images = []
-    for spec in CATALOG:
-        repo = repository(settings, spec.name)
+def record_from_registry(
+    settings: Settings, version: str, oci: OciClient, images: list[str] | None = None
+) -> ReleaseRecord:
+    """A release record read back from the registry: each image's (default: the catalog's) and
+    the chart's tag of `version`, for a release whose record file is not at hand."""
+    released = []
+    for image in images or [spec.name for spec in CATALOG]:
+        repo = repository(settings, image)
         index = oci.resolve(f"{repo}:{version}")
         if index is None:
             raise FloeError(f"{repo}:{version} is not in {settings.registry}",
                             "check --registry, --prefix and --version, or pass --release")  # fmt: skip
         platforms = platform_manifests(oci, f"{repo}@{index.digest}")
-        images.append(ReleasedImage(
-            image=spec.name, repository=repo, digest=index.digest, platforms=platforms,
+        released.append(ReleasedImage(
+            image=image, repository=repo, digest=index.digest, platforms=platforms,
             sboms={p: f"{repo}:{_cosign_tag(d, ArtifactKind.ATTESTATION)}" for p, d in platforms.items()},
             signature=f"{repo}:{_cosign_tag(index.digest, ArtifactKind.SIGNATURE)}",
             provenance=f"{repo}:{_cosign_tag(index.digest, ArtifactKind.ATTESTATION)}",
@@ -112,7 +115,7 @@ def record_from_registry(settings: Settings, version: str, oci: OciClient) -> Re
         raise FloeError(f"{chart_reference} is not in the registry", "check --version")
     chart_repo = chart_reference.removeprefix("oci://").rsplit(":", 1)[0]
     return ReleaseRecord(
-        version=version, tags=[version], git_commit="", registry=settings.registry, images=images,
+        version=version, tags=[version], git_commit="", registry=settings.registry, images=released,
         chart=ReleasedChart(reference=chart_reference, version=version, digest=chart.digest,
                             signature=f"{chart_repo}:{_cosign_tag(chart.digest, ArtifactKind.SIGNATURE)}"),
         published_at="",
@@ -242,66 +245,100 @@ def _refused(message: str) -> FloeError:
 
 
 def _layers(root: Path, artifact: BundledArtifact) -> list[dict[str, Any]]:
+    """The layers of a signature or attestation manifest; one without any is refused."""
     body: dict[str, Any] = json.loads(_blob(root, artifact.digest).read_bytes())
-    return list(body.get("layers") or [])
+    layers = list(body.get("layers") or [])
+    if not layers:
+        raise _refused(f"{artifact.layout_name} holds no {artifact.kind.value}")
+    return layers
+
+
+def _signed_digest(payload: Path) -> str:
+    """The digest a cosign signature payload names (`critical.image.docker-manifest-digest`)."""
+    try:
+        return str(json.loads(payload.read_bytes())["critical"]["image"]["docker-manifest-digest"])
+    except (ValueError, KeyError, TypeError):
+        return "no digest"
+
+
+def _builder(envelope: Path) -> str:
+    """The builder a DSSE envelope's SLSA statement names."""
+    try:
+        statement = json.loads(base64.b64decode(json.loads(envelope.read_bytes())["payload"]))
+        return str(statement["predicate"]["runDetails"]["builder"]["id"])
+    except (ValueError, KeyError, TypeError):
+        return "no builder"
+
+
+def _verify_signature(
+    root: Path, artifact: BundledArtifact, signature: BundledArtifact | None, verifier: Verifier,
+    work: Path,
+) -> str:  # fmt: skip
+    what = f"{artifact.repository}@{artifact.digest[:19]}"
+    if signature is None or signature.tag != _cosign_tag(artifact.digest, ArtifactKind.SIGNATURE):
+        raise _refused(f"{what} carries no signature")
+    for layer in _layers(root, signature):
+        payload = _blob(root, layer["digest"])
+        ok, detail = verify_signature_blob(verifier, payload, layer.get("annotations") or {}, work)
+        if not ok:
+            raise _refused(f"the signature of {what} does not verify ({detail})")
+        if (named := _signed_digest(payload)) != artifact.digest:
+            raise _refused(f"the signature of {what} is for {named}")
+    return f"signature {what}: {detail}"
+
+
+def _verify_attestation(
+    root: Path, attestation: BundledArtifact, verifier: Verifier, work: Path
+) -> list[tuple[str, str]]:
+    """(predicate type, what verified) of each layer; the first that fails is refused."""
+    subject = str(attestation.subject)
+    what = f"{attestation.repository}@{subject[:19]}"
+    if attestation.tag != _cosign_tag(subject, ArtifactKind.ATTESTATION):
+        raise _refused(f"{attestation.layout_name} is not cosign's attestation tag of {what}")
+    verified = []
+    for layer in _layers(root, attestation):
+        annotations = layer.get("annotations") or {}
+        predicate = str(annotations.get("predicateType"))
+        envelope = _blob(root, layer["digest"])
+        subject_bytes = _blob(root, subject)
+        ok, detail = verify_attestation_blob(verifier, envelope, annotations, subject_bytes, work)
+        if not ok:
+            raise _refused(f"the {predicate} attestation of {what} does not verify ({detail})")
+        if predicate == PROVENANCE_PREDICATE and not verifier.accepts_builder(_builder(envelope)):
+            raise _refused(f"the provenance of {what} names builder {_builder(envelope)}, "
+                           f"not {verifier.identity}")  # fmt: skip
+        verified.append((predicate, f"{predicate} {what}: {detail}"))
+    return verified
 
 
 def verify_bundle(root: Path, manifest: BundleManifest, verifier: Verifier) -> list[str]:
-    """Every image and the chart carry a signature that verifies, for exactly their digest;
-    every attestation verifies against its subject's bytes; else the first failure is named."""
-    signed = [*manifest.of_kind(ArtifactKind.IMAGE), *manifest.of_kind(ArtifactKind.CHART)]
+    """What images.verify asks of a release, offline: each image and the chart carry a signature
+    for exactly their digest, each image a provenance and each platform a signed SBOM, and every
+    signature and attestation verifies against the archive's bytes; else the first failure is
+    named."""
     signatures = {a.subject: a for a in manifest.of_kind(ArtifactKind.SIGNATURE)}
     checked = []
+    attested: dict[str, set[str]] = {}
     with tempfile.TemporaryDirectory(prefix="floe-bundle-verify-") as scratch:
         work = Path(scratch)
-        for artifact in signed:
-            what = f"{artifact.repository}@{artifact.digest[:19]}"
-            signature = signatures.get(artifact.digest)
-            if signature is None or signature.tag != _cosign_tag(
-                artifact.digest, ArtifactKind.SIGNATURE
-            ):
-                raise _refused(f"{what} carries no signature")  # fmt: skip
-            for layer in _layers(root, signature):
-                payload = _blob(root, layer["digest"])
-                ok, detail = verify_signature_blob(
-                    verifier, payload, layer.get("annotations") or {}, work
-                )
-                named = json.loads(payload.read_bytes())["critical"]["image"][
-                    "docker-manifest-digest"
-                ]
-                if not ok or named != artifact.digest:
-                    raise _refused(
-                        f"the signature of {what} does not verify ({detail if not ok else 'it names ' + named})"
-                    )
-            checked.append(f"signature {what}: {detail}")  # fmt: skip
+        for artifact in [
+            *manifest.of_kind(ArtifactKind.IMAGE),
+            *manifest.of_kind(ArtifactKind.CHART),
+        ]:
+            checked.append(
+                _verify_signature(root, artifact, signatures.get(artifact.digest), verifier, work)
+            )
         for attestation in manifest.of_kind(ArtifactKind.ATTESTATION):
-            subject = str(attestation.subject)
-            what = f"{attestation.repository}@{subject[:19]}"
-            if attestation.tag != _cosign_tag(subject, ArtifactKind.ATTESTATION):
-                raise _refused(
-                    f"{attestation.layout_name} is not cosign's attestation tag of {what}"
-                )
-            for layer in _layers(root, attestation):
-                annotations = layer.get("annotations") or {}
-                envelope = _blob(root, layer["digest"])
-                ok, detail = verify_attestation_blob(
-                    verifier, envelope, annotations, _blob(root, subject), work
-                )
-                if not ok:
-                    raise _refused(
-                        f"the {annotations.get('predicateType')} attestation of {what} does not verify ({detail})"
-                    )
-                if annotations.get("predicateType") == PROVENANCE_PREDICATE:
-                    statement = json.loads(
-                        base64.b64decode(json.loads(envelope.read_bytes())["payload"])
-                    )
-                    builder = statement["predicate"]["runDetails"]["builder"]["id"]
-                    if not verifier.accepts_builder(builder):
-                        raise _refused(
-                            f"the provenance of {what} names builder {builder}, not {verifier.identity}"
-                        )
-                checked.append(f"{annotations.get('predicateType')} {what}: {detail}")  # fmt: skip
-    return checked
+            for predicate, line in _verify_attestation(root, attestation, verifier, work):
+                attested.setdefault(str(attestation.subject), set()).add(predicate)
+                checked.append(line)
+    for image in manifest.of_kind(ArtifactKind.IMAGE):
+        required = [(image.digest, PROVENANCE_PREDICATE, "provenance")]
+        required += [(d, SBOM_PREDICATE, f"{p} SBOM") for p, d in sorted(image.platforms.items())]
+        for subject, predicate, name in required:
+            if predicate not in attested.get(subject, set()):
+                raise _refused(f"{image.repository}@{image.digest[:19]} has no signed {name}")
+    return checked  # fmt: skip
 
 
 def import_bundle(
