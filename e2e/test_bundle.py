@@ -67,6 +67,8 @@ class Site:
     record_file: Path
     record: ReleaseRecord
     public_key: Path
+    chart_dir: Path
+    """the chart the release packaged, the dagster stand-in's archive in its charts/"""
     env: dict[str, str]
     """DOCKER_CONFIG (the target's login) and COSIGN_PASSWORD for the task processes"""
 
@@ -119,7 +121,7 @@ def site(docker: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iter
         record = release_record(settings, version, staged, chart)
         record_file = root / "release.json"
         record_file.write_text(record.model_dump_json(indent=2))
-        yield Site(source, target, record_file, record, public_key, env)
+        yield Site(source, target, record_file, record, public_key, chart_dir, env)
 
 
 def _catalog(registry: PrivateRegistry) -> list[str]:
@@ -248,6 +250,54 @@ def test_the_import_lands_everything_with_its_digest_and_it_verifies_there(
     landed = {a["reference"] for a in imported.landed["landed"]}
     assert f"oci://{target}/charts/floe-dagster:{VERSION}" in landed
     assert {f"{target}/{image}:{VERSION}" for image in IMAGES} <= landed
+
+
+def test_a_dependency_missing_from_the_chart_mirror_comes_from_charts(
+    site: Site, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same chart (and its signature) under a prefix whose chart mirror is empty: the export
+    takes the dagster chart from --chart's charts/, and the import lands it under charts/."""
+    monkeypatch.setenv("DOCKER_CONFIG", site.env["DOCKER_CONFIG"])
+    chart = site.record.chart
+    moved = chart.reference.replace(f"/{PREFIX}/", "/acme/no-mirror/")
+    repo, moved_repo = (
+        r.removeprefix("oci://").rsplit(":", 1)[0] for r in (chart.reference, moved)
+    )
+    source = OciClient()
+    source.copy(f"{repo}@{chart.digest}", f"{moved_repo}:{chart.version}", recursive=False)
+    signature = f"{chart.digest.replace(':', '-')}.sig"
+    source.copy(f"{repo}:{signature}", f"{moved_repo}:{signature}", recursive=False)
+    record = tmp_path / "release.json"
+    record.write_text(
+        site.record.model_copy(
+            update={
+                "chart": chart.model_copy(
+                    update={"reference": moved, "signature": f"{moved_repo}:{signature}"}
+                )
+            }
+        ).model_dump_json()
+    )
+    archive = tmp_path / "bundle.tar"
+    exported = run_task("bundle.export", "--release", str(record), "--output", str(archive),
+                        "--chart", str(site.chart_dir), "--json", env=site.env)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    (dependency,) = [a for a in json.loads(exported.stdout)["artifacts"]
+                     if a["kind"] == "dependency-chart"]  # fmt: skip
+    assert dependency["source"] == str(site.chart_dir / "charts" / "dagster-1.13.27.tgz")
+    assert dependency["repository"] == "charts/dagster"
+    landed = run_task("bundle.import", str(archive), "--to", f"{site.target.address}/fallback",
+                      "--key", str(site.public_key),
+                      env=site.env | {"FLOE_REGISTRY_CA": str(site.target.files.ca_file)})  # fmt: skip
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    target = OciClient(ca_file=site.target.files.ca_file)
+    pulled = pull_chart_archive(
+        target, f"{site.target.address}/fallback/charts/dagster:1.13.27", tmp_path / "pulled"
+    )
+    assert archive_metadata(pulled)["name"] == "dagster"
+    no_chart = run_task("bundle.export", "--release", str(record), "--output", str(archive),
+                        "--chart", str(tmp_path), env=site.env)  # fmt: skip
+    assert no_chart.returncode == 2, no_chart.stderr
+    assert "dependency dagster 1.13.27 is neither in" in no_chart.stderr
 
 
 def _tampered(archive: Path, directory: Path, fault: str, arm64: str) -> tuple[Path, str]:

@@ -23,6 +23,8 @@ from tasks.option_help import (
         "prefix": "without --release: the images' prefix (default FLOE_IMAGE_PREFIX)",
         "version": "without --release: the release version X.Y.Z",
         "output": "archive to write (default build/bundle/floe-bundle-<version>.tar)",
+        "chart": "chart directory whose charts/ holds the chart's dependency when the registry's "
+        "chart mirror does not (default helm/floe-dagster)",
         "json": JSON_HELP,
     }
 )
@@ -34,6 +36,7 @@ def export(
     prefix: str | None = None,
     version: str | None = None,
     output: str | None = None,
+    chart: str | None = None,
     json: bool = False,
 ) -> int:
     """Write one release as one archive (an OCI image layout): every image for every platform,
@@ -44,6 +47,7 @@ def export(
 
     from floe_deploy.console import Console
     from floe_deploy.errors import FloeError
+    from floe_deploy.helm.chart import CHART_DIR
     from floe_deploy.oci import OciClient
     from floe_deploy.paths import BUILD_DIR
     from floe_deploy.release.bundle import export_bundle, load_record, record_from_registry
@@ -61,7 +65,8 @@ def export(
     archive = Path(output) if output else BUILD_DIR / "bundle" / f"floe-bundle-{record.version}.tar"
     console = Console(json_mode=json)
     report = export_bundle(settings, record, archive, console,
-                           record_path=Path(release) if release else None, oci=oci)  # fmt: skip
+                           record_path=Path(release) if release else None,
+                           chart_dir=Path(chart) if chart else CHART_DIR, oci=oci)  # fmt: skip
     show_bundle_export(console, report)
     return 0
 

@@ -353,8 +353,10 @@ class OciClient:
         *,
         config: tuple[Path, str] | None = None,
         annotations: dict[str, str] | None = None,
+        oci_layout: bool = False,
     ) -> Descriptor:
-        """Push files as one artifact (a Helm chart: its config and its archive)."""
+        """Push files as one artifact (a Helm chart: its config and its archive); with
+        `oci_layout`, `reference` is `DIRECTORY:NAME` of an OCI image layout."""
         directory = files[0][0].parent
         extra = ["--format", "json"]
         if config is not None:
@@ -362,7 +364,8 @@ class OciClient:
         for key, value in (annotations or {}).items():
             extra += ["--annotation", f"{key}={value}"]
         extra += [f"{path.name}:{media_type}" for path, media_type in files]
-        out = self.run(["push"], [reference], action=f"pushing {reference}", extra=extra,
+        command = ["push", "--oci-layout"] if oci_layout else ["push"]
+        out = self.run(command, [reference], action=f"pushing {reference}", extra=extra,
                        cwd=directory) or b"{}"  # fmt: skip
         document = json.loads(out)
         return Descriptor(media_type=document.get("mediaType", ""), digest=document["digest"],

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from floe_deploy.console import Console
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.helm.artifact import push_chart_archive
 from floe_deploy.helm.chart import CHART_DIR, chart_metadata
 from floe_deploy.images.catalog import CATALOG
 from floe_deploy.images.provenance import PREDICATE_TYPE as PROVENANCE_PREDICATE
@@ -128,13 +129,19 @@ class _Exporter:
     def __init__(self, oci: OciClient, layout: Path, registry: str, prefix: str) -> None:
         self.oci, self.layout, self.base = oci, layout, f"{registry}/{prefix}/"
         self.artifacts: list[BundledArtifact] = []
+        self.charts: set[str] = set()
 
     def copy(self, kind: ArtifactKind, repo: str, digest: str, tag: str, **extra: Any) -> None:
-        path = repo.removeprefix(self.base)
+        """`repo@digest` into the layout; it lands under the same path below the target's prefix
+        (charts under `charts/`, wherever the source kept them)."""
+        chart = kind in {ArtifactKind.CHART, ArtifactKind.DEPENDENCY} or repo in self.charts
+        path = f"charts/{repo.rsplit('/', 1)[-1]}" if chart else repo.removeprefix(self.base)
         layout_name = f"{path.replace('/', '.')}__{tag}"
         self.oci.copy_to_layout(f"{repo}@{digest}", self.layout, layout_name)
         self.artifacts.append(BundledArtifact(kind=kind, repository=path, tag=tag, digest=digest,
                                               source=f"{repo}:{tag}", layout_name=layout_name, **extra))  # fmt: skip
+        if kind is ArtifactKind.CHART:
+            self.charts.add(repo)
 
     def cosign(self, kind: ArtifactKind, repo: str, subject: str) -> None:
         """cosign's signature or attestation tag on `subject`; a release without it is refused."""
@@ -144,6 +151,30 @@ class _Exporter:
             raise FloeError(f"{repo}@{subject} has no {kind.value} ({repo}:{tag})",
                             "export a release that `invoke publish` signed and attested")  # fmt: skip
         self.copy(kind, repo, found.digest, tag, subject=subject)
+
+    def dependency(self, charts: str, name: str, version: str, chart_dir: Path) -> None:
+        """A chart dependency from the mirror `charts` (copied as it is there), else its archive
+        in `chart_dir`'s charts/ (pushed into the layout as Helm's OCI artifact)."""
+        reference = f"{charts}/{name}:{version}"
+        found = self.oci.resolve(reference)
+        if found is not None:
+            self.copy(ArtifactKind.DEPENDENCY, f"{charts}/{name}", found.digest, version)
+            return
+        archive = chart_dir / "charts" / f"{name}-{version}.tgz"
+        if not archive.is_file():
+            raise FloeError(
+                f"the chart's dependency {name} {version} is neither in {charts} nor in {archive.parent}",
+                f"mirror it with `invoke helm.mirror --to oci://{charts}`, or fill charts/ with "
+                "`invoke helm.deps` and pass --chart",
+            )
+        layout_name = f"charts.{name}__{version}"
+        pushed = push_chart_archive(
+            self.oci, archive, f"{self.layout}:{layout_name}", oci_layout=True
+        )
+        self.artifacts.append(BundledArtifact(
+            kind=ArtifactKind.DEPENDENCY, repository=f"charts/{name}", tag=version, digest=pushed.digest,
+            source=str(archive), layout_name=layout_name,
+        ))  # fmt: skip
 
 
 def _chart_dependencies(
@@ -167,10 +198,12 @@ def export_bundle(
     console: Console,
     *,
     record_path: Path | None = None,
+    chart_dir: Path = CHART_DIR,
     oci: OciClient | None = None,
 ) -> BundleExport:
     """Every artifact of `record` into one OCI layout archive at `output`; with `record_path`,
-    the record file then points at the bundle."""
+    the record file then points at the bundle. The chart's dependency comes from the chart
+    mirror beside the chart, else from `chart_dir`'s charts/."""
     started = time.monotonic()
     oci = oci or OciClient.from_settings(settings)
     prefix = source_prefix(record)
@@ -194,17 +227,9 @@ def export_bundle(
             exporter.cosign(ArtifactKind.SIGNATURE, chart_repo, record.chart.digest)
         charts = chart_repo.rsplit("/", 1)[0]
         for dependency in _chart_dependencies(oci, record.chart, Path(scratch)):
-            reference = f"{charts}/{dependency['name']}:{dependency['version']}"
-            with console.step(f"dependency {reference}"):
-                found = oci.resolve(reference)
-                if found is None:
-                    raise FloeError(
-                        f"the chart's dependency {dependency['name']} {dependency['version']} is "
-                        f"not in {charts}",
-                        f"mirror it there first: `invoke helm.mirror --to oci://{charts}`",
-                    )
-                exporter.copy(ArtifactKind.DEPENDENCY, reference.rsplit(":", 1)[0], found.digest,
-                              str(dependency["version"]))  # fmt: skip
+            with console.step(f"dependency {dependency['name']} {dependency['version']}"):
+                exporter.dependency(charts, str(dependency["name"]), str(dependency["version"]),
+                                    chart_dir)  # fmt: skip
         with console.step(f"checksums and {output.name}"):
             manifest = BundleManifest(
                 version=record.version, source_registry=record.registry, source_prefix=prefix,
