@@ -54,6 +54,8 @@ VERSION = "7.7.7"
 PREFIX = "acme/floe"
 IMAGES = ("bundle-a", "bundle-b")
 PLATFORMS = ("linux/amd64", "linux/arm64")
+RELEASE = "minimal: two FROM-scratch images, the chart with the dagster stand-in"
+"""What the bundle measured holds (bench_bundle says so beside its numbers)."""
 IMPOSTOR = "https://github.com/acme/floe/.github/workflows/release.yml@refs/tags/v7.7.7"
 """A builder identity the release's provenance does not name (it was built here)."""
 
@@ -159,7 +161,7 @@ def imported(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Imported:
     assert landed.returncode == 0, landed.stderr[-3000:]
     BUNDLE_REPORT.parent.mkdir(parents=True, exist_ok=True)
     BUNDLE_REPORT.write_text(json.dumps({
-        "version": VERSION, "images": len(IMAGES), "platforms": list(PLATFORMS),
+        "version": VERSION, "release": RELEASE, "images": len(IMAGES), "platforms": list(PLATFORMS),
         "size_bytes": archive.stat().st_size, "export_seconds": round(export_seconds, 2),
         "import_seconds": round(import_seconds, 2),
     }, indent=2))  # fmt: skip
