@@ -366,6 +366,13 @@ def verify_bundle(root: Path, manifest: BundleManifest, verifier: Verifier) -> l
     return checked  # fmt: skip
 
 
+def _landed_at(target: str, artifact: BundledArtifact) -> str:
+    """Where an artifact is pulled from now: charts as Helm names them (`oci://…`)."""
+    reference = f"{target}/{artifact.repository}:{artifact.tag}"
+    chart = artifact.kind in {ArtifactKind.CHART, ArtifactKind.DEPENDENCY}
+    return f"oci://{reference}" if chart else reference
+
+
 def import_bundle(
     settings: Settings,
     archive: Path,
@@ -402,14 +409,7 @@ def import_bundle(
             for artifact in ordered:
                 oci.tag(f"{target}/{artifact.repository}@{artifact.digest}", [artifact.tag])
         landed = [
-            LandedArtifact(
-                kind=a.kind.value,
-                reference=(
-                    "" if a.kind is ArtifactKind.IMAGE or a.kind in COSIGN_SUFFIXES else "oci://"
-                )
-                + f"{target}/{a.repository}:{a.tag}",
-                digest=a.digest,
-            )
+            LandedArtifact(kind=a.kind.value, reference=_landed_at(target, a), digest=a.digest)
             for a in manifest.artifacts
         ]
     return BundleImport(
