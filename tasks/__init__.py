@@ -5,9 +5,10 @@ where a tasks/platform.py would shadow the standard library's `platform` module.
 
 from invoke.collection import Collection
 
-from tasks import demo, docs, gitops, helm, images, local_platform, preflight, release
+from tasks import bundle, demo, docs, gitops, helm, images, local_platform, preflight, release
 
 namespace = Collection()
+namespace.add_collection(Collection.from_module(bundle))
 namespace.add_collection(Collection.from_module(demo))
 namespace.add_collection(Collection.from_module(docs))
 namespace.add_collection(Collection.from_module(gitops))

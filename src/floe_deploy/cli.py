@@ -19,12 +19,13 @@ NAMESPACE_OF_MODULE = {"tasks.local_platform": "platform"}
 
 
 def task_name(body: Callable[..., Any]) -> str:
-    """The name `invoke` knows a task body by, e.g. images.inspect."""
-    module = body.__module__
+    """The name `invoke` knows a task body by, e.g. images.inspect (a body named for a Python
+    keyword, `import_`, is the task `import`)."""
+    module, name = body.__module__, body.__name__.removesuffix("_")
     if module in TOP_LEVEL_MODULES:
-        return body.__name__
+        return name
     namespace = NAMESPACE_OF_MODULE.get(module, module.rpartition(".")[2])
-    return f"{namespace}.{body.__name__}"
+    return f"{namespace}.{name}"
 
 
 def asked_for_help(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:

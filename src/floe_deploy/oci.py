@@ -207,19 +207,21 @@ class OciClient:
         missing_ok: bool = False,
         extra: list[str] | None = None,
         cwd: Path | None = None,
+        side: str = "",
     ) -> bytes | None:
         """`oras <command> <flags> <references> <extra>`; None when missing_ok and it is not there.
 
         A loopback registry that answers plain HTTP is retried (and remembered) without TLS, as
-        dockerd and buildx do for loopback addresses.
+        dockerd and buildx do for loopback addresses. `side` ("from-" or "to-") names the
+        registry's end of a copy whose other end is an OCI image layout.
         """
         host = host_of(references[0])
         for _ in range(len(references) + 1):
-            if command == ["cp"]:
+            if command == ["cp"] and not side:
                 flags = [*self._connection(host_of(references[0]), prefix="from-"),
                          *self._connection(host_of(references[1]), prefix="to-")]  # fmt: skip
             else:
-                flags = self._connection(host)
+                flags = self._connection(host, prefix=side)
             targets = [reference.removeprefix("oci://") for reference in references]
             done = self._execute(
                 [self._oras(), *command, *flags, *targets, *(extra or [])], stdin, cwd
@@ -332,6 +334,18 @@ class OciClient:
         self.run(["cp"], [source, target], action=f"copying {source} to {target}",
                  extra=["-r"] if recursive else [])  # fmt: skip
 
+    def copy_to_layout(self, source: str, layout: Path, name: str) -> None:
+        """Copy a manifest or index (every platform, every blob) into an OCI image layout
+        directory, under the reference name `name`."""
+        self.run(["cp"], [source], action=f"copying {source} into {layout}", side="from-",
+                 extra=["--to-oci-layout", f"{layout}:{name}"])  # fmt: skip
+
+    def copy_from_layout(self, layout: Path, digest: str, target: str) -> None:
+        """Push what an OCI image layout holds under `digest` (byte for byte, so the digest stays)
+        to `target` (a tag or digest reference)."""
+        self.run(["cp", "--from-oci-layout", f"{layout}@{digest}"], [target],
+                 action=f"pushing {digest} to {target}", side="to-")  # fmt: skip
+
     def push_files(
         self,
         reference: str,
@@ -339,8 +353,10 @@ class OciClient:
         *,
         config: tuple[Path, str] | None = None,
         annotations: dict[str, str] | None = None,
+        oci_layout: bool = False,
     ) -> Descriptor:
-        """Push files as one artifact (a Helm chart: its config and its archive)."""
+        """Push files as one artifact (a Helm chart: its config and its archive); with
+        `oci_layout`, `reference` is `DIRECTORY:NAME` of an OCI image layout."""
         directory = files[0][0].parent
         extra = ["--format", "json"]
         if config is not None:
@@ -348,7 +364,8 @@ class OciClient:
         for key, value in (annotations or {}).items():
             extra += ["--annotation", f"{key}={value}"]
         extra += [f"{path.name}:{media_type}" for path, media_type in files]
-        out = self.run(["push"], [reference], action=f"pushing {reference}", extra=extra,
+        command = ["push", "--oci-layout"] if oci_layout else ["push"]
+        out = self.run(command, [reference], action=f"pushing {reference}", extra=extra,
                        cwd=directory) or b"{}"  # fmt: skip
         document = json.loads(out)
         return Descriptor(media_type=document.get("mediaType", ""), digest=document["digest"],

@@ -39,16 +39,22 @@ def archive_metadata(archive: Path) -> dict[str, Any]:
     return metadata
 
 
-def push_chart_archive(oci: OciClient, archive: Path, repository: str) -> Descriptor:
+def push_chart_archive(
+    oci: OciClient, archive: Path, repository: str, *, oci_layout: bool = False
+) -> Descriptor:
     """Push a packaged chart by digest as Helm's OCI artifact (what `helm push` writes), through
-    the toolkit's one registry client: `docker login`'s credentials and FLOE_REGISTRY_CA apply."""
+    the toolkit's one registry client: `docker login`'s credentials and FLOE_REGISTRY_CA apply.
+    With `oci_layout`, `repository` is `DIRECTORY:NAME` of an OCI image layout."""
     with tempfile.TemporaryDirectory(prefix="floe-chart-push-") as scratch:
         staged = Path(scratch) / archive.name
         shutil.copyfile(archive, staged)
         config = Path(scratch) / "config.json"
         config.write_text(json.dumps(archive_metadata(archive), default=str))
         return oci.push_files(
-            repository, [(staged, HELM_CHART_TYPE)], config=(config, HELM_CONFIG_TYPE)
+            repository,
+            [(staged, HELM_CHART_TYPE)],
+            config=(config, HELM_CONFIG_TYPE),
+            oci_layout=oci_layout,
         )
 
 

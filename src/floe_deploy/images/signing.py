@@ -286,3 +286,63 @@ def verified_statements(
         if digest in {s["digest"].get("sha256") for s in statement.get("subject", [])}:
             statements.append(statement)
     return statements, "" if statements else f"no {predicate_type} statement for this digest"
+
+
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
+
+
+def _verify_offline(
+    command: list[str], verifier: Verifier, annotations: dict[str, str], scratch: Path
+) -> tuple[bool, str]:
+    """`cosign verify-blob[-attestation]` with the verifier's flags; keyless, the certificate,
+    its chain and the transparency-log bundle come from the layer's cosign annotations."""
+    flags = list(verifier.flags())
+    if verifier.public_key is None:
+        certificate, chain = scratch / "cert.pem", scratch / "chain.pem"
+        certificate.write_text(annotations.get(CERTIFICATE_ANNOTATION, ""))
+        chain.write_text(annotations.get(CHAIN_ANNOTATION, ""))
+        flags += ["--certificate", str(certificate), "--certificate-chain", str(chain)]
+        if REKOR_BUNDLE_ANNOTATION in annotations:
+            bundle = scratch / "bundle.json"
+            bundle.write_text(json.dumps({
+                "base64Signature": annotations.get(SIGNATURE_ANNOTATION, ""),
+                "cert": base64.b64encode(certificate.read_bytes()).decode(),
+                "rekorBundle": json.loads(annotations[REKOR_BUNDLE_ANNOTATION]),
+            }))  # fmt: skip
+            flags += ["--bundle", str(bundle)]
+    try:
+        run([cosign_binary(), *command[:1], *flags, *command[1:]],
+            remediation="check the key or identity the bundle was signed with", timeout=120)  # fmt: skip
+    except FloeError as error:
+        if error.exit_code is not ExitCode.FAILURE:
+            raise
+        return False, (error.details.splitlines() or ["verification failed"])[-1]
+    return True, verifier.describe()
+
+
+def verify_signature_blob(
+    verifier: Verifier, payload: Path, annotations: dict[str, str], scratch: Path
+) -> tuple[bool, str]:
+    """A cosign image signature checked offline: the layer's signature over its payload (the
+    payload names the signed digest; the caller checks it)."""
+    signature = scratch / "signature"
+    signature.write_text(annotations.get(SIGNATURE_ANNOTATION, ""))
+    return _verify_offline(["verify-blob", "--signature", str(signature), str(payload)],
+                           verifier, annotations, scratch)  # fmt: skip
+
+
+def verify_attestation_blob(
+    verifier: Verifier,
+    envelope: Path,
+    annotations: dict[str, str],
+    subject: Path,
+    scratch: Path,
+) -> tuple[bool, str]:
+    """A cosign attestation (a DSSE envelope) checked offline against its subject's bytes: the
+    signature, the predicate type, and that the statement's subject digest is `subject`'s."""
+    command = ["verify-blob-attestation", "--signature", str(envelope),
+               "--type", annotations.get("predicateType", "custom"), str(subject)]  # fmt: skip
+    return _verify_offline(command, verifier, annotations, scratch)

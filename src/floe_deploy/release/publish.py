@@ -46,8 +46,9 @@ from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
 from floe_deploy.settings import Settings
 
 RECORD_DIR = BUILD_DIR / "release"
-RECORD_SCHEMA_VERSION = 2
-"""2: SBOMs are signed attestations per platform (`sboms`), the chart lives under the images' prefix."""
+RECORD_SCHEMA_VERSION = 3
+"""2: SBOMs are signed attestations per platform (`sboms`), the chart lives under the images' prefix.
+3: an optional `bundle`, the offline archive `bundle.export` wrote of this release."""
 
 
 class ReleasedImage(BaseModel):
@@ -68,6 +69,14 @@ class ReleasedChart(BaseModel):
     signature: str
 
 
+class BundleRef(BaseModel):
+    """The offline bundle of a release (`invoke bundle.export`) and the sha256 of its archive."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+
+
 class ReleaseRecord(BaseModel):
     """What was published, by digest: the input of the next pipeline step."""
 
@@ -79,6 +88,7 @@ class ReleaseRecord(BaseModel):
     images: list[ReleasedImage]
     chart: ReleasedChart
     published_at: str
+    bundle: BundleRef | None = None
 
 
 class BuildRecord(BaseModel):
@@ -140,6 +150,43 @@ def _existing_chart(oci: OciClient, charts: str, packaged: PackagedChart) -> Pub
     return PublishedChart.of(packaged, reference, descriptor.digest)
 
 
+def release_record(
+    settings: Settings, version: ReleaseVersion, staged: PublishReport, chart: PublishedChart
+) -> ReleaseRecord:
+    """The record of staged images and a staged chart: every artifact by digest, with cosign's
+    signature and attestation tags."""
+    return ReleaseRecord(
+        version=version.version,
+        tags=staged.images[0].tags if staged.images else [version.version],
+        git_commit=version.revision,
+        registry=settings.registry,
+        images=[
+            ReleasedImage(
+                image=entry.image,
+                repository=entry.repository,
+                digest=entry.digest,
+                platforms=entry.platforms,
+                sboms={
+                    platform: _cosign_tag(entry.repository, digest, "att")
+                    for platform, digest in entry.platforms.items()
+                },
+                signature=_cosign_tag(entry.repository, entry.digest, "sig"),
+                provenance=_cosign_tag(entry.repository, entry.digest, "att"),
+            )
+            for entry in staged.images
+        ],
+        chart=ReleasedChart(
+            reference=chart.reference,
+            version=chart.version,
+            digest=chart.digest,
+            signature=_cosign_tag(
+                chart.reference.removeprefix("oci://").rsplit(":", 1)[0], chart.digest, "sig"
+            ),
+        ),
+        published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
 def publish_release(
     settings: Settings,
     console: Console,
@@ -187,36 +234,7 @@ def publish_release(
     tag_images(oci, staged, console)
     with console.step(f"tag {chart.reference}"):
         tag_chart(oci, chart)
-    record = ReleaseRecord(
-        version=chosen.version,
-        tags=staged.images[0].tags if staged.images else [chosen.version],
-        git_commit=chosen.revision,
-        registry=settings.registry,
-        images=[
-            ReleasedImage(
-                image=entry.image,
-                repository=entry.repository,
-                digest=entry.digest,
-                platforms=entry.platforms,
-                sboms={
-                    platform: _cosign_tag(entry.repository, digest, "att")
-                    for platform, digest in entry.platforms.items()
-                },
-                signature=_cosign_tag(entry.repository, entry.digest, "sig"),
-                provenance=_cosign_tag(entry.repository, entry.digest, "att"),
-            )
-            for entry in staged.images
-        ],
-        chart=ReleasedChart(
-            reference=chart.reference,
-            version=chart.version,
-            digest=chart.digest,
-            signature=_cosign_tag(
-                chart.reference.removeprefix("oci://").rsplit(":", 1)[0], chart.digest, "sig"
-            ),
-        ),
-        published_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    record = release_record(settings, chosen, staged, chart)
     record_dir.mkdir(parents=True, exist_ok=True)
     (record_dir / f"{record.version}.json").write_text(record.model_dump_json(indent=2))
     return record

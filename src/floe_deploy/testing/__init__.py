@@ -69,6 +69,8 @@ INVOKE = str(Path(sys.executable).parent / "invoke")
 UPGRADE_REPORT = BUILD_DIR / "reports" / "helm-smoke-upgrade.json"
 """The JSON report of e2e's `helm.smoke --upgrade-from previous`: bench_helm_upgrade reads it
 instead of rehearsing the upgrade a second time."""
+BUNDLE_REPORT = BUILD_DIR / "reports" / "bundle.json"
+"""The size and the export and import wall times e2e/test_bundle.py measured: bench_bundle reads it."""
 
 
 def run_task(
