@@ -1,0 +1,121 @@
+"""helm.validate's check that the private CA (`tls.caBundle`) reaches every TLS-speaking pod.
+
+Helm cannot inject volumes into the dagster subchart, so its pods take the bundle from values the
+user writes (values-prod.yaml's aliases). What counts is the rendered pods and the run pod
+dagster-k8s builds: each container must mount the bundle read-only and carry every variable its
+clients read, pointing at the mounted file (inline or through an envFrom ConfigMap of the render).
+Init containers are left out: the dagster chart offers no volumes for them (pg_isready, sh).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from floe_deploy.helm import pss
+from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.run_pods import RunJob
+from floe_deploy.helm.values_model import Tls
+
+CA_VARIABLES = (
+    "SSL_CERT_FILE",  # Python's ssl: urllib, httpx
+    "REQUESTS_CA_BUNDLE",  # requests, pyiceberg's REST catalog
+    "AWS_CA_BUNDLE",  # boto3/botocore
+    "PGSSLROOTCERT",  # libpq: psycopg, Dagster's Postgres storage
+    "NODE_EXTRA_CA_CERTS",  # Node.js: Cube
+)
+
+
+def _config_maps(objects: list[RenderedObject]) -> dict[str, dict[str, str]]:
+    return {o.name: o.document.get("data") or {} for o in objects if o.kind == "ConfigMap"}
+
+
+def _bundle_names(tls: Tls, objects: list[RenderedObject]) -> set[str]:
+    """The ConfigMap/Secret names that hold the bundle: the value's, and the chart's hook copy."""
+    assert tls.caBundle is not None
+    names = {tls.caBundle.configMapName or tls.caBundle.secretName or ""}
+    if tls.caBundlePem:
+        names |= {o.name for o in objects if o.kind == "ConfigMap" and o.name.endswith("-ca-hook")}
+    return names
+
+
+def _bundle_paths(pod: dict[str, Any], names: set[str], key: str) -> dict[str, str]:
+    """Volume name → the bundle's file name inside it, for each volume sourced from the bundle."""
+    found = {}
+    for volume in pod.get("volumes") or []:
+        source = volume.get("configMap") or volume.get("secret") or {}
+        if (source.get("name") or source.get("secretName")) not in names:
+            continue
+        items = source.get("items")
+        paths = [i["path"] for i in items or [] if i.get("key") == key]
+        if items is None:
+            paths = [key]
+        if paths:
+            found[volume["name"]] = paths[0]
+    return found
+
+
+def _mounted_files(container: dict[str, Any], volumes: dict[str, str]) -> tuple[set[str], bool]:
+    """The bundle's paths in the container, and whether every such mount is read-only."""
+    files, read_only = set(), True
+    for mount in container.get("volumeMounts") or []:
+        path = volumes.get(mount["name"])
+        if path is None:
+            continue
+        read_only = read_only and bool(mount.get("readOnly"))
+        sub = mount.get("subPath")
+        if sub == path:
+            files.add(mount["mountPath"])
+        elif not sub:
+            files.add(f"{mount['mountPath'].rstrip('/')}/{path}")
+    return files, read_only
+
+
+def container_env(
+    container: dict[str, Any], config_maps: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """Plain variables of a container, envFrom ConfigMaps of the render first (env wins)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        name = str((source.get("configMapRef") or {}).get("name"))
+        env |= {f"{source.get('prefix', '')}{k}": v for k, v in config_maps.get(name, {}).items()}
+    env |= {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
+    return env
+
+
+def _pod_errors(
+    label: str, pod: dict[str, Any], names: set[str], key: str, maps: dict[str, dict[str, str]]
+) -> list[str]:
+    volumes = _bundle_paths(pod, names, key)
+    errors = []
+    for container in pod.get("containers") or []:
+        where = f"{label} (container {container['name']})"
+        files, read_only = _mounted_files(container, volumes)
+        if not files:
+            errors.append(
+                f"{where}: does not mount the CA bundle ({'/'.join(sorted(names))} {key})"
+            )
+            continue
+        if not read_only:
+            errors.append(f"{where}: mounts the CA bundle writable (readOnly: true)")
+        env = container_env(container, maps)
+        for variable in CA_VARIABLES:
+            if env.get(variable) not in files:
+                errors.append(
+                    f"{where}: {variable} is {env.get(variable)!r}, not the mounted bundle "
+                    f"{'/'.join(sorted(files))}"
+                )
+    return errors
+
+
+def ca_errors(tls: Tls, objects: list[RenderedObject], runs: list[RunJob]) -> list[str]:
+    """Each TLS-speaking container of the render and each run pod that misses the private CA."""
+    if tls.caBundle is None:
+        return []
+    names, key, maps = _bundle_names(tls, objects), tls.caBundle.key, _config_maps(objects)
+    pods = [(item.label, pss.pod_spec(item.document)) for item in objects]
+    pods += [(f"run pods of {run.location}", run.pod_spec) for run in runs]
+    errors = []
+    for label, pod in pods:
+        if pod is not None:
+            errors += _pod_errors(label, pod, names, key, maps)
+    return errors
