@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from floe_deploy.helm import pss
 from floe_deploy.helm.ca_bundle import CA_VARIABLES, ca_errors, container_env
 from floe_deploy.helm.chart import CHART_DIR, RenderedObject, chosen_values, load_values
 from floe_deploy.helm.run_pods import run_jobs
+from floe_deploy.helm.smoke_values import smoke_values
 from floe_deploy.helm.validate import validate_chart
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import load_settings
@@ -149,3 +151,27 @@ def test_without_a_ca_nothing_changes(rendered: Renderer, values_file: str | Non
         assert not {m["mountPath"] for m in container.get("volumeMounts") or []} & {"/etc/floe/ca"}
         env = container_env(container, config_maps(objects))
         assert not set(env) & {*CA_VARIABLES, *PREFLIGHT_SETTINGS}, label
+
+
+def test_the_dagster_wiring_without_the_ca_fails_naming_each_pod(rendered: Renderer) -> None:
+    """prod's dagster values with tls.caBundle unset: the variables' ConfigMap is not rendered,
+    so those pods could not start."""
+    values = prod(tls={"caBundle": None})
+    objects = rendered(**values)
+    errors = ca_errors(tls_of(values).tls, objects, run_jobs(objects))
+    assert {e.split(" (container")[0] for e in errors} == {
+        "Deployment/floe-dagster-webserver", "Deployment/floe-dagster-daemon",
+        "Deployment/floe-dagster-user-deployments-floe-demo", "run pods of floe-demo",
+    }  # fmt: skip
+    assert all("reads ConfigMap floe-ca-env, rendered only with tls.caBundle" in e for e in errors)
+
+
+def test_the_smoke_renders_a_bundle_for_prods_ca(rendered: Renderer) -> None:
+    """helm.smoke has no floe-ca ConfigMap beside the release: it has the chart render one."""
+    images = dict.fromkeys(("dagster", "postgres", "busybox", "cube"), "localhost/floe/x:1")
+    values = smoke_values(prod(), images)
+    ca = x509.load_pem_x509_certificate(values["tls"]["caBundlePem"].encode())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    objects = rendered(**values)
+    assert "floe-ca" in {o.name for o in objects if o.kind == "ConfigMap"}
+    assert ca_errors(tls_of(values).tls, objects, run_jobs(objects)) == []

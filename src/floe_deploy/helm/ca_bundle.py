@@ -5,6 +5,7 @@ user writes (values-prod.yaml's aliases). What counts is the rendered pods and t
 dagster-k8s builds: each container must mount the bundle read-only and carry every variable its
 clients read, pointing at the mounted file (inline or through an envFrom ConfigMap of the render).
 Init containers are left out: the dagster chart offers no volumes for them (pg_isready, sh).
+Without a CA, a pod still reading the variables' ConfigMap (which then is not rendered) fails.
 """
 
 from __future__ import annotations
@@ -107,15 +108,26 @@ def _pod_errors(
     return errors
 
 
+def _orphans(label: str, pod: dict[str, Any], env_config_map: str) -> list[str]:
+    """Containers still reading the CA variables' ConfigMap, which only tls.caBundle renders."""
+    return [
+        f"{label} (container {container['name']}): reads ConfigMap {env_config_map}, rendered "
+        "only with tls.caBundle (set it, or drop the CA wiring from the dagster values)"
+        for container in pod.get("containers") or []
+        if any(
+            (source.get("configMapRef") or {}).get("name") == env_config_map
+            for source in container.get("envFrom") or []
+        )
+    ]
+
+
 def ca_errors(tls: Tls, objects: list[RenderedObject], runs: list[RunJob]) -> list[str]:
-    """Each TLS-speaking container of the render and each run pod that misses the private CA."""
-    if tls.caBundle is None:
-        return []
-    names, key, maps = _bundle_names(tls, objects), tls.caBundle.key, _config_maps(objects)
+    """Each TLS-speaking container of the render and each run pod that misses the private CA
+    (or, without one, still asks for its variables)."""
     pods = [(item.label, pss.pod_spec(item.document)) for item in objects]
     pods += [(f"run pods of {run.location}", run.pod_spec) for run in runs]
-    errors = []
-    for label, pod in pods:
-        if pod is not None:
-            errors += _pod_errors(label, pod, names, key, maps)
-    return errors
+    found = [(label, pod) for label, pod in pods if pod is not None]
+    if tls.caBundle is None:
+        return [e for label, pod in found for e in _orphans(label, pod, tls.envConfigMapName)]
+    names, key, maps = _bundle_names(tls, objects), tls.caBundle.key, _config_maps(objects)
+    return [e for label, pod in found for e in _pod_errors(label, pod, names, key, maps)]

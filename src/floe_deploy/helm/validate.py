@@ -5,7 +5,8 @@ errors), or the CRD's schema for custom resources (a kind without a schema is an
 Pod Security "restricted" for workloads. Per values file: the umbrella's own schema, the
 `dagster:` subtree against the official chart's values schema, the official chart's workloads
 as configured by those values, the wiring between the two (Secret and ConfigMap names), the run
-pods as dagster-k8s builds them, and the network flows the NetworkPolicies must let through
+pods as dagster-k8s builds them, the private CA in every TLS-speaking pod
+(`floe_deploy.helm.ca_bundle`), and the network flows the NetworkPolicies must let through
 (network-config-analyzer, `floe_deploy.helm.network_flows`).
 """
 
