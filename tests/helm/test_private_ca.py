@@ -108,7 +108,7 @@ def test_a_daemon_without_the_mount_fails_naming_pod_and_what_is_missing(
     errors = ca_errors(tls_of(values).tls, objects, run_jobs(objects))
     assert errors == [
         "Deployment/floe-dagster-daemon (container dagster): does not mount the CA bundle "
-        "(floe-ca ca.crt)"
+        "(configMap floe-ca, key ca.crt)"
     ]
 
 
@@ -175,3 +175,26 @@ def test_the_smoke_renders_a_bundle_for_prods_ca(rendered: Renderer) -> None:
     objects = rendered(**values)
     assert "floe-ca" in {o.name for o in objects if o.kind == "ConfigMap"}
     assert ca_errors(tls_of(values).tls, objects, run_jobs(objects)) == []
+
+
+def test_a_secret_bundle_must_be_mounted_as_that_secret(rendered: Renderer) -> None:
+    """tls.caBundle.secretName: the chart's own pods mount the Secret; prod's dagster wiring,
+    still a ConfigMap of that name, is not the bundle, and each of its pods is named."""
+    values = prod(tls={"caBundle": {"secretName": "floe-ca", "key": "ca.crt"}})
+    objects = rendered(**values)
+    cube = next(
+        pod for label, pod, _ in containers(objects) if label == "Deployment/floe-floe-cube"
+    )
+    (volume,) = [v for v in cube["volumes"] if v["name"] == "floe-ca"]
+    assert volume["secret"] == {
+        "secretName": "floe-ca",
+        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    }
+    errors = ca_errors(tls_of(values).tls, objects, run_jobs(objects))
+    assert {e.split(" (container")[0] for e in errors} == {
+        "Deployment/floe-dagster-webserver", "Deployment/floe-dagster-daemon",
+        "Deployment/floe-dagster-user-deployments-floe-demo", "run pods of floe-demo",
+    }  # fmt: skip
+    assert all(
+        e.endswith("does not mount the CA bundle (secret floe-ca, key ca.crt)") for e in errors
+    )

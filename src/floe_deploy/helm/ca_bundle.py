@@ -30,21 +30,28 @@ def _config_maps(objects: list[RenderedObject]) -> dict[str, dict[str, str]]:
     return {o.name: o.document.get("data") or {} for o in objects if o.kind == "ConfigMap"}
 
 
-def _bundle_names(tls: Tls, objects: list[RenderedObject]) -> set[str]:
-    """The ConfigMap/Secret names that hold the bundle: the value's, and the chart's hook copy."""
+def _bundle_sources(tls: Tls, objects: list[RenderedObject]) -> set[tuple[str, str]]:
+    """(volume source, name) pairs that hold the bundle: the value's, and the chart's hook copy."""
     assert tls.caBundle is not None
-    names = {tls.caBundle.configMapName or tls.caBundle.secretName or ""}
+    if tls.caBundle.secretName:
+        return {("secret", tls.caBundle.secretName)}
+    found = {("configMap", str(tls.caBundle.configMapName))}
     if tls.caBundlePem:
-        names |= {o.name for o in objects if o.kind == "ConfigMap" and o.name.endswith("-ca-hook")}
-    return names
+        found |= {
+            ("configMap", o.name)
+            for o in objects
+            if o.kind == "ConfigMap" and o.name.endswith("-ca-hook")
+        }
+    return found
 
 
-def _bundle_paths(pod: dict[str, Any], names: set[str], key: str) -> dict[str, str]:
+def _bundle_paths(pod: dict[str, Any], sources: set[tuple[str, str]], key: str) -> dict[str, str]:
     """Volume name → the bundle's file name inside it, for each volume sourced from the bundle."""
     found = {}
     for volume in pod.get("volumes") or []:
-        source = volume.get("configMap") or volume.get("secret") or {}
-        if (source.get("name") or source.get("secretName")) not in names:
+        kind = "secret" if "secret" in volume else "configMap"
+        source = volume.get(kind) or {}
+        if (kind, source.get("secretName") or source.get("name")) not in sources:
             continue
         items = source.get("items")
         paths = [i["path"] for i in items or [] if i.get("key") == key]
@@ -84,17 +91,20 @@ def container_env(
 
 
 def _pod_errors(
-    label: str, pod: dict[str, Any], names: set[str], key: str, maps: dict[str, dict[str, str]]
+    label: str,
+    pod: dict[str, Any],
+    sources: set[tuple[str, str]],
+    key: str,
+    maps: dict[str, dict[str, str]],
 ) -> list[str]:
-    volumes = _bundle_paths(pod, names, key)
+    volumes = _bundle_paths(pod, sources, key)
+    where_from = " or ".join(f"{kind} {name}" for kind, name in sorted(sources))
     errors = []
     for container in pod.get("containers") or []:
         where = f"{label} (container {container['name']})"
         files, read_only = _mounted_files(container, volumes)
         if not files:
-            errors.append(
-                f"{where}: does not mount the CA bundle ({'/'.join(sorted(names))} {key})"
-            )
+            errors.append(f"{where}: does not mount the CA bundle ({where_from}, key {key})")
             continue
         if not read_only:
             errors.append(f"{where}: mounts the CA bundle writable (readOnly: true)")
@@ -129,5 +139,5 @@ def ca_errors(tls: Tls, objects: list[RenderedObject], runs: list[RunJob]) -> li
     found = [(label, pod) for label, pod in pods if pod is not None]
     if tls.caBundle is None:
         return [e for label, pod in found for e in _orphans(label, pod, tls.envConfigMapName)]
-    names, key, maps = _bundle_names(tls, objects), tls.caBundle.key, _config_maps(objects)
-    return [e for label, pod in found for e in _pod_errors(label, pod, names, key, maps)]
+    sources, key, maps = _bundle_sources(tls, objects), tls.caBundle.key, _config_maps(objects)
+    return [e for label, pod in found for e in _pod_errors(label, pod, sources, key, maps)]
