@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from floe_deploy.errors import ExitCode, FloeError
+from floe_deploy.images.build import plan_build
+from floe_deploy.oci import OciClient
 from floe_deploy.settings import load_settings
+from floe_preflight.config import PreflightSettings
 
 pytestmark = pytest.mark.requirement("007-FR-001", evidence="real")
 
@@ -82,4 +85,30 @@ def test_bad_values_are_one_clear_error(options: dict[str, str], fragment: str) 
 def test_unknown_key_in_the_file_is_rejected(isolated: Path) -> None:
     (isolated / "floe-deploy.toml").write_text('registy = "typo:5000"\n')
     with pytest.raises(FloeError, match="registy"):
+        load_settings()
+
+
+@pytest.mark.requirement("007-FR-057", evidence="real")
+def test_one_private_ca_feeds_every_client_ca_setting(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FLOE_CA_BUNDLE: the registry clients' CA (oras, cosign) and the image builds' bundle,
+    unless their own setting names another; floe-preflight reads the same variable."""
+    private, registry = isolated / "private-ca.pem", isolated / "registry-ca.pem"
+    private.write_text("private")
+    registry.write_text("registry")
+    monkeypatch.delenv("FLOE_REGISTRY_CA", raising=False)
+    monkeypatch.setenv("FLOE_CA_BUNDLE", str(private))
+    settings = load_settings()
+    assert OciClient.from_settings(settings).ca_file == private
+    assert plan_build(settings, ["dagster"]).ca_bundle == private
+    preflight = PreflightSettings()
+    assert {
+        preflight.compute.ca_file, preflight.storage.ca_bundle, preflight.catalog.ca_file,
+        preflight.postgres.sslrootcert,
+    } == {str(private)}  # fmt: skip
+    monkeypatch.setenv("FLOE_REGISTRY_CA", str(registry))
+    assert load_settings().registry_ca == registry
+    monkeypatch.setenv("FLOE_CA_BUNDLE", str(isolated / "missing.pem"))
+    with pytest.raises(FloeError, match="ca_bundle"):
         load_settings()

@@ -250,6 +250,11 @@ class PreflightSettings(BaseSettings):
     timeouts: dict[CheckName, Seconds] = Field(
         default_factory=dict, description="per-check seconds, e.g. timeouts.postgres = 10"
     )
+    ca_bundle: str | None = Field(
+        default=None,
+        description="the private CA (PEM bundle): the default of compute.ca_file, "
+        "storage.ca_bundle, catalog.ca_file and postgres.sslrootcert",
+    )
 
     polaris_client_id: str | None = Field(
         default=None, validation_alias=AliasChoices("POLARIS_CLIENT_ID"), exclude=True
@@ -286,6 +291,11 @@ class PreflightSettings(BaseSettings):
         storage.access_key_id = storage.access_key_id or self.aws_access_key_id
         storage.secret_access_key = storage.secret_access_key or self.aws_secret_access_key
         storage.session_token = storage.session_token or self.aws_session_token
+        if self.ca_bundle:
+            self.compute.ca_file = self.compute.ca_file or self.ca_bundle
+            storage.ca_bundle = storage.ca_bundle or self.ca_bundle
+            catalog.ca_file = catalog.ca_file or self.ca_bundle
+            postgres.sslrootcert = postgres.sslrootcert or self.ca_bundle
         return self
 
     @classmethod

@@ -12,7 +12,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -109,6 +116,11 @@ class Settings(BaseSettings):
         description="host[:port] of the registry images are pushed to; platform.up starts a local one "
         "when it is on this machine",
     )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="the private CA (PEM bundle) the toolkit's clients trust: the default of "
+        "registry_ca and of the image builds' CA bundle; `invoke preflight` reads it too",
+    )
     registry_ca: Path | None = Field(
         default=None,
         description="CA bundle (PEM) that registries' TLS certificates chain to, for every registry "
@@ -179,7 +191,9 @@ class Settings(BaseSettings):
         default=4.0, description="Free memory below this is unhealthy."
     )
 
-    @field_validator("schemas_dir", "dagster_chart", "registry_ca", "debian_mirror", mode="before")
+    @field_validator(
+        "schemas_dir", "dagster_chart", "ca_bundle", "registry_ca", "debian_mirror", mode="before"
+    )
     @classmethod
     def _empty_path_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -201,12 +215,18 @@ class Settings(BaseSettings):
             raise ValueError("at least one platform is needed")
         return value
 
-    @field_validator("registry_ca")
+    @field_validator("ca_bundle", "registry_ca")
     @classmethod
-    def _check_registry_ca(cls, value: Path | None) -> Path | None:
+    def _check_ca(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file (a PEM CA bundle)")
         return value
+
+    @model_validator(mode="after")
+    def _one_private_ca(self) -> Settings:
+        """One setting for the private CA; a per-client one still wins where it is set."""
+        self.registry_ca = self.registry_ca or self.ca_bundle
+        return self
 
     @field_validator("registry")
     @classmethod

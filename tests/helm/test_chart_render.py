@@ -12,6 +12,7 @@ import pytest
 
 from floe_demo.config import CompiledArtifacts, record_artifacts_in_use
 from floe_deploy.errors import FloeError
+from floe_deploy.helm.ca_bundle import CA_VARIABLES
 from floe_deploy.helm.chart import CHART_DIR, load_values
 from tests.helm.conftest import Renderer, find
 
@@ -265,6 +266,7 @@ def test_the_preflight_checks_dagsters_database_and_the_compute_host(rendered: R
     assert dagster == {
         "FLOE_POSTGRES__HOST": "floe-prod.postgres.example.internal", "FLOE_POSTGRES__PORT": "5432",
         "FLOE_POSTGRES__DATABASE": "dagster", "FLOE_POSTGRES__USER": "floe", "FLOE_POSTGRES__SSLMODE": "require",
+        **dict.fromkeys(("FLOE_CA_BUNDLE", *CA_VARIABLES), "/etc/floe/ca/ca.crt"),  # prod's private CA
     }  # fmt: skip
     assert containers["dagster-database"]["args"][-2:] == ["--check", "postgres"]
 

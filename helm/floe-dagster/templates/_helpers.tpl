@@ -168,3 +168,56 @@ the release's pods, DNS (networkPolicy.egress.dns) and the destinations listed. 
     {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* The private CA (tls.*): where every TLS-speaking pod finds it, and the variables its clients
+read. Hooks run before the release's objects exist, so they take the variables inline and, when
+the chart renders the bundle (tls.caBundlePem), a hook copy of it. */}}
+{{- define "floe.caFile" -}}
+/etc/floe/ca/ca.crt
+{{- end -}}
+
+{{- define "floe.caEnvData" -}}
+{{- $file := include "floe.caFile" . -}}
+SSL_CERT_FILE: {{ $file }}
+REQUESTS_CA_BUNDLE: {{ $file }}
+AWS_CA_BUNDLE: {{ $file }}
+PGSSLROOTCERT: {{ $file }}
+NODE_EXTRA_CA_CERTS: {{ $file }}
+{{- end -}}
+
+{{- define "floe.caEnv" -}}
+{{- range $name, $value := include "floe.caEnvData" . | fromYaml }}
+- {name: {{ $name }}, value: {{ $value | quote }}}
+{{- end }}
+{{- end -}}
+
+{{/* floe-preflight's own CA setting (the default of each check's), and the variables. */}}
+{{- define "floe.preflightCaEnv" -}}
+- {name: FLOE_CA_BUNDLE, value: {{ include "floe.caFile" . | quote }}}
+{{- include "floe.caEnv" . }}
+{{- end -}}
+
+{{- define "floe.caEnvFrom" -}}
+- configMapRef:
+    name: {{ .Values.tls.envConfigMapName }}
+{{- end -}}
+
+{{- define "floe.caMount" -}}
+- {name: floe-ca, mountPath: /etc/floe/ca, readOnly: true}
+{{- end -}}
+
+{{/* The bundle's volume; `hook` true: for a hook Job (the hook copy of a rendered bundle). */}}
+{{- define "floe.caVolume" -}}
+{{- $ca := .root.Values.tls.caBundle -}}
+{{- $items := list (dict "key" $ca.key "path" "ca.crt") -}}
+- name: floe-ca
+{{- if $ca.secretName }}
+  secret:
+    secretName: {{ $ca.secretName }}
+    items: {{ toJson $items }}
+{{- else }}
+  configMap:
+    name: {{ ternary (printf "%s-ca-hook" (include "floe.fullname" .root)) $ca.configMapName (and .hook (not (empty .root.Values.tls.caBundlePem))) }}
+    items: {{ toJson $items }}
+{{- end }}
+{{- end -}}

@@ -6,6 +6,8 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from floe_deploy.tls import server_tls
+
 POSTGRES: dict[str, Any] = {"host": "postgres", "port": 5432, "database": "floe", "user": "floe"}
 S3_ENDPOINT = "http://s3:9000"
 S3_ACCESS_KEY = "floe-smoke"
@@ -52,6 +54,10 @@ def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, An
         "enabled": True,
         "image": _split_reference(images["cube"]),
     }
+    tls = values.get("tls") or {}
+    if (tls.get("caBundle") or {}).get("configMapName") and not tls.get("caBundlePem"):
+        # The user's CA ConfigMap is made beside the release; here the chart renders one.
+        values["tls"] = {**tls, "caBundlePem": server_tls("floe-smoke-ca", ["localhost"]).ca}
     values["preflight"] = {**values.get("preflight", {}), "enabled": True}
     values["secrets"] = {**values.get("secrets", {}), "externalSecret": {"enabled": False},
                          "sealedSecret": {"enabled": False}}  # fmt: skip

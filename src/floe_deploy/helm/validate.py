@@ -5,7 +5,8 @@ errors), or the CRD's schema for custom resources (a kind without a schema is an
 Pod Security "restricted" for workloads. Per values file: the umbrella's own schema, the
 `dagster:` subtree against the official chart's values schema, the official chart's workloads
 as configured by those values, the wiring between the two (Secret and ConfigMap names), the run
-pods as dagster-k8s builds them, and the network flows the NetworkPolicies must let through
+pods as dagster-k8s builds them, the private CA in every TLS-speaking pod
+(`floe_deploy.helm.ca_bundle`), and the network flows the NetworkPolicies must let through
 (network-config-analyzer, `floe_deploy.helm.network_flows`).
 """
 
@@ -26,6 +27,7 @@ from referencing import Registry, Resource
 
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.helm import pss
+from floe_deploy.helm.ca_bundle import ca_errors
 from floe_deploy.helm.chart import (
     CHART_DIR,
     NAMED_VALUES,
@@ -218,8 +220,8 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
 
 def workload_errors(label: str, objects: list[RenderedObject], merged: dict[str, Any]) -> list[str]:
     """What the render's pods, run pods included, get wrong: drift and Pod Security of the run
-    pods, images outside `imageRegistry` (or short names), and the network flows its
-    NetworkPolicies deny (or must deny and allow)."""
+    pods, images outside `imageRegistry` (or short names), a TLS-speaking pod without the private
+    CA of `tls.caBundle`, and the network flows its NetworkPolicies deny (or must deny and allow)."""
     runs = run_jobs(objects)
     errors = run_pod_errors(runs, merged.get("dagster") or {})
     try:
@@ -227,6 +229,7 @@ def workload_errors(label: str, objects: list[RenderedObject], merged: dict[str,
     except ValidationError:
         return errors  # check_values names the first error; these need valid values
     errors += image_errors(pod_images(objects, runs), values.imageRegistry)
+    errors += ca_errors(values.tls, objects, runs)
     return errors + check_flows(label, objects, runs, merged).errors
 
 

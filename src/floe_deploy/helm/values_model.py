@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from floe_demo.config import CatalogConfig, ComputeConfig, PostgresConfig, ServingConfig
 
@@ -336,6 +336,49 @@ class LocalObjectReference(Strict):
     name: str = Field(min_length=1)
 
 
+class CaBundle(Strict):
+    """Where the private CA's PEM bundle lives: a ConfigMap or a Secret made beside the release."""
+
+    configMapName: str | None = Field(
+        default=None, description="ConfigMap holding the bundle (or the one caBundlePem renders)"
+    )
+    secretName: str | None = Field(default=None, description="Secret holding the bundle instead")
+    key: str = Field(default="ca.crt", min_length=1, description="the bundle's key in it")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CaBundle:
+        if (self.configMapName is None) == (self.secretName is None):
+            raise ValueError("name exactly one of configMapName and secretName")
+        return self
+
+
+class Tls(Strict):
+    """One private CA for every pod that speaks TLS: the bundle is mounted read-only at
+    /etc/floe/ca and SSL_CERT_FILE, REQUESTS_CA_BUNDLE, AWS_CA_BUNDLE, PGSSLROOTCERT and
+    NODE_EXTRA_CA_CERTS point at it (the ConfigMap `envConfigMapName`)."""
+
+    caBundle: CaBundle | None = Field(
+        default=None,
+        description="the bundle; it replaces the pods' trust store, so it holds public roots too "
+        "when they also reach public endpoints. The dagster subtree mounts it itself "
+        "(values-prod.yaml); helm.validate fails on a TLS-speaking pod without it",
+    )
+    caBundlePem: str | None = Field(
+        default=None,
+        description="PEM text: the chart renders it as the ConfigMap caBundle.configMapName",
+    )
+    envConfigMapName: str = Field(
+        default="floe-ca-env",
+        description="ConfigMap of the CA variables, for the dagster subtree's envConfigMaps",
+    )
+
+    @model_validator(mode="after")
+    def _pem_needs_a_configmap(self) -> Tls:
+        if self.caBundlePem and (self.caBundle is None or self.caBundle.configMapName is None):
+            raise ValueError("caBundlePem is rendered as caBundle.configMapName: name it")
+        return self
+
+
 class UmbrellaValues(Strict):
     """Values of floe-dagster; `dagster` is passed to the official chart unchanged."""
 
@@ -363,6 +406,7 @@ class UmbrellaValues(Strict):
     podSecurityContext: PodSecurityContext = PodSecurityContext()
     containerSecurityContext: ContainerSecurityContext = ContainerSecurityContext()
     release: Release = Release()
+    tls: Tls = Tls()
     dagster: dict[str, Any] = Field(
         default_factory=dict,
         description="values of the official dagster chart (validated against its own schema)",

@@ -172,7 +172,7 @@ def plan_build(
         source=source,
         no_cache=no_cache,
         targets=targets,
-        ca_bundle=ca_bundle or default_ca_bundle(),
+        ca_bundle=ca_bundle or settings.ca_bundle or default_ca_bundle(),
     )
 
 
