@@ -8,10 +8,15 @@ hook runs `floe-migrate upgrade`, which does exactly that from inside the cluste
   release, a Deployment the hook was not told about) stops the upgrade before anything changed;
 - scales the webserver to 0 (its reads of a half-migrated schema would fail), migrates, and
   reports the schema revision before and after;
-- on any failure puts every Deployment back to the replicas it had, so a refused upgrade leaves
-  the old release running. Postgres runs a migration in one transaction: a failed one changes
-  nothing.
-The upgrade itself brings the new Deployments back (Helm's three-way merge restores `replicas`).
+- when it refuses before migrating (a daemon still beats, pods that do not stop, a schema this
+  image does not know) it puts every Deployment back to the replicas it had, so the old release
+  keeps running. A migration that fails part-way is different: `dagster instance migrate` commits
+  step by step, so the schema may be partly migrated and the old release must not start on it;
+  both stay stopped and the message names the restore runbook.
+An upgrade whose image knows no newer schema than the database's (a values-only change, a new
+floe release on the same Dagster) stops nothing. The replicas each Deployment had are kept in an
+annotation on it while it is stopped, so a hook killed part-way and run again restores the right
+number. The upgrade itself brings the new Deployments back (Helm restores `replicas`).
 
 `helm rollback` cannot undo a migration: the older Dagster does not know the newer schema. The
 chart's pre-rollback hook runs `floe-migrate check-rollback` with the rollback target's image and
@@ -35,10 +40,16 @@ NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 HEARTBEAT_INTERVAL_S = 30.0
 """Dagster's daemons write a heartbeat this often (dagster._daemon.controller)."""
 RUNBOOK = "docs/06-deployment-view.md, 'Upgrade and rollback'"
+REPLICAS_ANNOTATION = "floe.dev/replicas-before-migrate"
+"""On a Deployment the hook stopped: the replicas to give back."""
 
 
 class MigrationRefused(Exception):
     """The upgrade or rollback must not go on; the message says why and what to do."""
+
+
+class MigrationFailed(Exception):
+    """`dagster instance migrate` failed part-way: nothing may start on the schema it left."""
 
 
 @dataclass
@@ -72,7 +83,14 @@ def quiesce(state: Quiesced, deployment: str, timeout: float) -> None:
         if error.status == 404:
             return
         raise
-    state.replicas[deployment] = int(current.spec.replicas or 0)
+    remembered = (current.metadata.annotations or {}).get(REPLICAS_ANNOTATION)
+    had = int(current.spec.replicas or 0)
+    if had == 0 and remembered:  # stopped by an earlier attempt that did not finish
+        had = int(remembered)
+    state.replicas[deployment] = had
+    apps.patch_namespaced_deployment(
+        deployment, state.namespace, {"metadata": {"annotations": {REPLICAS_ANNOTATION: str(had)}}}
+    )
     apps.patch_namespaced_deployment_scale(deployment, state.namespace, {"spec": {"replicas": 0}})
     selector = ",".join(f"{k}={v}" for k, v in (current.spec.selector.match_labels or {}).items())
     deadline = time.monotonic() + timeout
@@ -96,6 +114,9 @@ def restore(state: Quiesced) -> None:
     for deployment, replicas in state.replicas.items():
         apps.patch_namespaced_deployment_scale(
             deployment, state.namespace, {"spec": {"replicas": replicas}}
+        )
+        apps.patch_namespaced_deployment(
+            deployment, state.namespace, {"metadata": {"annotations": {REPLICAS_ANNOTATION: None}}}
         )
         _progress(f"{deployment}: back to {replicas} replicas")
 
@@ -127,8 +148,14 @@ def no_daemon_beats(interval: float = HEARTBEAT_INTERVAL_S, grace: float = 5.0) 
         )
 
 
+def instance_file() -> Path:
+    """dagster.yaml: Argo CD runs the hook on a first sync too, before the release's ConfigMap
+    exists (its volume is optional)."""
+    return Path(os.environ.get("DAGSTER_HOME", "/opt/dagster/dagster_home")) / "dagster.yaml"
+
+
 def schema_revision() -> str | None:
-    """The alembic revision Dagster's database is at."""
+    """The alembic revision Dagster's database is at (None: no Dagster tables yet)."""
     from dagster import DagsterInstance  # noqa: PLC0415
     from sqlalchemy import create_engine, text  # noqa: PLC0415
 
@@ -178,9 +205,11 @@ def migrate() -> dict[str, Any]:
     done = subprocess.run(["dagster", "instance", "migrate"], check=False, text=True,
                           stdout=sys.stderr, stderr=sys.stderr)  # fmt: skip
     if done.returncode != 0:
-        raise MigrationRefused(
-            f"`dagster instance migrate` exited {done.returncode} (its output is above); Postgres "
-            "ran it in one transaction, so the schema is unchanged"
+        raise MigrationFailed(
+            f"`dagster instance migrate` exited {done.returncode} (its output is above). It "
+            "commits step by step, so the schema may be partly migrated: the daemon and webserver "
+            "stay stopped. Fix the cause and run the upgrade again, or restore the database dump "
+            f"taken before the upgrade and roll back ({RUNBOOK})"
         )
     return {"revision_before": before, "revision_after": schema_revision(),
             "migrate_seconds": round(time.monotonic() - started, 1)}  # fmt: skip
@@ -210,10 +239,21 @@ def upgrade(
     daemons: tuple[str, ...], webservers: tuple[str, ...], timeout: float, no_heartbeat_check: bool
 ) -> None:
     """Stop the daemon, check no daemon beats, stop the webserver, migrate (JSON on stdout)."""
-    state = Quiesced(namespace=_namespace())
+    if not instance_file().is_file():
+        print(json.dumps({"ok": True, "skipped": "no Dagster instance yet (a first install)"}))
+        return
     started = time.monotonic()
     try:
-        refuse_unknown_schema()
+        revision, head = refuse_unknown_schema()
+    except MigrationRefused as refused:
+        _fail(str(refused), restored={})
+        return
+    if revision == head:
+        print(json.dumps({"ok": True, "skipped": f"the database is at {head}, this image's newest",
+                          "revision_before": revision, "revision_after": revision}))  # fmt: skip
+        return
+    state = Quiesced(namespace=_namespace())
+    try:
         for deployment in daemons:
             quiesce(state, deployment, timeout)
         if not no_heartbeat_check:
@@ -224,6 +264,9 @@ def upgrade(
     except MigrationRefused as refused:
         restore(state)
         _fail(str(refused), restored=state.replicas)
+        return
+    except MigrationFailed as failed:
+        _fail(str(failed), stopped=state.replicas)
         return
     except Exception:
         restore(state)

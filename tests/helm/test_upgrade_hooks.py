@@ -138,3 +138,27 @@ def test_the_migrate_hooks_account_may_do_exactly_what_floe_migrate_does(
     assert refused is not None
     assert "floe-floe-migrate" in refused
     assert asks("delete", "pods", "any", group="") is not None
+
+
+def test_a_read_only_webserver_is_stopped_too(rendered: Renderer) -> None:
+    objects = rendered("values-prod.yaml", dagster={"dagsterWebserver": {"enableReadOnly": True}})
+    args = _args(_hook(objects, "-migrate"))
+    stopped = [args[i + 1] for i, a in enumerate(args) if a == "--webserver"]
+    assert stopped == ["floe-dagster-webserver", "floe-dagster-webserver-read-only"]
+    assert set(stopped) <= {o.name for o in find(objects, "Deployment")}
+    (role,) = [o for o in find(objects, "Role") if o.name.endswith("-migrate")]
+    for rule in role.document["rules"]:
+        if rule["apiGroups"] == ["apps"]:
+            assert set(stopped) <= set(rule["resourceNames"])
+
+
+def test_argo_cd_runs_the_migration_after_the_preflight(rendered: Renderer) -> None:
+    objects = rendered("values-prod.yaml", preflight={"enabled": True})
+    wave = "argocd.argoproj.io/sync-wave"
+    migrate, preflight = _hook(objects, "-migrate"), _hook(objects, "-preflight")
+    assert int(migrate.document["metadata"]["annotations"][wave]) > int(
+        preflight.document["metadata"]["annotations"][wave]
+    )
+    spec = migrate.document["spec"]["template"]["spec"]
+    (instance,) = [v for v in spec["volumes"] if v["name"] == "dagster-instance"]
+    assert instance["configMap"]["optional"] is True, "a first Argo CD sync has no instance yet"

@@ -133,3 +133,27 @@ def test_the_runbook_the_refusal_names_exists() -> None:
     document, _, section = migration.RUNBOOK.partition(", ")
     text = (PROJECT_ROOT / document).read_text()
     assert f"#### {section.strip(chr(39))}\n" in text
+
+
+def test_an_upgrade_that_needs_no_migration_stops_nothing(dagster_home: PostgresEndpoint) -> None:
+    """A values-only change, or a floe release on the same Dagster: the database is at this
+    image's newest schema, so the daemon and webserver keep running (the Kubernetes API is not
+    reachable here: touching it would fail)."""
+    migration.schema_revision()
+    result = CliRunner().invoke(
+        migration.main, ["upgrade", "--daemon", "floe-dagster-daemon", "--webserver", "w"]
+    )
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout.strip().splitlines()[-1])
+    assert verdict["skipped"].startswith("the database is at")
+    assert verdict["revision_before"] == verdict["revision_after"]
+
+
+def test_a_first_sync_without_an_instance_has_nothing_to_migrate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argo CD runs PreSync hooks on the first sync too, before the instance ConfigMap exists."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    result = CliRunner().invoke(migration.main, ["upgrade", "--daemon", "floe-dagster-daemon"])
+    assert result.exit_code == 0, result.output
+    assert "first install" in json.loads(result.stdout.strip().splitlines()[-1])["skipped"]

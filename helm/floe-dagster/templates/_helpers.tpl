@@ -111,6 +111,16 @@ preflight's copy). */}}
 {{- printf "%s-%s" .Release.Name (default "dagster-webserver" .Values.dagster.dagsterWebserver.nameOverride) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The Deployments the migrate hook stops: the daemon, the webserver(s). */}}
+{{- define "floe.stoppedForMigration" -}}
+{{- $web := include "floe.webserverName" . -}}
+{{- $names := list (printf "%s-daemon" (include "floe.dagsterFullname" .)) $web -}}
+{{- if .Values.dagster.dagsterWebserver.enableReadOnly -}}
+{{- $names = append $names (printf "%s-read-only" $web) -}}
+{{- end -}}
+{{- toJson $names -}}
+{{- end -}}
+
 {{/* The migrate hooks' ServiceAccount and Role: hooks themselves, made before the hook Jobs
 (which run before any release object changes) and deleted with them when the phase succeeded. */}}
 {{- define "floe.migrateRbacAnnotations" -}}

@@ -149,6 +149,19 @@ class Store:
             (self.jobs / DEPLOYMENTS / f"{name}.scale").write_text(str(replicas))
         return deployment
 
+    def annotate(self, name: str, annotations: dict[str, str | None]) -> dict[str, Any]:
+        with self.lock:
+            deployment = self.deployment(name) or {}
+            metadata = deployment.setdefault("metadata", {})
+            current = metadata["annotations"] = dict(metadata.get("annotations") or {})
+            for key, value in annotations.items():
+                if value is None:
+                    current.pop(key, None)
+                else:
+                    current[key] = value
+            (self.jobs / DEPLOYMENTS / f"{name}.json").write_text(json.dumps(deployment))
+        return deployment
+
     def stop(self, directory: Path, grace: int) -> None:
         (directory / "stop.json").write_text(json.dumps({"gracePeriodSeconds": grace}))
 
@@ -339,14 +352,21 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, self._scale(deployment) if request.subresource else deployment)
 
     def _patch_deployments(self, request: Request, query: dict[str, str]) -> None:
-        if request.subresource != "scale":
-            self._unserved(request, query)
-            return
-        if self.store.deployment(request.name) is None:
+        """The scale subresource's replicas, or the Deployment's annotations (a merge patch:
+        null removes one); other fields are not served."""
+        if self.store.deployment(request.name) is None or request.subresource not in {"", "scale"}:
             self._not_found(request)
             return
-        replicas = int((self._body().get("spec") or {}).get("replicas", 1))
-        self._send(200, self._scale(self.store.scale(request.name, replicas)))
+        body = self._body()
+        if request.subresource == "scale":
+            replicas = int((body.get("spec") or {}).get("replicas", 1))
+            self._send(200, self._scale(self.store.scale(request.name, replicas)))
+            return
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        if set(body) - {"metadata"} or set(body.get("metadata") or {}) - {"annotations"}:
+            self._unserved(request, query)
+            return
+        self._send(200, self.store.annotate(request.name, annotations))
 
     def _list_events(self, request: Request, query: dict[str, str]) -> None:
         items = [e for e in self.store.events()

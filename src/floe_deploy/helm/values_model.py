@@ -153,7 +153,7 @@ class Migrate(Strict):
         description="stop the webserver too while migrating (Dagster's guide); false keeps it "
         "serving an old schema during the migration",
     )
-    quiesceTimeoutSeconds: float = Field(default=300, gt=0)
+    quiesceTimeoutSeconds: float = Field(default=120, gt=0)
     activeDeadlineSeconds: int = Field(default=900, gt=0)
     resources: Resources = Resources()
 
