@@ -1,6 +1,8 @@
 """Every image a render can pull comes from the values' imageRegistry: init containers, Cube,
 Cube Store, the preflight hook and the run pod dagster-k8s builds (its batch API a recorder).
-helm.validate fails on an image outside it or a short name, naming object, container, image."""
+helm.validate fails on an image outside it or a short name, naming object, container, image.
+Real: the renders (the Helm SDK, the official dagster chart, dagster-k8s building the run Job)
+and helm.validate itself; nothing is pulled (what pulls happen is #32's offline smoke)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from floe_deploy.helm.validate import validate_chart
 from floe_deploy.settings import Settings, load_settings
 from tests.helm.conftest import Renderer
 
-pytestmark = pytest.mark.requirement("007-FR-055", evidence="stand-in")
+pytestmark = pytest.mark.requirement("007-FR-055", evidence="real")
 
 REGISTRY = "registry.example.internal/floe"
 
