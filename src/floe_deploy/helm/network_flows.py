@@ -11,8 +11,10 @@ an address of the destination of that name (unlisted: a documentation address no
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +30,7 @@ from floe_deploy.helm.chart import CHART_DIR, NAMESPACE, RenderedObject, chosen_
 from floe_deploy.helm.rendering import prepare_chart, render
 from floe_deploy.helm.run_pods import RunJob, run_jobs
 from floe_deploy.helm.values_model import UmbrellaValues
+from floe_deploy.paths import BUILD_DIR
 from floe_deploy.settings import Settings
 
 Protocol = Literal["TCP", "UDP"]
@@ -35,6 +38,9 @@ NCA = "network-config-analyzer==2.1.0"
 """Run in a tool environment of its own (`uv tool run`), not the project's: it pins PyYAML 6.0.2,
 which would hold `kubernetes` (the runtime image's too) at 36.0.0, whose in-cluster config sends
 no token."""
+ANALYSER_CACHE = BUILD_DIR / "cache" / "network-flows"
+"""NCA's answer per input (the policies, pods and namespaces it was given, and its version): a
+render validated again, as gitops.validate does per environment, is not analysed again."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 STRANGER_NAMESPACE = "elsewhere"
 STRAY_ADDRESS = "203.0.113.10"
@@ -388,11 +394,15 @@ def run_analyser(
          "metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}}
         for n in namespaces
     ]}  # fmt: skip
+    files = {"policies": {"apiVersion": "v1", "kind": "List",
+                          "items": [_namespaced(p) for p in policies]},
+             "pods": cluster, "namespaces": ns_list}  # fmt: skip
+    key = hashlib.sha256(json.dumps([NCA, files], sort_keys=True).encode()).hexdigest()
+    cached = ANALYSER_CACHE / f"{key}.txt"
+    if cached.is_file():
+        return cached.read_text()
     with tempfile.TemporaryDirectory(prefix="floe-netcheck-") as scratch:
         root = Path(scratch)
-        files = {"policies": {"apiVersion": "v1", "kind": "List",
-                              "items": [_namespaced(p) for p in policies]},
-                 "pods": cluster, "namespaces": ns_list}  # fmt: skip
         for name, content in files.items():
             (root / f"{name}.yaml").write_text(json.dumps(content))  # YAML reads JSON
         out = root / "connectivity.txt"
@@ -413,7 +423,12 @@ def run_analyser(
                 details=detail,
                 exit_code=ExitCode.FAILURE,
             )
-        return out.read_text()
+        text = out.read_text()
+    ANALYSER_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.part")
+    partial.write_text(text)
+    partial.replace(cached)
+    return text
 
 
 def check_flows(
