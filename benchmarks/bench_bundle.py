@@ -8,10 +8,8 @@ production release's images."""
 from __future__ import annotations
 
 import json
-import subprocess
 
-from benchmarks.measure import Measurement
-from floe_deploy.paths import PROJECT_ROOT
+from benchmarks.measure import Measurement, e2e_report
 from floe_deploy.testing import BUNDLE_REPORT
 
 SIZE_GOAL_MB = 2500.0
@@ -21,13 +19,7 @@ SECONDS_FLOOR = 600.0
 
 def run() -> list[Measurement]:
     """A missing report, or one older than the checked-out commit, is an error: never a 0."""
-    if not BUNDLE_REPORT.exists():
-        raise RuntimeError(f"{BUNDLE_REPORT} does not exist: run `nox -s e2e` first")
-    head = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    if BUNDLE_REPORT.stat().st_mtime < float(head.strip()):
-        raise RuntimeError(f"{BUNDLE_REPORT} is older than the checked-out commit: run e2e again")
-    report = json.loads(BUNDLE_REPORT.read_text())
+    report = json.loads(e2e_report(BUNDLE_REPORT).read_text())
     details = {"version": report["version"], "release": report["release"], "images": report["images"],
                "platforms": report["platforms"]}  # fmt: skip
     return [

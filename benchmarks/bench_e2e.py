@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
 import xml.etree.ElementTree as ET
 
-from benchmarks.measure import Measurement
-from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
+from benchmarks.measure import Measurement, e2e_report
+from floe_deploy.paths import BUILD_DIR
 
 E2E_REPORT = BUILD_DIR / "reports" / "e2e-junit.xml"
 WARM_GOAL_S = 900.0  # the evidence issue: ≤ 15 min warm, ≤ 30 min cold on 2 cores
 COLD_FLOOR_S = 1800.0
 
 
-def _head_commit_time() -> float:
-    done = subprocess.run(
-        ["git", "log", "-1", "--format=%ct"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(done.stdout.strip())
-
-
 def run() -> list[Measurement]:
     """A missing report, or one older than the checked-out commit, is an error: never a 0."""
-    if not E2E_REPORT.exists():
-        raise RuntimeError(f"{E2E_REPORT} does not exist: run `nox -s e2e` first")
-    if E2E_REPORT.stat().st_mtime < _head_commit_time():
-        raise RuntimeError(
-            f"{E2E_REPORT} is older than the checked-out commit: run `nox -s e2e` again"
-        )
+    e2e_report(E2E_REPORT)
     suite = ET.parse(E2E_REPORT).getroot().find("testsuite")  # noqa: S314 (our own report)
     assert suite is not None
     cases = sorted(

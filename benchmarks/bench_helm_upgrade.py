@@ -6,10 +6,8 @@ here: one upgrade rehearsal takes minutes, and the e2e suite runs it on every CI
 from __future__ import annotations
 
 import json
-import subprocess
 
-from benchmarks.measure import Measurement
-from floe_deploy.paths import PROJECT_ROOT
+from benchmarks.measure import Measurement, e2e_report
 from floe_deploy.testing import UPGRADE_REPORT
 
 UNAVAILABLE_GOAL_S = 30.0  # the issue's goal
@@ -20,13 +18,7 @@ UPGRADE_FLOOR_S = 420.0
 
 def run() -> list[Measurement]:
     """A missing report, or one older than the checked-out commit, is an error: never a 0."""
-    if not UPGRADE_REPORT.exists():
-        raise RuntimeError(f"{UPGRADE_REPORT} does not exist: run `nox -s e2e` first")
-    head = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
-    if UPGRADE_REPORT.stat().st_mtime < float(head.strip()):
-        raise RuntimeError(f"{UPGRADE_REPORT} is older than the checked-out commit: run e2e again")
-    report = json.loads(UPGRADE_REPORT.read_text())
+    report = json.loads(e2e_report(UPGRADE_REPORT).read_text())
     facts = report["upgrade"]
     details = {
         "from": facts["from_image"], "to": facts["to_image"],

@@ -52,6 +52,18 @@ class Measurement(BaseModel):
         return f"{self.name}: {self.value} {self.unit}{shown} {state}"
 
 
+def e2e_report(path: Path) -> Path:
+    """A report the e2e suite wrote, for a benchmark that reads it instead of running the work
+    again: missing, or older than the checked-out commit, is an error (never a 0)."""
+    if not path.exists():
+        raise RuntimeError(f"{path} does not exist: run `nox -s e2e` first")
+    head = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    if path.stat().st_mtime < float(head.strip()):
+        raise RuntimeError(f"{path} is older than the checked-out commit: run `nox -s e2e` again")
+    return path
+
+
 def time_command(argv: Sequence[str], runs: int, cwd: Path = PROJECT_ROOT) -> list[float]:
     """Wall-clock seconds of `runs` runs of a command that must succeed."""
     samples = []
