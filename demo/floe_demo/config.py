@@ -40,7 +40,7 @@ class Strict(BaseModel):
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 """libpq's sslmode values."""
-LIBPQ_DEFAULT_SSLMODE = "prefer"
+LIBPQ_DEFAULT_SSLMODE: SslMode = "prefer"
 
 
 class PostgresConfig(Strict):
