@@ -12,7 +12,8 @@ import pytest
 from floe_demo.config import CompiledArtifacts
 from floe_deploy.errors import FloeError
 from floe_deploy.helm import pss
-from floe_deploy.helm.chart import RenderedObject
+from floe_deploy.helm.chart import CHART_DIR, RenderedObject, chosen_values
+from floe_deploy.helm.validate import postgres_tls_warnings
 from tests.helm.conftest import Renderer, find
 
 pytestmark = pytest.mark.requirement("007-FR-060", evidence="plumbing")
@@ -127,3 +128,27 @@ def test_a_wrong_sslmode_is_refused_at_render(rendered: Renderer) -> None:
         FloeError, match=r"/artifacts/serving/postgres/sslmode': value must be one of"
     ):
         rendered(artifacts={"serving": {"postgres": postgres("verify")}})
+
+
+def prod_merged(**overrides: Any) -> dict[str, Any]:
+    return chosen_values(
+        CHART_DIR / "values-prod.yaml", overrides, chart_dir=CHART_DIR, over_defaults=True
+    )
+
+
+def test_helm_validate_warns_of_a_postgres_not_verified_against_the_private_ca() -> None:
+    assert postgres_tls_warnings(prod_merged()) == []
+    weaker = prod_merged(
+        artifacts={"serving": {"postgres": postgres("require")}},
+        dagster={"postgresql": {"postgresqlParams": {"sslmode": "verify-ca"}}},
+    )
+    assert [w.split(" is ")[0] for w in postgres_tls_warnings(weaker)] == [
+        "dagster.postgresql.postgresqlParams.sslmode", "artifacts.serving.postgres.sslmode",
+    ]  # fmt: skip
+    assert postgres_tls_warnings(prod_merged(tls={"caBundle": None})) == []
+    sql = prod_merged(artifacts={"catalog": {"type": "sql", "postgres": postgres("prefer")}})
+    assert postgres_tls_warnings(sql) == [
+        "artifacts.catalog.postgres.sslmode is prefer although tls.caBundle names a private CA: the "
+        "server is not verified against it; set verify-full (the CA must sign the server's "
+        "certificate for that host)"
+    ]
