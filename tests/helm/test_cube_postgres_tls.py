@@ -76,6 +76,18 @@ def tls_postgres(tls: ServerTls) -> Iterator[PostgresEndpoint]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def misnamed() -> ServerTls:
+    """A certificate from a private CA for another name than the host Cube connects to."""
+    return server_tls("floe-private-ca", ["127.0.0.1"])
+
+
+@pytest.fixture(scope="module")
+def misnamed_postgres(misnamed: ServerTls) -> Iterator[PostgresEndpoint]:
+    with postgres_cluster(tls=misnamed, hba=HOSTSSL_ONLY) as server:
+        yield server
+
+
 def cube_ssl_env(rendered: Renderer, sslmode: str) -> dict[str, str]:
     objects = rendered(
         artifacts={"serving": {"postgres": postgres(sslmode)}}, cube={"enabled": True}
@@ -108,18 +120,20 @@ def test_require_speaks_tls_without_the_ca(
 
 @pytest.mark.parametrize("sslmode", ["verify-ca", "verify-full"])
 def test_verify_trusts_only_the_private_ca_and_the_right_host(
-    rendered: Renderer, sslmode: str, tls: ServerTls, tls_postgres: PostgresEndpoint, tmp_path: Path
+    rendered: Renderer,
+    sslmode: str,
+    tls: ServerTls,
+    tls_postgres: PostgresEndpoint,
+    misnamed: ServerTls,
+    misnamed_postgres: PostgresEndpoint,
+    tmp_path: Path,
 ) -> None:
-    bundle = tmp_path / "ca.crt"
-    bundle.write_text(tls.ca)
+    """Node checks the host name in both modes: verify-ca verifies as verify-full does."""
     env = cube_ssl_env(rendered, sslmode)
     assert cube_connects(tls_postgres, env) == "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
-    with_ca = env | {"NODE_EXTRA_CA_CERTS": str(bundle)}
+    for name, pem in (("ca.crt", tls.ca), ("misnamed.crt", misnamed.ca)):
+        (tmp_path / name).write_text(pem)
+    with_ca = env | {"NODE_EXTRA_CA_CERTS": str(tmp_path / "ca.crt")}
     assert cube_connects(tls_postgres, with_ca) == "authentication requested"
-    misnamed = server_tls("floe-private-ca", ["127.0.0.1"])
-    (tmp_path / "misnamed.crt").write_text(misnamed.ca)
-    with postgres_cluster(tls=misnamed, hba=HOSTSSL_ONLY) as server:
-        answer = cube_connects(
-            server, env | {"NODE_EXTRA_CA_CERTS": str(tmp_path / "misnamed.crt")}
-        )
-    assert answer == "ERR_TLS_CERT_ALTNAME_INVALID"
+    misnamed_ca = env | {"NODE_EXTRA_CA_CERTS": str(tmp_path / "misnamed.crt")}
+    assert cube_connects(misnamed_postgres, misnamed_ca) == "ERR_TLS_CERT_ALTNAME_INVALID"
