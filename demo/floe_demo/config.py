@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -37,16 +38,40 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+"""libpq's sslmode values."""
+LIBPQ_DEFAULT_SSLMODE: SslMode = "prefer"
+
+
 class PostgresConfig(Strict):
     host: str
     port: int = 5432
     database: str
     user: str
+    sslmode: SslMode = Field(
+        default=LIBPQ_DEFAULT_SSLMODE,
+        description="libpq sslmode; verify-ca and verify-full check the server's certificate "
+        "against PGSSLROOTCERT (the chart's tls.caBundle); prefer leaves libpq's default "
+        "(PGSSLMODE, else prefer)",
+    )
+
+    def tls_parameters(self) -> dict[str, str]:
+        """The sslmode to pass to libpq: none for prefer, so a PGSSLMODE the pod sets still holds."""
+        return {} if self.sslmode == LIBPQ_DEFAULT_SSLMODE else {"sslmode": self.sslmode}
 
     def dsn(self, password: SecretStr) -> str:
+        tls = "".join(f" {key}={value}" for key, value in self.tls_parameters().items())
         return (
             f"host={self.host} port={self.port} dbname={self.database} user={self.user} "
-            f"password={password.get_secret_value()} connect_timeout=5"
+            f"password={password.get_secret_value()} connect_timeout=5{tls}"
+        )
+
+    def sqlalchemy_uri(self, password: SecretStr) -> str:
+        """The SQL catalog's URI (psycopg), carrying the sslmode as libpq's query parameter."""
+        query = urlencode(self.tls_parameters())
+        return (
+            f"postgresql+psycopg://{self.user}:{password.get_secret_value()}@{self.host}:"
+            f"{self.port}/{self.database}{'?' + query if query else ''}"
         )
 
 

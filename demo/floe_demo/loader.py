@@ -90,11 +90,7 @@ def open_catalog(artifacts: CompiledArtifacts, secrets: Secrets) -> Catalog:
     properties |= storage_properties(artifacts, secrets)
     if config.type == "sql":
         assert config.postgres is not None
-        pg = config.postgres
-        password = secrets.postgres_password.get_secret_value()
-        properties["uri"] = (
-            f"postgresql+psycopg://{pg.user}:{password}@{pg.host}:{pg.port}/{pg.database}"
-        )
+        properties["uri"] = config.postgres.sqlalchemy_uri(secrets.postgres_password)
         properties["init_catalog_tables"] = "true"
     else:
         if secrets.polaris_client_secret is None:

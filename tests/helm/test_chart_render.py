@@ -265,7 +265,7 @@ def test_the_preflight_checks_dagsters_database_and_the_compute_host(rendered: R
     dagster = {e["name"]: e.get("value") for e in containers["dagster-database"]["env"]}
     assert dagster == {
         "FLOE_POSTGRES__HOST": "floe-prod.postgres.example.internal", "FLOE_POSTGRES__PORT": "5432",
-        "FLOE_POSTGRES__DATABASE": "dagster", "FLOE_POSTGRES__USER": "floe", "FLOE_POSTGRES__SSLMODE": "require",
+        "FLOE_POSTGRES__DATABASE": "dagster", "FLOE_POSTGRES__USER": "floe", "FLOE_POSTGRES__SSLMODE": "verify-full",
         **dict.fromkeys(("FLOE_CA_BUNDLE", *CA_VARIABLES), "/etc/floe/ca/ca.crt"),  # prod's private CA
     }  # fmt: skip
     assert containers["dagster-database"]["args"][-2:] == ["--check", "postgres"]

@@ -47,6 +47,9 @@ def show_validation(console: Console, report: ValidationReport) -> None:
             for v in report.values_files
         ],
     )
+    for values_check in report.values_files:
+        for warning in values_check.warnings:
+            console.line(f"WARNING: {values_check.values}: {warning}")
     failed = sum(not o.ok for o in report.objects) + sum(
         bool(v.errors) for v in report.values_files
     )

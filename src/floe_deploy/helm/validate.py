@@ -6,7 +6,8 @@ Pod Security "restricted" for workloads. Per values file: the umbrella's own sch
 `dagster:` subtree against the official chart's values schema, the official chart's workloads
 as configured by those values, the wiring between the two (Secret and ConfigMap names), the run
 pods as dagster-k8s builds them, the private CA in every TLS-speaking pod
-(`floe_deploy.helm.ca_bundle`), and the network flows the NetworkPolicies must let through
+(`floe_deploy.helm.ca_bundle`) and a warning for each Postgres connection that does not verify
+against it, and the network flows the NetworkPolicies must let through
 (network-config-analyzer, `floe_deploy.helm.network_flows`).
 """
 
@@ -70,6 +71,8 @@ class ValuesCheck(BaseModel):
     values: str
     objects: int
     errors: list[str] = []
+    warnings: list[str] = []
+    """What the values allow but probably do not mean (a private CA its Postgres clients ignore)."""
 
 
 class ValidationReport(BaseModel):
@@ -218,6 +221,34 @@ def check_values(merged: dict[str, Any], store: SchemaStore) -> list[str]:
     return errors
 
 
+def postgres_tls_warnings(merged: dict[str, Any]) -> list[str]:
+    """With a private CA (tls.caBundle), each external Postgres connection that does not verify
+    the server against it (sslmode below verify-full): require and weaker accept any server.
+    A warning, not an error: the CA may be there for S3 or the catalog only."""
+    try:
+        values = UmbrellaValues.model_validate(merged)
+    except ValidationError:
+        return []  # check_values names the first error
+    if values.tls.caBundle is None:
+        return []
+    dagster_pg = values.dagster.get("postgresql") or {}
+    modes: dict[str, str] = {}
+    if not dagster_pg.get("enabled", True):
+        params = dagster_pg.get("postgresqlParams") or {}
+        modes["dagster.postgresql.postgresqlParams.sslmode"] = params.get("sslmode", "prefer")
+    if values.artifacts.enabled:
+        modes["artifacts.serving.postgres.sslmode"] = values.artifacts.serving.postgres.sslmode
+        catalog = values.artifacts.catalog
+        if catalog.type == "sql" and catalog.postgres is not None:
+            modes["artifacts.catalog.postgres.sslmode"] = catalog.postgres.sslmode
+    return [
+        f"{where} is {mode} although tls.caBundle names a private CA: the server is not verified "
+        "against it; set verify-full (the CA must sign the server's certificate for that host)"
+        for where, mode in modes.items()
+        if mode != "verify-full"
+    ]
+
+
 def workload_errors(label: str, objects: list[RenderedObject], merged: dict[str, Any]) -> list[str]:
     """What the render's pods, run pods included, get wrong: drift and Pod Security of the run
     pods, images outside `imageRegistry` (or short names), a TLS-speaking pod without the private
@@ -265,11 +296,13 @@ def validate_chart(
         run_pods = worker.submit(workload_errors, label, rendered, merged)
         errors = check_values(merged, store)
         objects += [check_object(item, store, label) for item in rendered]
-        values_checks.append((label, len(rendered), errors, run_pods))
+        values_checks.append(
+            (label, len(rendered), errors, postgres_tls_warnings(merged), run_pods)
+        )
     try:
         checked = [
-            ValuesCheck(values=label, objects=count, errors=errors + run_pods.result())
-            for label, count, errors, run_pods in values_checks
+            ValuesCheck(values=label, objects=count, errors=errors + run_pods.result(), warnings=warnings)
+            for label, count, errors, warnings, run_pods in values_checks
         ]  # fmt: skip
     except BrokenProcessPool:
         run_pod_worker.cache_clear()
