@@ -3,10 +3,11 @@ with `invoke bundle.export`, imported with `invoke bundle.import` into a second 
 from its own CA and htpasswd logins (Debian's distribution registry), and verified there.
 
 The full release of e2e/test_images.py takes an hour to build; this module publishes a minimal
-one with the project's own publish functions instead (stage_images, stage_chart, release_record):
-two tiny images built for linux/amd64 and linux/arm64, each with its signed SBOM per platform,
-signed provenance and signature; the chart (with the labelled dagster stand-in, mirrored beside
-it) signed. It writes build/reports/bundle.json for benchmarks/bench_bundle.py.
+one with the project's own publish functions instead (floe_deploy.testing.bundles): two tiny
+images built for linux/amd64 and linux/arm64, each with its signed SBOM per platform, signed
+provenance and signature; the chart (with the labelled dagster stand-in, mirrored beside it)
+signed. It writes build/reports/bundle.json for benchmarks/bench_bundle.py. The offline install
+from a bundle of the platform's own images is e2e/test_helm_smoke.py's.
 """
 
 from __future__ import annotations
@@ -27,21 +28,17 @@ import pytest
 from python_on_whales import DockerClient
 
 from e2e.conftest import TEST_IMAGE_LABELS
-from floe_deploy.console import Console
 from floe_deploy.helm.artifact import archive_metadata, pull_chart_archive
-from floe_deploy.helm.dependencies import mirror_dependencies
-from floe_deploy.helm.publish import package_chart, stage_chart, tag_chart
 from floe_deploy.images.build import BuildReport, BuiltImage
-from floe_deploy.images.publish import stage_images, tag_images, verify_images
-from floe_deploy.images.signing import Signer, Verifier, key_pair
-from floe_deploy.images.versioning import ReleaseVersion
+from floe_deploy.images.publish import verify_images
+from floe_deploy.images.signing import Verifier, key_pair
 from floe_deploy.oci import OciClient
 from floe_deploy.release.bundle import record_from_registry
 from floe_deploy.release.bundle_manifest import MANIFEST_NAME
-from floe_deploy.release.publish import ReleaseRecord, chart_registry, release_record
+from floe_deploy.release.publish import ReleaseRecord
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import BUNDLE_REPORT, run_task
-from floe_deploy.testing.charts import chart_with_stand_in
+from floe_deploy.testing.bundles import stage_release
 from floe_deploy.testing.registries import (
     PrivateRegistry,
     registry_process,
@@ -106,24 +103,10 @@ def site(docker: DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iter
         env = {"DOCKER_CONFIG": str(config), "COSIGN_PASSWORD": ""}
         for name, value in env.items():
             patch.setenv(name, value)
-        settings = load_settings(registry=source.address, image_prefix=PREFIX, registry_ca="")
-        private_key, public_key = key_pair(root / "keys", "")
-        signer = Signer(key=private_key)
-        version = ReleaseVersion(version=VERSION, tags=[VERSION], revision="e2e", is_release=True)
-        oci = OciClient()
-        staged = stage_images(settings, _tiny_images(docker, root / "images"), version=version,
-                              signer=signer, force=False, console=Console(), oci=oci)  # fmt: skip
-        chart_dir = chart_with_stand_in(root / "chart")
-        charts = chart_registry(settings)
-        mirror_dependencies(settings, charts, chart_dir)
-        packaged = package_chart(chart_dir, root / "packaged", version=VERSION)
-        chart = stage_chart(settings, charts, packaged, signer, oci=oci)
-        tag_images(oci, staged, Console())
-        tag_chart(oci, chart)
-        record = release_record(settings, version, staged, chart)
-        record_file = root / "release.json"
-        record_file.write_text(record.model_dump_json(indent=2))
-        yield Site(source, target, record_file, record, public_key, chart_dir, env)
+        release = stage_release(root, source.address, PREFIX,
+                                _tiny_images(docker, root / "images"), VERSION)  # fmt: skip
+        yield Site(source, target, release.record_file, release.record, release.public_key,
+                   release.chart_dir, env)  # fmt: skip
 
 
 def _catalog(registry: PrivateRegistry) -> list[str]:

@@ -7,7 +7,8 @@ dagster-k8s from the rendered instance config, Cube, dagster-k8s's run monitorin
 debug information. Stand-in (a protocol stand-in for the Kubernetes API server, said so in the
 report): the API dagster-k8s calls (Jobs, pods, logs, events), answering each pod with its own
 ServiceAccount's token and checking every request against the rendered RBAC. Each failure a
-cluster would show is planted and must be reported with its remediation."""
+cluster would show is planted and must be reported with its remediation. Prod's values play in
+e2e/test_offline_install.py, offline."""
 
 from __future__ import annotations
 
@@ -37,8 +38,12 @@ MONITORING = [
 """Run monitoring lowered so that the lifecycle's runs take seconds, not minutes."""
 
 
-def smoke(*args: str) -> tuple[int, dict[str, Any]]:
-    done = run_task("helm.smoke", "--json", *args)
+def smoke(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> tuple[int, dict[str, Any]]:
+    """`invoke helm.smoke --json ARGS`: its exit code and report (a smoke running in another
+    test module's worker is waited for)."""
+    done = run_task("helm.smoke", "--json", *args, env=env, timeout=timeout)
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -48,26 +53,6 @@ def nothing_left() -> None:
     podman = Podman(load_settings().state_dir, network="floe-smoke")
     assert podman.try_("pod", "ps", "-q", "--filter", "network=floe-smoke").stdout.strip() == ""
     assert podman.try_("network", "exists", "floe-smoke").returncode != 0
-
-
-def test_prod_values_play_against_the_played_postgres_and_s3() -> None:
-    """Prod's REST catalog (Polaris) cannot run here: the catalog is the SQL catalog on the
-    played Postgres; everything else is prod's (two webserver replicas, the preflight hook on
-    Dagster's own database and the marts database, run pods as runK8sConfig says, step logs in
-    S3, ...)."""
-    code, report = smoke(
-        "--values", "prod",
-        "--set", "artifacts.catalog.type=sql,artifacts.catalog.warehouse=s3://floe-prod-warehouse/w",
-    )  # fmt: skip
-    assert code == 0, report
-    webservers = [w for w in report["workloads"] if w["workload"].endswith("-webserver")]
-    assert len(webservers) == 2
-    assert all(w["ready"] for w in report["workloads"])
-    assert report["run_status"] == "SUCCESS"
-    assert report["rows_in_cube"] > 0
-    assert report["checks"]["Job/floe-floe-preflight exit code"] == "ok: 0"
-    assert report["checks"]["step logs in S3 (S3ComputeLogManager)"].startswith("ok: ")
-    nothing_left()
 
 
 def failed_workload(report: dict[str, Any]) -> dict[str, Any]:

@@ -320,7 +320,14 @@ def verify(
                        "Kubernetes API: a run held past run monitoring's poll interval succeeds, a "
                        "terminated run ends CANCELED, a failed run pod's log reaches the run's event "
                        "log (lower dagster.dagsterDaemon.runMonitoring.pollIntervalSeconds and "
-                       "startTimeoutSeconds with --set to keep it short)"},
+                       "startTimeoutSeconds with --set to keep it short)",
+          "pull_from": "REGISTRY[/PREFIX]: the offline path. Pull every image from there (from an "
+                       "empty image store, with the `docker login` for it and FLOE_REGISTRY_CA or "
+                       "FLOE_CA_BUNDLE as its CA) and count the pulls: one from anywhere else, or "
+                       "an image played without one, fails the smoke",
+          "tag": "the images' tag with --pull-from (default: the chart's appVersion)",
+          "tls": "Postgres requires TLS, its certificate signed by the smoke's CA (the bundle the "
+                 "chart renders); the values' sslmode settings then apply (verify-full in prod)"},
 )  # fmt: skip
 @reports_errors
 def smoke(
@@ -332,6 +339,9 @@ def smoke(
     image: str | None = None,
     upgrade_from: str | None = None,
     lifecycle: bool = False,
+    pull_from: str | None = None,
+    tag: str | None = None,
+    tls: bool = False,
     json: bool = False,
 ) -> int:
     """Play the rendered pods with podman and prove the platform works (exit 3 on failure).
@@ -351,6 +361,10 @@ def smoke(
     migration with the daemon and webserver stopped; then every Deployment): the report measures
     the migration, the webserver's unavailable seconds, runs, events and Iceberg rows before and
     after, and checks that release N's pre-rollback hook refuses.
+
+    The offline path (docs/06, 'Air-gapped installs'): --pull-from REGISTRY/PREFIX --tls plays
+    every image from the private registry (pulls counted) against a Postgres that requires TLS;
+    values with a REST catalog (prod) always play it as a stand-in over TLS from the smoke's CA.
     """
     from floe_deploy.console import Console
     from floe_deploy.helm.chart import parse_sets
@@ -370,6 +384,9 @@ def smoke(
             runtime_image=image,
             upgrade_from=upgrade_from,
             lifecycle=lifecycle,
+            pull_from=pull_from,
+            tag=tag,
+            postgres_tls=tls,
         )
     except SmokeFailed as failed:
         if json:

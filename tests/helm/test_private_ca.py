@@ -16,6 +16,7 @@ from floe_deploy.helm.smoke_values import smoke_values
 from floe_deploy.helm.validate import validate_chart
 from floe_deploy.helm.values_model import UmbrellaValues
 from floe_deploy.settings import load_settings
+from floe_deploy.tls import server_tls
 from tests.helm.conftest import Renderer
 
 pytestmark = pytest.mark.requirement("007-FR-057", evidence="real")
@@ -167,9 +168,12 @@ def test_the_dagster_wiring_without_the_ca_fails_naming_each_pod(rendered: Rende
 
 
 def test_the_smoke_renders_a_bundle_for_prods_ca(rendered: Renderer) -> None:
-    """helm.smoke has no floe-ca ConfigMap beside the release: it has the chart render one."""
+    """helm.smoke has no floe-ca ConfigMap beside the release: it has the chart render its own
+    CA, the one that signed the servers it plays."""
     images = dict.fromkeys(("dagster", "postgres", "busybox", "cube"), "localhost/floe/x:1")
-    values = smoke_values(prod(), images)
+    smoke_ca = server_tls("floe-smoke-ca", ["postgres", "catalog"]).ca
+    values = smoke_values(prod(), images, ca=smoke_ca)
+    assert values["tls"]["caBundlePem"] == smoke_ca
     ca = x509.load_pem_x509_certificate(values["tls"]["caBundlePem"].encode())
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     objects = rendered(**values)

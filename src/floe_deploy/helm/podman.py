@@ -17,25 +17,40 @@ from typing import Any
 
 from floe_deploy.commands import attempt, run, tail
 from floe_deploy.errors import FloeError
+from floe_deploy.helm.smoke_registry import PodmanEvents, RegistryPull
+from floe_deploy.oci import classify_failure
 
 CONTAINERS_CONF = """[containers]
 default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 
+[engine]
+events_logger = "file"
+events_logfile_path = "{events}"
+
 [network]
 network_backend = "netavark"
 """
-"""Ulimits this sandbox allows; netavark (with aardvark-dns) so pods resolve each other by name."""
+"""Ulimits this sandbox allows; the smoke's own event log (what was pulled); netavark (with
+aardvark-dns) so pods resolve each other by name."""
+PLAY_TIMEOUT_S = 900
+"""`kube play` pulls the pod's images first (the runtime image: about 800 MB unpacked)."""
 INSTALL = "install podman, catatonit, netavark and aardvark-dns (`scripts/bootstrap` does)"
 
 
 class Podman:
-    """One smoke's podman session: its network, secrets and pods, all removed by `remove_all`."""
+    """One smoke's podman session: its network, secrets and pods, all removed by `remove_all`.
+    With `pull`, pods run from an image store of the session's own (see smoke_registry)."""
 
-    def __init__(self, state_dir: Path, network: str) -> None:
-        conf = state_dir / "podman" / "containers.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(CONTAINERS_CONF)
+    def __init__(self, state_dir: Path, network: str, pull: RegistryPull | None = None) -> None:
+        directory = state_dir / "podman"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.events = directory / "events.log"
+        conf = directory / "containers.conf"
+        conf.write_text(CONTAINERS_CONF.format(events=self.events))
         self.env = {"CONTAINERS_CONF": str(conf)}
+        if pull is not None:
+            self.env |= pull.storage_env(directory / "pull-store")
+        self.pull = pull
         self.network = network
         self.pods: list[str] = []
         self.secrets: list[str] = []
@@ -43,9 +58,9 @@ class Podman:
     def __call__(self, *argv: str, timeout: float = 120) -> str:
         return run(["podman", *argv], remediation=INSTALL, env=self.env, timeout=timeout)
 
-    def try_(self, *argv: str) -> subprocess.CompletedProcess[str]:
+    def try_(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """A call whose failure is an answer (probes, inspections)."""
-        return attempt(["podman", *argv], env=self.env, timeout=60)
+        return attempt(["podman", *argv], env=self.env, timeout=timeout)
 
     def load_image(self, reference: str, image_id: str) -> None:
         """Copy an image from Docker's store into podman's, unless podman has that image id."""
@@ -84,9 +99,12 @@ class Podman:
             file.write("\n---\n".join(json.dumps(document) for document in documents))
             file.flush()
             argv = ["kube", "play", "--network", self.network, "--replace"]
+            argv += self.pull.play_flags() if self.pull else []
             for configmap in configmaps or []:
                 argv += ["--configmap", str(configmap)]
-            done = self.try_(*argv, file.name)
+            done = self.try_(*argv, file.name, timeout=PLAY_TIMEOUT_S)
+        if done.returncode != 0 and self.pull and self.pull.registry in done.stderr:
+            raise classify_failure(self.pull.registry, done.stderr, "podman pulling from it")
         if done.returncode != 0:
             raise FloeError(
                 f"podman kube play refused {documents[-1].get('kind')}/"
@@ -147,13 +165,26 @@ class Podman:
         self.try_("stop", "-t", str(grace), *containers)
         self.try_("pod", "stop", "-t", "0", pod)
 
+    def empty_store(self) -> None:
+        """No image in the session's own store, and a new event log: what follows is pulled."""
+        if self.pull is not None:
+            self.try_("rmi", "--all", "--force")
+        self.events.unlink(missing_ok=True)
+
+    def image_events(self) -> PodmanEvents:
+        """What was pulled and played since `empty_store` (podman's event log)."""
+        return PodmanEvents.parse(self.events.read_text() if self.events.is_file() else "")
+
     def remove_all(self) -> None:
-        """Every pod on the network (a killed earlier run's too), the secrets, the network."""
+        """Every pod on the network (a killed earlier run's too), the secrets, the network, and
+        the images of the session's own store."""
         listed = self.try_("pod", "ps", "-q", "--filter", f"network={self.network}").stdout.split()
         for pod in [*reversed(self.pods), *listed]:
             self.try_("pod", "rm", "-f", "-t", "2", pod)
         for secret in self.secrets:
             self.try_("secret", "rm", secret)
         self.try_("network", "rm", "-f", self.network)
+        if self.pull is not None:
+            self.try_("rmi", "--all", "--force")
         self.pods.clear()
         self.secrets.clear()

@@ -21,6 +21,7 @@ smoke_proof (code locations, a run, rows in Cube, step logs in S3).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import signal
@@ -40,11 +41,12 @@ from floe_deploy.helm.chart import (
     CHART_DIR,
     NAMED_VALUES,
     RenderedObject,
+    chart_metadata,
     chosen_values,
     values_path,
 )
 from floe_deploy.helm.object_lifecycle import hook_events
-from floe_deploy.helm.rendering import RenderedDependency, prepare_chart, render
+from floe_deploy.helm.rendering import PreparedChart, RenderedDependency, prepare_chart, render
 from floe_deploy.helm.smoke_jobs import JobMirror
 from floe_deploy.helm.smoke_lifecycle import (
     failed_run_log,
@@ -62,7 +64,14 @@ from floe_deploy.helm.smoke_proof import (
     s3_compute_logs,
 )
 from floe_deploy.helm.smoke_readiness import WorkloadState, http_ok, remediation_for, wait_ready
-from floe_deploy.helm.smoke_services import play_api_standin, play_services, s3_client
+from floe_deploy.helm.smoke_registry import RegistryPull, registry_pull
+from floe_deploy.helm.smoke_services import (
+    play_api_standin,
+    play_catalog_standin,
+    play_services,
+    postgres_refuses_plain,
+    s3_client,
+)
 from floe_deploy.helm.smoke_upgrade import (
     HOLD_SECONDS,
     Availability,
@@ -74,10 +83,11 @@ from floe_deploy.helm.smoke_upgrade import (
     run_job_image,
     wait_for_run_pod,
 )
-from floe_deploy.helm.smoke_values import POSTGRES, smoke_values
+from floe_deploy.helm.smoke_values import CATALOG_HOST, POSTGRES, smoke_values
 from floe_deploy.images.services import stack_images
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.settings import Settings
+from floe_deploy.tls import server_tls
 
 SMOKE_IMAGES = ["postgres", "s3", "cube", "dagster", "busybox"]
 
@@ -99,6 +109,8 @@ class SmokeReport(BaseModel):
     """With --upgrade-from: what the upgrade to this render changed and kept."""
     hook_logs: dict[str, str] = {}
     """The last output of each hook Job played (floe-migrate's report, a preflight's)."""
+    pulls: list[str] = []
+    """With --pull-from: every image podman pulled during the smoke, in order."""
     seconds: dict[str, float]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -123,15 +135,27 @@ class SmokeFailed(FloeError):
 
 
 class Smoke:
-    """One smoke run: the pods it played, and when it reached each milestone (seconds since the
-    render began: the report's timeline)."""
+    """One smoke run: the pods it played, the TLS its played servers speak, and when it reached
+    each milestone (seconds since the render began: the report's timeline)."""
 
-    def __init__(self, settings: Settings, console: Console) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        console: Console,
+        *,
+        pull: RegistryPull | None = None,
+        postgres_tls: bool = False,
+    ) -> None:
         self.console = console
-        self.pods = PodPlayer(settings.state_dir)
+        self.pods = PodPlayer(settings.state_dir, pull)
         self.seconds: dict[str, float] = {}
         self.started = time.monotonic()
         self.mirror = JobMirror(self.pods, [], console)
+        self.tls = server_tls("floe-smoke-ca", [POSTGRES["host"], CATALOG_HOST])
+        """the smoke's CA, and the one certificate of the played Postgres and REST catalog"""
+        self.postgres_tls = postgres_tls
+        self.catalog: dict[str, Any] = {}
+        """the values' catalog: a REST one is played by the stand-in"""
 
     def mark(self, name: str) -> None:
         self.seconds[name] = round(time.monotonic() - self.started, 1)
@@ -151,6 +175,20 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _one_smoke_at_a_time(settings: Settings, console: Console) -> Iterator[None]:
+    """Every smoke plays on one podman network (floe-smoke): a second smoke on the machine waits
+    until the first has removed what it played."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.state_dir / "smoke.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            console.line("waiting for the other helm.smoke on this machine to end")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def run_smoke(
     settings: Settings,
     console: Console,
@@ -162,41 +200,48 @@ def run_smoke(
     runtime_image: str | None = None,
     upgrade_from: str | None = None,
     lifecycle: bool = False,
+    pull_from: str | None = None,
+    tag: str | None = None,
+    postgres_tls: bool = False,
 ) -> SmokeReport:
     """Render, play, prove; everything played is removed afterwards, even on Ctrl-C (unless
     `keep`: then it stays for inspection until the next smoke). With `upgrade_from` (a runtime
     image, or "previous": the image with an older Dagster, see smoke_upgrade) that release is
     played and proven first, then upgraded to this render. With `lifecycle`, after the first run
-    also what dagster-k8s does with runs through the API (smoke_lifecycle)."""
+    also what dagster-k8s does with runs through the API (smoke_lifecycle). With `pull_from`
+    (REGISTRY[/PREFIX]), every image is pulled from there at `tag` (see smoke_registry); with
+    `postgres_tls`, Postgres requires TLS and the values' sslmode settings apply."""
+    if pull_from and (upgrade_from or runtime_image):
+        raise FloeError(
+            "--pull-from plays only what the registry holds; --upgrade-from and --image name "
+            "images built here",
+            "run the upgrade rehearsal without --pull-from, or push that image to the registry",
+        )
     chart = prepare_chart(chart_dir, settings.dagster_chart)
     for notice in chart.notices:
         console.line(f"NOTE: {notice}")
-    label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
     chosen = chosen_values(values, sets, chart_dir=chart_dir, over_defaults=True)
-    smoke = Smoke(settings, console)
-    with console.step("images (the project's, in podman's store)"):
-        _, images = stack_images(settings, SMOKE_IMAGES, console, rebuild=False)
-        images["dagster"] = runtime_image or images["dagster"]
-        engine = docker_client(settings)
-        previous = _release_n_image(settings, console, images["dagster"], upgrade_from)
-        for reference in [*images.values(), *([previous] if previous else [])]:
-            smoke.pods.podman.load_image(reference, str(engine.image.inspect(reference).id))
-    credentials = {"postgres": secrets.token_urlsafe(18), "s3": secrets.token_urlsafe(18),
-                   "cube": secrets.token_urlsafe(24), "polaris": secrets.token_urlsafe(18)}  # fmt: skip
+    pull = None
+    if pull_from:
+        tag = tag or str(chart_metadata(chart_dir)["appVersion"])
+        pull = registry_pull(settings, pull_from, tag, settings.state_dir / "smoke")
+    smoke = Smoke(settings, console, pull=pull, postgres_tls=postgres_tls)
+    images, previous = _images(settings, smoke, runtime_image, upgrade_from)
+    credentials = {
+        name: secrets.token_urlsafe(24) for name in ("postgres", "s3", "cube", "polaris")
+    }
     smoke.started = time.monotonic()
     with console.step("render with the real dagster chart"):
-        played = smoke_values(chosen, images)
+        played = smoke_values(chosen, images, ca=smoke.tls.ca, postgres_tls=postgres_tls)
         objects = render(played, chart)
-        first = (
-            render(smoke_values(chosen, images | {"dagster": previous}), chart)
-            if previous
-            else objects
-        )
+        first = _release_n_render(smoke, chosen, images, previous, chart) if previous else objects
     bucket = str(played["artifacts"]["storage"]["bucket"])
+    smoke.catalog = played["artifacts"]["catalog"]
     smoke.mark("render")
+    label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
     report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
                          workloads=[], checks={}, seconds={})  # fmt: skip
-    with _terminate_as_interrupt():
+    with _terminate_as_interrupt(), _one_smoke_at_a_time(settings, console):
         try:
             database = str(played["dagster"]["postgresql"]["postgresqlDatabase"])
             release_images = images | ({"dagster": previous} if previous else {})
@@ -213,8 +258,7 @@ def run_smoke(
             keep = False
             raise
         finally:
-            if smoke.mirror.jobs.is_dir():
-                report.forbidden = smoke.mirror.forbidden()
+            _what_the_api_and_podman_saw(smoke, report)
             if keep:
                 console.line(
                     f"kept for inspection: pods on podman network {smoke.pods.podman.network}"
@@ -227,6 +271,17 @@ def run_smoke(
     report.seconds = smoke.seconds
     _raise_unless_ok(report)
     return report
+
+
+def _what_the_api_and_podman_saw(smoke: Smoke, report: SmokeReport) -> None:
+    """Into the report: what the API stand-in refused; with --pull-from, every pull."""
+    if smoke.mirror.jobs.is_dir():
+        report.forbidden = smoke.mirror.forbidden()
+    pull = smoke.pods.podman.pull
+    if pull is not None:
+        events = smoke.pods.podman.image_events()
+        report.pulls = events.pulls
+        report.checks[f"every image pulled from {pull.registry}"] = events.verdict(pull.registry)
 
 
 def _raise_unless_ok(report: SmokeReport) -> None:
@@ -266,6 +321,36 @@ def _failure(report: SmokeReport) -> tuple[str, str]:
         f"{problems[0] if problems else 'failed'}",
         "docs/06-deployment-view.md, 'Upgrade and rollback'",
     )
+
+
+def _release_n_render(
+    smoke: Smoke,
+    chosen: dict[str, Any],
+    images: dict[str, str],
+    previous: str,
+    chart: PreparedChart,
+) -> list[RenderedObject]:
+    values = smoke_values(chosen, images | {"dagster": previous}, ca=smoke.tls.ca,
+                          postgres_tls=smoke.postgres_tls)  # fmt: skip
+    return render(values, chart)
+
+
+def _images(
+    settings: Settings, smoke: Smoke, runtime_image: str | None, upgrade_from: str | None
+) -> tuple[dict[str, str], str | None]:
+    """The images to play (by name) and release N's runtime image: the registry's when pulling,
+    else the project's, copied into podman's store."""
+    pull = smoke.pods.podman.pull
+    if pull is not None:
+        return {name: pull.image(name) for name in SMOKE_IMAGES}, None
+    with smoke.console.step("images (the project's, in podman's store)"):
+        _, images = stack_images(settings, SMOKE_IMAGES, smoke.console, rebuild=False)
+        images["dagster"] = runtime_image or images["dagster"]
+        engine = docker_client(settings)
+        previous = _release_n_image(settings, smoke.console, images["dagster"], upgrade_from)
+        for reference in [*images.values(), *([previous] if previous else [])]:
+            smoke.pods.podman.load_image(reference, str(engine.image.inspect(reference).id))
+    return images, previous
 
 
 def _release_n_image(
@@ -309,9 +394,11 @@ def start_platform(
     bucket: str,
     databases: set[str],
 ) -> None:
-    """What the release runs against: the network, its Secret, Postgres, S3, the API stand-in."""
+    """What the release runs against: the network, its Secret, Postgres, S3, the REST catalog
+    stand-in (for a REST catalog), the API stand-in."""
     console, pods, podman = smoke.console, smoke.pods, smoke.pods.podman
     podman.remove_all()
+    podman.empty_store()
     podman.create_network()
     secret_name = next(
         (str(o.document["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"])
@@ -327,7 +414,13 @@ def start_platform(
         "the External Secrets operator"
     )
     with console.step("Postgres and S3 (the project's images)"):
-        play_services(pods, images, credentials, bucket, databases)
+        play_services(pods, images, credentials, bucket, databases,
+                      postgres_tls=smoke.tls if smoke.postgres_tls else None)  # fmt: skip
+    if smoke.catalog.get("type") == "rest":
+        with console.step("Iceberg REST catalog stand-in (TLS)"):
+            play_catalog_standin(pods, images["dagster"], smoke.tls, credentials,
+                                 catalog=smoke.catalog, bucket=bucket,
+                                 postgres_tls=smoke.postgres_tls)  # fmt: skip
     with console.step("Kubernetes API stand-in (for the K8sRunLauncher)"):
         play_api_standin(pods, images["dagster"], objects)
 
@@ -402,6 +495,8 @@ def prove(
     """The platform works: webserver, code locations over gRPC, Cube, one run to rows in Cube,
     step logs in S3 (and with `lifecycle`, what dagster-k8s does with runs)."""
     pods = smoke.pods
+    if smoke.postgres_tls:
+        report.checks["Postgres refuses a connection without TLS"] = postgres_refuses_plain(pods)
     url = pods.url_of(played, "-webserver")
     report.checks["webserver answers /server_info"] = (
         "ok" if http_ok(f"{url}/server_info") else "FAIL"

@@ -17,6 +17,8 @@ from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.object_lifecycle import hook_events
 from floe_deploy.helm.podman import Podman
 from floe_deploy.helm.smoke_readiness import WorkloadState, remediation_for
+from floe_deploy.helm.smoke_registry import RegistryPull
+from floe_deploy.oci import RegistryError
 from floe_deploy.waiting import poll
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -47,13 +49,15 @@ class PodPlayer:
     """One smoke's played pods: its podman session, its scratch directory, each pod's IP, and
     what playing them had to change (the report's substitutions)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, pull: RegistryPull | None = None) -> None:
         self.run_dir = state_dir / "smoke"
-        self.podman = Podman(state_dir, network="floe-smoke")
+        self.podman = Podman(state_dir, network="floe-smoke", pull=pull)
         self.substitutions: list[str] = []
         self.workloads: list[WorkloadState] = []
         self.ips: dict[str, str] = {}
         self.config_maps: dict[str, dict[str, Any]] = {}
+        self.postgres_ca: Path | None = None
+        """the CA file of the played Postgres's certificate, when it speaks TLS"""
 
     def note(self, substitution: str) -> None:
         if substitution not in self.substitutions:
@@ -153,14 +157,7 @@ class PodPlayer:
                     "containerPorts are left out of the played pods: podman 4.3 publishes each on "
                     "the host (a second replica could not start); probes still use them"
                 )
-        try:
-            pods = self.podman.play([document], configmaps)
-        except FloeError as refused:
-            self.workloads.append(
-                WorkloadState(workload=item.label, pod="-", ready=False, detail=refused.message,
-                              remediation=remediation_for(refused.message))
-            )  # fmt: skip
-            raise Refused from None
+        pods = self._play_or_refuse(item, document, configmaps)
         labels = _labels(item.document) or dict(document["metadata"].get("labels") or {})
         for pod in pods:
             for service in services:
@@ -168,6 +165,25 @@ class PodPlayer:
                     self.podman.alias(pod, service.name)
             self.ips[pod] = self.podman.pod_ip(pod)
         return pods
+
+    def _play_or_refuse(
+        self, item: RenderedObject, document: dict[str, Any], configmaps: list[Path]
+    ) -> list[str]:
+        """`kube play` the document; a refusal (a pull the registry refused too) becomes the
+        workload's state, with its remediation."""
+        try:
+            return self.podman.play([document], configmaps)
+        except FloeError as refused:
+            remediation = (
+                refused.remediation
+                if isinstance(refused, RegistryError)
+                else remediation_for(refused.message)
+            )
+            self.workloads.append(
+                WorkloadState(workload=item.label, pod="-", ready=False, detail=refused.message,
+                              remediation=remediation)
+            )  # fmt: skip
+            raise Refused from None
 
     def url_of(self, played: list[tuple[RenderedObject, str]], suffix: str) -> str:
         """http://<first pod's IP>:<first containerPort> of the Deployment named *suffix."""

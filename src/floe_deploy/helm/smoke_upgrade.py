@@ -274,6 +274,9 @@ class Database:
             f"host={pods.ips['postgres']} port=5432 user={POSTGRES['user']} "
             f"password={password} dbname={database} connect_timeout=5"
         )
+        if pods.postgres_ca is not None:
+            # By IP from the host: the chain is checked, the name (postgres) cannot be.
+            self.conninfo += f" sslmode=verify-ca sslrootcert={pods.postgres_ca}"
 
     def one(self, sql: str, *args: Any) -> Any:
         with psycopg.connect(self.conninfo) as connection:

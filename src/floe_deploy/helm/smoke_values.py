@@ -1,16 +1,18 @@
 """The values a smoke plays: the user's chosen values pointed at the project's images and at the
-Postgres and S3 the smoke plays beside the chart (what `helm.smoke` overlays, nothing else)."""
+Postgres, S3 and Iceberg REST catalog the smoke plays beside the chart (what `helm.smoke`
+overlays, nothing else)."""
 
 from __future__ import annotations
 
 from copy import deepcopy
 from typing import Any
 
-from floe_deploy.tls import server_tls
-
 POSTGRES: dict[str, Any] = {"host": "postgres", "port": 5432, "database": "floe", "user": "floe"}
 S3_ENDPOINT = "http://s3:9000"
 S3_ACCESS_KEY = "floe-smoke"
+CATALOG_HOST = "catalog"
+CATALOG_URI = f"https://{CATALOG_HOST}:8181/api/catalog"
+"""The REST catalog stand-in, where Polaris serves its catalog API."""
 
 
 def _split_reference(reference: str) -> dict[str, str]:
@@ -18,9 +20,21 @@ def _split_reference(reference: str) -> dict[str, str]:
     return {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
 
 
-def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, Any]:
+def _postgres(user: dict[str, Any] | None, tls: bool) -> dict[str, Any]:
+    """The played Postgres, with the values' sslmode when it speaks TLS."""
+    sslmode = (user or {}).get("sslmode")
+    return {**POSTGRES, "sslmode": sslmode} if tls and sslmode else dict(POSTGRES)
+
+
+def smoke_values(
+    chosen: dict[str, Any], images: dict[str, str], *, ca: str, postgres_tls: bool = False
+) -> dict[str, Any]:
     """The user's values with what the played platform needs: the images here (one runtime
-    image everywhere), Postgres and S3 at the played services, the preflight hook on."""
+    image everywhere), Postgres, S3 and a REST catalog at the played services, the preflight
+    hook on. The values' Postgres TLS settings stay when the played Postgres speaks TLS
+    (`postgres_tls`), else they go. `ca` (the smoke's CA, which signed the played servers) is
+    the bundle the chart renders when the values give one (a ConfigMap made beside the release,
+    or their own PEM)."""
     runtime = _split_reference(images["dagster"])
     values = deepcopy(chosen)
     values["image"] = runtime
@@ -36,13 +50,19 @@ def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, An
         "postgresqlUsername": POSTGRES["user"],
         "postgresqlDatabase": dagster.get("postgresql", {}).get("postgresqlDatabase")
         or POSTGRES["database"],
-        "postgresqlParams": {},
+        "postgresqlParams": dict(dagster.get("postgresql", {}).get("postgresqlParams") or {})
+        if postgres_tls
+        else {},
     }
     dagster["busybox"] = {"image": _split_reference(images["busybox"])}
     artifacts = values.setdefault("artifacts", {})
-    if (artifacts.get("catalog") or {}).get("type", "sql") == "sql":
-        artifacts.setdefault("catalog", {})["postgres"] = dict(POSTGRES)
-    artifacts["serving"] = {**artifacts.get("serving", {}), "postgres": dict(POSTGRES)}
+    catalog = artifacts.setdefault("catalog", {})
+    if catalog.get("type", "sql") == "sql":
+        catalog["postgres"] = _postgres(catalog.get("postgres"), postgres_tls)
+    else:
+        catalog["uri"] = CATALOG_URI
+    serving = artifacts.get("serving", {})
+    artifacts["serving"] = {**serving, "postgres": _postgres(serving.get("postgres"), postgres_tls)}
     artifacts["storage"] = {
         **artifacts.get("storage", {}),
         "endpoint": S3_ENDPOINT,
@@ -55,9 +75,8 @@ def smoke_values(chosen: dict[str, Any], images: dict[str, str]) -> dict[str, An
         "image": _split_reference(images["cube"]),
     }
     tls = values.get("tls") or {}
-    if (tls.get("caBundle") or {}).get("configMapName") and not tls.get("caBundlePem"):
-        # The user's CA ConfigMap is made beside the release; here the chart renders one.
-        values["tls"] = {**tls, "caBundlePem": server_tls("floe-smoke-ca", ["localhost"]).ca}
+    if (tls.get("caBundle") or {}).get("configMapName") or tls.get("caBundlePem"):
+        values["tls"] = {**tls, "caBundlePem": ca}
     values["preflight"] = {**values.get("preflight", {}), "enabled": True}
     values["secrets"] = {**values.get("secrets", {}), "externalSecret": {"enabled": False},
                          "sealedSecret": {"enabled": False}}  # fmt: skip

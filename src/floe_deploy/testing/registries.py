@@ -91,12 +91,31 @@ def wait_until_serving(address: str, ca_file: Path | None) -> None:
         httpx.get(f"https://{address}/v2/", verify=context, timeout=2)
 
 
+def manifests_served(registry: PrivateRegistry) -> list[str]:
+    """`repository:reference` of every manifest the registry served to a GET (status 200), in
+    order, from its request log: what clients pulled, counted on the registry's side."""
+    served = []
+    log = registry.files.directory / "registry.log"
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        uri = str(entry.get("http.request.uri") or "")
+        repository, _, reference = uri.removeprefix("/v2/").partition("/manifests/")
+        if (entry.get("http.request.method") == "GET" and reference
+                and entry.get("http.response.status") == 200):  # fmt: skip
+            served.append(f"{repository}:{reference}")
+    return served
+
+
 @contextmanager
 def registry_process(
     directory: Path, password: str | None = None, *, private: bool = True
 ) -> Iterator[PrivateRegistry]:
     """Debian's `docker-registry` on 127.0.0.1:<free port> with TLS and htpasswd authentication
-    (or, not `private`, plain HTTP without logins, as the local registry of `platform.up`)."""
+    (or, not `private`, plain HTTP without logins, as the local registry of `platform.up`). It
+    logs every request it answers to `registry.log` (see `manifests_served`)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise RuntimeError("docker-registry is not installed: run scripts/bootstrap")
@@ -106,7 +125,7 @@ def registry_process(
     http: dict[str, object] = {"addr": address}
     settings: dict[str, object] = {
         "version": 0.1,
-        "log": {"level": "warn"},
+        "log": {"level": "info", "formatter": "json"},
         "storage": {"filesystem": {"rootdirectory": str(directory / "data")}},
         "http": http,
     }
