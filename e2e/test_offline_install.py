@@ -121,6 +121,8 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
     assert report["checks"]["step logs in S3 (S3ComputeLogManager)"].startswith("ok: ")
     assert report["checks"]["Postgres refuses a connection without TLS"].startswith("ok: ")
     assert any("REST catalog" in s for s in report["substitutions"])
+    assert any("Dagster verify-full, marts and Cube verify-full" in s
+               for s in report["substitutions"]), report["substitutions"]  # fmt: skip
     prefix = f"{offline_site.registry.address}/{SITE_PREFIX}/"
     pulls = report["pulls"]
     assert pulls

@@ -116,9 +116,12 @@ def show_smoke(console: Console, report: SmokeReport) -> None:
     )
     for workload in report.workloads:
         if not workload.ready:
-            console.line(f"--- last log lines of {workload.pod} ---\n{workload.logs}")
+            if workload.logs:
+                console.line(f"--- last log lines of {workload.pod} ---\n{workload.logs}")
             console.line(f"Remediation: {workload.remediation}")
     console.table("checks", ["check", "result"], list(report.checks.items()))
+    for reference in report.pulls:
+        console.line(f"pulled: {reference}")
     for refused in report.forbidden:
         console.line(f"FORBIDDEN (the rendered RBAC): {refused}")
     if report.run_logs:

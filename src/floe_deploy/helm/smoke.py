@@ -156,6 +156,8 @@ class Smoke:
         self.postgres_tls = postgres_tls
         self.catalog: dict[str, Any] = {}
         """the values' catalog: a REST one is played by the stand-in"""
+        self.sslmodes: dict[str, str] = {}
+        """each Postgres client's sslmode in the played values (the report says them)"""
 
     def mark(self, name: str) -> None:
         self.seconds[name] = round(time.monotonic() - self.started, 1)
@@ -176,7 +178,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def _one_smoke_at_a_time(settings: Settings, console: Console) -> Iterator[None]:
+def one_smoke_at_a_time(settings: Settings, console: Console) -> Iterator[None]:
     """Every smoke plays on one podman network (floe-smoke): a second smoke on the machine waits
     until the first has removed what it played."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -237,11 +239,12 @@ def run_smoke(
         first = _release_n_render(smoke, chosen, images, previous, chart) if previous else objects
     bucket = str(played["artifacts"]["storage"]["bucket"])
     smoke.catalog = played["artifacts"]["catalog"]
+    smoke.sslmodes = _sslmodes(played)
     smoke.mark("render")
     label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
     report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
                          workloads=[], checks={}, seconds={})  # fmt: skip
-    with _terminate_as_interrupt(), _one_smoke_at_a_time(settings, console):
+    with _terminate_as_interrupt(), one_smoke_at_a_time(settings, console):
         try:
             database = str(played["dagster"]["postgresql"]["postgresqlDatabase"])
             release_images = images | ({"dagster": previous} if previous else {})
@@ -321,6 +324,30 @@ def _failure(report: SmokeReport) -> tuple[str, str]:
         f"{problems[0] if problems else 'failed'}",
         "docs/06-deployment-view.md, 'Upgrade and rollback'",
     )
+
+
+def _postgres_substitution(smoke: Smoke) -> str:
+    if not smoke.postgres_tls:
+        return (
+            "Postgres: without TLS, so the values' sslmode settings are left out (--tls plays it "
+            "with TLS required)"
+        )
+    modes = ", ".join(f"{client} {mode}" for client, mode in smoke.sslmodes.items())
+    return (
+        "Postgres: TLS required (pg_hba hostssl only), its certificate signed by the smoke's CA; "
+        f"the values' sslmode applies: {modes or 'none set (libpq default: prefer)'}"
+    )
+
+
+def _sslmodes(played: dict[str, Any]) -> dict[str, str]:
+    """The sslmode each Postgres client is rendered with, where the values set one."""
+    artifacts = played["artifacts"]
+    modes = {
+        "Dagster": (played["dagster"]["postgresql"].get("postgresqlParams") or {}).get("sslmode"),
+        "marts and Cube": artifacts["serving"]["postgres"].get("sslmode"),
+        "SQL catalog": (artifacts["catalog"].get("postgres") or {}).get("sslmode"),
+    }
+    return {client: str(mode) for client, mode in modes.items() if mode}
 
 
 def _release_n_render(
@@ -413,6 +440,7 @@ def start_platform(
         f"Secret {secret_name}: made from generated credentials (podman secret) in place of "
         "the External Secrets operator"
     )
+    pods.note(_postgres_substitution(smoke))
     with console.step("Postgres and S3 (the project's images)"):
         play_services(pods, images, credentials, bucket, databases,
                       postgres_tls=smoke.tls if smoke.postgres_tls else None)  # fmt: skip

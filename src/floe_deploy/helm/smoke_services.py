@@ -93,15 +93,6 @@ def play_services(
                              "-c", "ssl_cert_file=/etc/floe-tls/tls.crt",
                              "-c", "ssl_key_file=/etc/floe-tls/tls.key",
                              "-c", "hba_file=/etc/floe-tls/pg_hba.conf"]  # fmt: skip
-        pods.note(
-            "Postgres: TLS required (pg_hba hostssl only), its certificate signed by the smoke's "
-            "CA; clients keep the values' sslmode"
-        )
-    else:
-        pods.note(
-            "Postgres: without TLS, so the values' sslmode settings are left out (--tls plays it "
-            "with TLS required)"
-        )
     postgres = pod_document("postgres", {"floe-smoke": "postgres"}, spec)
     s3 = pod_document("s3", {"floe-smoke": "s3"}, {
         "containers": [{
