@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,4 +139,26 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
         "pulls": len(pulls), "smoke_seconds": round(smoke_seconds, 1),
         "smoke_timeline": report["seconds"],
     }, indent=2))  # fmt: skip
+    nothing_left()
+
+
+@pytest.mark.requirement("007-FR-059", evidence="real")
+def test_a_wrong_login_or_an_untrusted_registry_is_one_line_with_its_remedy(
+    offline_site: OfflineSite, tmp_path: Path
+) -> None:
+    """The first pull (the played Postgres) fails as the registry answers, before any pod plays."""
+    address = offline_site.registry.address
+    write_docker_login(tmp_path / "wrong", address, offline_site.registry.files.username, "wrong")
+    pull = ("helm.smoke", "--values", "prod", "--pull-from", f"{address}/{SITE_PREFIX}",
+            "--tag", OFFLINE_VERSION)  # fmt: skip
+    refused = run_task(*pull, env=offline_site.env | {"DOCKER_CONFIG": str(tmp_path / "wrong")})
+    assert refused.returncode != 0
+    assert f"{address} refused the stored credentials" in refused.stderr, refused.stderr[-2000:]
+    assert f"docker login {address}" in refused.stderr
+    untrusted = run_task(*pull, env=offline_site.env | {"FLOE_REGISTRY_CA": "",
+                                                        "FLOE_CA_BUNDLE": ""})  # fmt: skip
+    assert untrusted.returncode != 0
+    assert f"the TLS certificate of {address} is not trusted" in untrusted.stderr, untrusted.stderr[
+        -2000:
+    ]
     nothing_left()
