@@ -24,6 +24,7 @@ from floe_deploy.console import Console
 from floe_deploy.helm.chart import CHART_DIR, chosen_values, load_values
 from floe_deploy.helm.podman import Podman
 from floe_deploy.helm.rendering import prepare_chart, render
+from floe_deploy.helm.smoke import one_smoke_at_a_time
 from floe_deploy.images.services import stack_images
 from floe_deploy.settings import load_settings
 from floe_deploy.testing import UPGRADE_REPORT, run_task
@@ -49,10 +50,13 @@ def smoke(
 
 
 def nothing_left() -> None:
-    """Every pod, the network and the secret of the smoke are gone."""
-    podman = Podman(load_settings().state_dir, network="floe-smoke")
-    assert podman.try_("pod", "ps", "-q", "--filter", "network=floe-smoke").stdout.strip() == ""
-    assert podman.try_("network", "exists", "floe-smoke").returncode != 0
+    """Every pod (in the host's image store and the pull store), the network and the pull
+    store's images are gone; asked under the smoke lock, as a smoke of the other e2e worker may
+    be playing."""
+    with one_smoke_at_a_time(Console()):
+        podman = Podman(load_settings().state_dir, network="floe-smoke")
+        assert podman.leftovers() == []
+        assert podman.try_("network", "exists", "floe-smoke").returncode != 0
 
 
 def failed_workload(report: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,9 @@ from floe_deploy.testing import OFFLINE_REPORT, run_task
 from floe_deploy.testing.bundles import stage_release
 from floe_deploy.testing.registries import (
     PrivateRegistry,
-    manifests_served,
+    registry_log_length,
     registry_process,
+    served,
     write_docker_login,
 )
 
@@ -105,12 +106,15 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
     image store, Postgres requiring TLS that prod's clients verify (verify-full) against the
     private CA the chart renders; the REST catalog is the stand-in over TLS. Everything else is
     prod's (two webserver replicas, the preflight hook, run pods as runK8sConfig says, step logs
-    in S3). Pulls are counted on both sides: podman's event log and the registry's."""
+    in S3). Pulls are counted on both sides: podman's event log and the registry's request log
+    during the smoke (one manifest by tag per pull, and layers downloaded for each)."""
+    registry = offline_site.registry
+    site = f"{registry.address}/{SITE_PREFIX}"
+    log_before = registry_log_length(registry)
     started = time.monotonic()
     code, report = smoke(
-        "--values", "prod", "--tls",
-        "--pull-from", f"{offline_site.registry.address}/{SITE_PREFIX}", "--tag", OFFLINE_VERSION,
-        env=offline_site.env, timeout=1800,
+        "--values", "prod", "--tls", "--set", f"imageRegistry={site}",
+        "--pull-from", site, "--tag", OFFLINE_VERSION, env=offline_site.env, timeout=1800,
     )  # fmt: skip
     smoke_seconds = time.monotonic() - started
     assert code == 0, report
@@ -124,16 +128,22 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
     assert any("REST catalog" in s for s in report["substitutions"])
     assert any("Dagster verify-full, marts and Cube verify-full" in s
                for s in report["substitutions"]), report["substitutions"]  # fmt: skip
-    prefix = f"{offline_site.registry.address}/{SITE_PREFIX}/"
+    assert (
+        report["checks"]["the values' imageRegistry is the registry pulled from"] == f"ok: {site}"
+    )
     pulls = report["pulls"]
     assert pulls
-    assert all(reference.startswith(prefix) for reference in pulls), pulls
-    pulled = {reference.removeprefix(prefix).split(":")[0] for reference in pulls}
+    assert all(reference.startswith(f"{site}/") for reference in pulls), pulls
+    pulled = {reference.removeprefix(f"{site}/").split(":")[0] for reference in pulls}
     assert {"dagster", "postgres", "s3", "cube"} <= pulled <= set(SMOKE_IMAGES)
-    served = manifests_served(offline_site.registry)
-    for reference in pulls:  # the registry served each pull's manifest
-        repository, tag = reference.removeprefix(f"{offline_site.registry.address}/").split(":")
-        assert f"{repository}:{tag}" in served
+    # The registry's side, during the smoke: one manifest by tag per pull, none other, and each
+    # pulled repository's layers downloaded (the store started empty).
+    by_tag = [m for m in served(registry, "manifests", after_line=log_before)
+              if ":sha256:" not in m]  # fmt: skip
+    assert sorted(by_tag) == sorted(r.removeprefix(f"{registry.address}/") for r in pulls)
+    blobs = served(registry, "blobs", after_line=log_before)
+    for image in pulled:
+        assert any(b.startswith(f"{SITE_PREFIX}/{image}:") for b in blobs), (image, blobs)
     OFFLINE_REPORT.parent.mkdir(parents=True, exist_ok=True)
     OFFLINE_REPORT.write_text(json.dumps(offline_site.bundle | {
         "pulls": len(pulls), "smoke_seconds": round(smoke_seconds, 1),
@@ -146,7 +156,7 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
 def test_a_wrong_login_or_an_untrusted_registry_is_one_line_with_its_remedy(
     offline_site: OfflineSite, tmp_path: Path
 ) -> None:
-    """The first pull (the played Postgres) fails as the registry answers, before any pod plays."""
+    """The first pull (the played Postgres) fails as the registry answered, and nothing is left."""
     address = offline_site.registry.address
     write_docker_login(tmp_path / "wrong", address, offline_site.registry.files.username, "wrong")
     pull = ("helm.smoke", "--values", "prod", "--pull-from", f"{address}/{SITE_PREFIX}",

@@ -325,7 +325,7 @@ def verify(
                        "empty image store, with the `docker login` for it and FLOE_REGISTRY_CA or "
                        "FLOE_CA_BUNDLE as its CA) and count the pulls: one from anywhere else, or "
                        "an image played without one, fails the smoke",
-          "tag": "the images' tag with --pull-from (default: the chart's appVersion)",
+          "tag": "with --pull-from: the release's version, the images' tag (required)",
           "tls": "Postgres requires TLS, its certificate signed by the smoke's CA (the bundle the "
                  "chart renders); the values' sslmode settings then apply (verify-full in prod)"},
 )  # fmt: skip
@@ -362,7 +362,8 @@ def smoke(
     the migration, the webserver's unavailable seconds, runs, events and Iceberg rows before and
     after, and checks that release N's pre-rollback hook refuses.
 
-    The offline path (docs/06, 'Air-gapped installs'): --pull-from REGISTRY/PREFIX --tls plays
+    The offline path (docs/06, 'Rehearse the offline install'): --pull-from REGISTRY/PREFIX
+    --tag VERSION --tls plays
     every image from the private registry (pulls counted) against a Postgres that requires TLS;
     values with a REST catalog (prod) always play it as a stand-in over TLS from the smoke's CA.
     """

@@ -1,6 +1,6 @@
 """helm.smoke's offline path, the parts that need no pod: the pull settings it refuses, how it
-reads podman's event log (lines as podman 4.3 writes them), and the values it plays with Postgres
-TLS and a REST catalog. The smoke itself runs in e2e/test_helm_smoke.py."""
+reads podman's event log (lines as podman 4.3 writes them) and its errors, and the values it plays
+with Postgres TLS and a REST catalog. The smoke itself runs in e2e/test_offline_install.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ import pytest
 
 from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import CHART_DIR, chosen_values, load_values
-from floe_deploy.helm.smoke_registry import PodmanEvents, registry_pull
+from floe_deploy.helm.smoke_registry import (
+    PodmanEvents,
+    pull_store_env,
+    registry_failure,
+    registry_pull,
+)
 from floe_deploy.helm.smoke_values import CATALOG_URI, POSTGRES, smoke_values
 from floe_deploy.settings import load_settings
 from floe_deploy.testing.registries import write_docker_login
@@ -37,24 +42,46 @@ def test_events_count_pulls_and_the_images_containers_were_made_from() -> None:
                Type="container"),
         _event(Name=f"{REGISTRY}/site/floe/dagster:1", Status="pull", Type="image"),
     ])  # fmt: skip
-    events = PodmanEvents.parse(log)
+    events = PodmanEvents.parse(log + '\n{"Name": "half-writ')
     assert events.pulls == [f"{REGISTRY}/site/floe/dagster:1"]
     assert events.used == {f"{REGISTRY}/site/floe/dagster:1"}
-    assert events.verdict(REGISTRY).startswith("ok: 1 pulls, all from 127.0.0.1:5443")
+    assert events.verdict(REGISTRY, set(events.pulls)).startswith(
+        "ok: 1 pulls, all from 127.0.0.1:5443"
+    )
 
 
 def test_a_pull_from_elsewhere_or_an_image_played_without_a_pull_fails() -> None:
-    elsewhere = PodmanEvents(pulls=[f"{REGISTRY}/a:1", "docker.io/library/busybox:1.28"],
-                             used={f"{REGISTRY}/a:1"})  # fmt: skip
-    assert (
-        elsewhere.verdict(REGISTRY) == "FAIL: pulled from elsewhere: docker.io/library/busybox:1.28"
+    ours = {f"{REGISTRY}/a:1"}
+    other = "registry.example.com/library/busybox:1.28"
+    elsewhere = PodmanEvents(pulls=[f"{REGISTRY}/a:1", other], used=ours)
+    assert elsewhere.verdict(REGISTRY, ours) == f"FAIL: pulled from elsewhere: {other}"
+    wrong_tag = PodmanEvents(pulls=[f"{REGISTRY}/a:2"], used={f"{REGISTRY}/a:2"})
+    assert wrong_tag.verdict(REGISTRY, ours) == (
+        f"FAIL: pulled what the smoke does not play: {REGISTRY}/a:2"
     )
-    preloaded = PodmanEvents(pulls=[f"{REGISTRY}/a:1"], used={f"{REGISTRY}/a:1", "floe/b:1"})
-    assert preloaded.verdict(REGISTRY) == "FAIL: played without a pull in this smoke: floe/b:1"
-    assert PodmanEvents(pulls=[], used=set()).verdict(REGISTRY) == "FAIL: nothing was pulled"
+    preloaded = PodmanEvents(pulls=[f"{REGISTRY}/a:1"], used={*ours, "floe/b:1"})
+    assert (
+        preloaded.verdict(REGISTRY, ours) == "FAIL: played without a pull in this smoke: floe/b:1"
+    )
+    assert PodmanEvents(pulls=[], used=set()).verdict(REGISTRY, ours) == "FAIL: nothing was pulled"
 
 
-def test_pulling_needs_a_login_for_the_registry(
+def test_only_podmans_error_lines_about_the_registry_are_a_registry_failure() -> None:
+    """`kube play` reports each pull's progress on stderr; a pod refused after a good pull is
+    not the registry's fault."""
+    progress = (
+        f"Trying to pull {REGISTRY}/site/floe/dagster:1...\nGetting image source signatures\n"
+    )
+    refused_mount = progress + "Error: statfs /missing: no such file or directory\n"
+    assert registry_failure(refused_mount, REGISTRY) is None
+    unauthorized = progress + (
+        f"Error: initializing source docker://{REGISTRY}/site/floe/dagster:1: reading manifest 1 "
+        f"in {REGISTRY}/site/floe/dagster: unauthorized: authentication required\n"
+    )
+    assert registry_failure(unauthorized, REGISTRY) == unauthorized.splitlines()[-1]
+
+
+def test_pulling_needs_a_login_for_the_registry_that_podman_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
@@ -62,6 +89,11 @@ def test_pulling_needs_a_login_for_the_registry(
     with pytest.raises(FloeError, match=f"no login for {REGISTRY}") as refused:
         registry_pull(settings, f"{REGISTRY}/site/floe", "1.2.3", tmp_path)
     assert f"docker login {REGISTRY}" in refused.value.remediation
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "pass"}))
+    with pytest.raises(FloeError, match="credential store") as store:
+        registry_pull(settings, f"{REGISTRY}/site/floe", "1.2.3", tmp_path)
+    assert "DOCKER_CONFIG=DIR docker login" in store.value.remediation
 
 
 def test_the_pull_uses_the_login_the_registry_ca_and_an_image_store_of_its_own(
@@ -77,7 +109,7 @@ def test_the_pull_uses_the_login_the_registry_ca_and_an_image_store_of_its_own(
     assert pull.play_flags() == ["--authfile", str(tmp_path / "docker" / "config.json"),
                                  "--cert-dir", str(tmp_path / "smoke" / "registry-certs")]  # fmt: skip
     assert (tmp_path / "smoke" / "registry-certs" / "ca.crt").read_text() == ca.read_text()
-    env = pull.storage_env(tmp_path / "store")
+    env = pull_store_env(tmp_path / "store")
     storage = Path(env["CONTAINERS_STORAGE_CONF"]).read_text()
     assert f'graphroot = "{tmp_path / "store" / "graph"}"' in storage
     assert (

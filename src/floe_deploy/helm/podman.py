@@ -17,7 +17,12 @@ from typing import Any
 
 from floe_deploy.commands import attempt, run, tail
 from floe_deploy.errors import FloeError
-from floe_deploy.helm.smoke_registry import PodmanEvents, RegistryPull
+from floe_deploy.helm.smoke_registry import (
+    PodmanEvents,
+    RegistryPull,
+    pull_store_env,
+    registry_failure,
+)
 from floe_deploy.oci import classify_failure
 
 CONTAINERS_CONF = """[containers]
@@ -32,8 +37,9 @@ network_backend = "netavark"
 """
 """Ulimits this sandbox allows; the smoke's own event log (what was pulled); netavark (with
 aardvark-dns) so pods resolve each other by name."""
-PLAY_TIMEOUT_S = 900
-"""`kube play` pulls the pod's images first (the runtime image: about 800 MB unpacked)."""
+PULL_PLAY_TIMEOUT_S = 900
+"""`kube play` from an empty store pulls the pod's images first (the runtime image: about 800 MB
+unpacked)."""
 INSTALL = "install podman, catatonit, netavark and aardvark-dns (`scripts/bootstrap` does)"
 
 
@@ -47,9 +53,10 @@ class Podman:
         self.events = directory / "events.log"
         conf = directory / "containers.conf"
         conf.write_text(CONTAINERS_CONF.format(events=self.events))
-        self.env = {"CONTAINERS_CONF": str(conf)}
-        if pull is not None:
-            self.env |= pull.storage_env(directory / "pull-store")
+        self.host_store = {"CONTAINERS_CONF": str(conf)}
+        """the host's image store (the project's images copied into it)"""
+        self.pull_store = directory / "pull-store"
+        self.env = self.host_store | (pull_store_env(self.pull_store) if pull else {})
         self.pull = pull
         self.network = network
         self.pods: list[str] = []
@@ -102,9 +109,10 @@ class Podman:
             argv += self.pull.play_flags() if self.pull else []
             for configmap in configmaps or []:
                 argv += ["--configmap", str(configmap)]
-            done = self.try_(*argv, file.name, timeout=PLAY_TIMEOUT_S)
-        if done.returncode != 0 and self.pull and self.pull.registry in done.stderr:
-            raise classify_failure(self.pull.registry, done.stderr, "podman pulling from it")
+            done = self.try_(*argv, file.name, timeout=PULL_PLAY_TIMEOUT_S if self.pull else 60)
+        refused = registry_failure(done.stderr, self.pull.registry) if self.pull else None
+        if done.returncode != 0 and self.pull and refused:
+            raise classify_failure(self.pull.registry, refused, "podman pulling from it")
         if done.returncode != 0:
             raise FloeError(
                 f"podman kube play refused {documents[-1].get('kind')}/"
@@ -168,23 +176,55 @@ class Podman:
     def empty_store(self) -> None:
         """No image in the session's own store, and a new event log: what follows is pulled."""
         if self.pull is not None:
-            self.try_("rmi", "--all", "--force")
+            self.try_("rmi", "--all", "--force", timeout=300)
+            left = self.try_("images", "--quiet").stdout.split()
+            if left:
+                raise FloeError(
+                    f"the smoke's image store {self.pull_store} still holds {len(left)} images "
+                    "after emptying it, so a pull could not be told from an image already there",
+                    f"remove them: CONTAINERS_STORAGE_CONF={self.env['CONTAINERS_STORAGE_CONF']} "
+                    "podman rmi --all --force",
+                )
         self.events.unlink(missing_ok=True)
 
     def image_events(self) -> PodmanEvents:
         """What was pulled and played since `empty_store` (podman's event log)."""
         return PodmanEvents.parse(self.events.read_text() if self.events.is_file() else "")
 
+    def _stores(self) -> list[dict[str, str]]:
+        """The host's store and, once a smoke has pulled, the pull store: pods of either are on
+        the one network (the host's network definitions are shared)."""
+        stores = [self.host_store]
+        if self.pull is not None:
+            stores.append(self.env)
+        elif (self.pull_store / "storage.conf").is_file():
+            stores.append(self.host_store | pull_store_env(self.pull_store))
+        return stores
+
+    def leftovers(self) -> list[str]:
+        """Pods on the network in either store, and images in the pull store."""
+        found = []
+        for env in self._stores():
+            listed = attempt(["podman", "pod", "ps", "-q", "--filter", f"network={self.network}"],
+                             env=env, timeout=60).stdout.split()  # fmt: skip
+            found += [f"pod {pod}" for pod in listed]
+            if "CONTAINERS_STORAGE_CONF" in env:
+                images = attempt(["podman", "images", "--quiet"], env=env, timeout=60)
+                found += [f"image {image} in {self.pull_store}" for image in images.stdout.split()]
+        return found
+
     def remove_all(self) -> None:
-        """Every pod on the network (a killed earlier run's too), the secrets, the network, and
-        the images of the session's own store."""
-        listed = self.try_("pod", "ps", "-q", "--filter", f"network={self.network}").stdout.split()
-        for pod in [*reversed(self.pods), *listed]:
-            self.try_("pod", "rm", "-f", "-t", "2", pod)
+        """Every pod on the network (a killed or kept earlier run's too, from either store), the
+        secrets, the network, and the images of the pull store (its disk)."""
+        for env in self._stores():
+            listed = attempt(["podman", "pod", "ps", "-q", "--filter", f"network={self.network}"],
+                             env=env, timeout=60).stdout.split()  # fmt: skip
+            for pod in [*(reversed(self.pods) if env == self.env else []), *listed]:
+                attempt(["podman", "pod", "rm", "-f", "-t", "2", pod], env=env, timeout=60)
+            if "CONTAINERS_STORAGE_CONF" in env:
+                attempt(["podman", "rmi", "--all", "--force"], env=env, timeout=300)
         for secret in self.secrets:
             self.try_("secret", "rm", secret)
         self.try_("network", "rm", "-f", self.network)
-        if self.pull is not None:
-            self.try_("rmi", "--all", "--force")
         self.pods.clear()
         self.secrets.clear()

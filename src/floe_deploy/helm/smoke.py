@@ -22,15 +22,17 @@ smoke_proof (code locations, a run, rows in Cube, step logs in S3).
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import secrets
 import signal
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, computed_field
 
@@ -41,7 +43,6 @@ from floe_deploy.helm.chart import (
     CHART_DIR,
     NAMED_VALUES,
     RenderedObject,
-    chart_metadata,
     chosen_values,
     values_path,
 )
@@ -151,7 +152,7 @@ class Smoke:
         self.seconds: dict[str, float] = {}
         self.started = time.monotonic()
         self.mirror = JobMirror(self.pods, [], console)
-        self.tls = server_tls("floe-smoke-ca", [POSTGRES["host"], CATALOG_HOST])
+        self.tls = server_tls("floe-smoke private CA", [POSTGRES["host"], CATALOG_HOST])
         """the smoke's CA, and the one certificate of the played Postgres and REST catalog"""
         self.postgres_tls = postgres_tls
         self.catalog: dict[str, Any] = {}
@@ -177,12 +178,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+SMOKE_LOCK = Path(tempfile.gettempdir()) / "floe-smoke.lock"
+"""One per machine, as the podman network the smokes play on (whoever's state directory)."""
+
+
 @contextmanager
-def one_smoke_at_a_time(settings: Settings, console: Console) -> Iterator[None]:
+def one_smoke_at_a_time(console: Console, lock_file: Path = SMOKE_LOCK) -> Iterator[None]:
     """Every smoke plays on one podman network (floe-smoke): a second smoke on the machine waits
     until the first has removed what it played."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.state_dir / "smoke.lock").open("w") as lock:
+    with lock_file.open("a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -191,6 +195,24 @@ def one_smoke_at_a_time(settings: Settings, console: Console) -> Iterator[None]:
         yield
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _holding_the_smoke_lock(
+    function: Callable[Concatenate[Settings, Console, P], R],
+) -> Callable[Concatenate[Settings, Console, P], R]:
+    """The whole smoke under one_smoke_at_a_time: nothing is written or timed while it waits."""
+
+    @functools.wraps(function)
+    def locked(settings: Settings, console: Console, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with one_smoke_at_a_time(console):
+            return function(settings, console, *args, **kwargs)
+
+    return locked
+
+
+@_holding_the_smoke_lock
 def run_smoke(
     settings: Settings,
     console: Console,
@@ -213,20 +235,11 @@ def run_smoke(
     also what dagster-k8s does with runs through the API (smoke_lifecycle). With `pull_from`
     (REGISTRY[/PREFIX]), every image is pulled from there at `tag` (see smoke_registry); with
     `postgres_tls`, Postgres requires TLS and the values' sslmode settings apply."""
-    if pull_from and (upgrade_from or runtime_image):
-        raise FloeError(
-            "--pull-from plays only what the registry holds; --upgrade-from and --image name "
-            "images built here",
-            "run the upgrade rehearsal without --pull-from, or push that image to the registry",
-        )
+    pull = _registry_pull(settings, pull_from, tag, upgrade_from or runtime_image)
     chart = prepare_chart(chart_dir, settings.dagster_chart)
     for notice in chart.notices:
         console.line(f"NOTE: {notice}")
     chosen = chosen_values(values, sets, chart_dir=chart_dir, over_defaults=True)
-    pull = None
-    if pull_from:
-        tag = tag or str(chart_metadata(chart_dir)["appVersion"])
-        pull = registry_pull(settings, pull_from, tag, settings.state_dir / "smoke")
     smoke = Smoke(settings, console, pull=pull, postgres_tls=postgres_tls)
     images, previous = _images(settings, smoke, runtime_image, upgrade_from)
     credentials = {
@@ -243,8 +256,8 @@ def run_smoke(
     smoke.mark("render")
     label = values if values in NAMED_VALUES else str(values_path(values, chart_dir))
     report = SmokeReport(values=label, dependencies=list(chart.dependencies), substitutions=[],
-                         workloads=[], checks={}, seconds={})  # fmt: skip
-    with _terminate_as_interrupt(), one_smoke_at_a_time(settings, console):
+                         workloads=[], checks=_registry_checks(chosen, pull), seconds={})  # fmt: skip
+    with _terminate_as_interrupt():
         try:
             database = str(played["dagster"]["postgresql"]["postgresqlDatabase"])
             release_images = images | ({"dagster": previous} if previous else {})
@@ -261,19 +274,66 @@ def run_smoke(
             keep = False
             raise
         finally:
-            _what_the_api_and_podman_saw(smoke, report)
-            if keep:
-                console.line(
-                    f"kept for inspection: pods on podman network {smoke.pods.podman.network}"
-                )
-            else:
-                with console.step("remove everything played"):
-                    smoke.pods.podman.remove_all()
+            try:
+                _what_the_api_and_podman_saw(smoke, report)
+            finally:
+                _keep_or_remove(smoke, keep=keep)
     report.substitutions = smoke.pods.substitutions
     report.workloads = smoke.pods.workloads
     report.seconds = smoke.seconds
     _raise_unless_ok(report)
     return report
+
+
+def _registry_pull(
+    settings: Settings, pull_from: str | None, tag: str | None, built_here: str | None
+) -> RegistryPull | None:
+    """--pull-from's settings; refused, before anything plays, without the release's --tag or
+    with an image built here."""
+    if not pull_from:
+        return None
+    if built_here:
+        raise FloeError(
+            "--pull-from plays only what the registry holds; --upgrade-from and --image name "
+            "images built here",
+            "run the upgrade rehearsal without --pull-from, or push that image to the registry",
+        )
+    if not tag:
+        raise FloeError(
+            "--pull-from needs --tag: the version of the release the registry holds",
+            "pass --tag VERSION (the bundle's version: `invoke bundle.import` printed it)",
+        )
+    return registry_pull(settings, pull_from, tag, settings.state_dir / "smoke")
+
+
+def _registry_checks(chosen: dict[str, Any], pull: RegistryPull | None) -> dict[str, str]:
+    """With --pull-from: the values' imageRegistry must be the registry pulled from, else the
+    cluster would pull elsewhere (the smoke points every image at the registry itself)."""
+    if pull is None:
+        return {}
+    pulled_from = f"{pull.registry}/{pull.prefix}".rstrip("/")
+    configured = str(chosen.get("imageRegistry") or "").rstrip("/")
+    verdict = (
+        f"ok: {pulled_from}"
+        if configured == pulled_from
+        else f"FAIL: the values say {configured or 'nothing'}; pods on the cluster would pull "
+        f"from there, not from {pulled_from}"
+    )
+    return {"the values' imageRegistry is the registry pulled from": verdict}
+
+
+def _keep_or_remove(smoke: Smoke, *, keep: bool) -> None:
+    podman = smoke.pods.podman
+    if not keep:
+        with smoke.console.step("remove everything played"):
+            podman.remove_all()
+        return
+    store = (
+        f" (their image store: CONTAINERS_STORAGE_CONF={podman.env['CONTAINERS_STORAGE_CONF']})"
+        if podman.pull
+        else ""
+    )
+    smoke.console.line(f"kept for inspection: pods on podman network {podman.network}{store}")
 
 
 def _what_the_api_and_podman_saw(smoke: Smoke, report: SmokeReport) -> None:
@@ -284,7 +344,10 @@ def _what_the_api_and_podman_saw(smoke: Smoke, report: SmokeReport) -> None:
     if pull is not None:
         events = smoke.pods.podman.image_events()
         report.pulls = events.pulls
-        report.checks[f"every image pulled from {pull.registry}"] = events.verdict(pull.registry)
+        expected = {pull.image(name) for name in SMOKE_IMAGES}
+        report.checks[f"every image pulled from {pull.registry}"] = events.verdict(
+            pull.registry, expected
+        )
 
 
 def _raise_unless_ok(report: SmokeReport) -> None:

@@ -17,10 +17,16 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from floe_deploy.errors import FloeError
-from floe_deploy.oci import docker_config_dir, has_login, host_of
+from floe_deploy.oci import docker_config_dir, host_of
 from floe_deploy.settings import Settings
 
 REGISTRIES_CONF = "unqualified-search-registries = []\n"
+
+
+def registry_failure(stderr: str, registry: str) -> str | None:
+    """podman's error lines about `registry` (a pull it refused), if that is why it failed."""
+    lines = [line for line in stderr.splitlines() if line.startswith("Error:") and registry in line]
+    return "\n".join(lines) or None
 
 
 class RegistryPull(BaseModel):
@@ -38,38 +44,57 @@ class RegistryPull(BaseModel):
         path = f"{self.registry}/{self.prefix}" if self.prefix else self.registry
         return f"{path}/{name}:{self.tag}"
 
-    def storage_env(self, directory: Path) -> dict[str, str]:
-        """Podman's settings for an image store of its own under `directory` (graph root and run
-        root, so the smoke never sees the host's images) that knows no search registries."""
-        directory.mkdir(parents=True, exist_ok=True)
-        storage = directory / "storage.conf"
-        storage.write_text(
-            '[storage]\ndriver = "overlay"\n'
-            f'graphroot = "{directory / "graph"}"\nrunroot = "{directory / "run"}"\n'
-        )
-        registries = directory / "registries.conf"
-        registries.write_text(REGISTRIES_CONF)
-        return {
-            "CONTAINERS_STORAGE_CONF": str(storage),
-            "CONTAINERS_REGISTRIES_CONF": str(registries),
-        }
-
     def play_flags(self) -> list[str]:
         flags = ["--authfile", str(self.authfile)]
         return [*flags, "--cert-dir", str(self.cert_dir)] if self.cert_dir else flags
 
 
+def pull_store_env(directory: Path) -> dict[str, str]:
+    """Podman's settings for the smoke's own image store under `directory` (graph root and run
+    root, so the smoke never sees the host's images) that knows no search registries."""
+    directory.mkdir(parents=True, exist_ok=True)
+    storage = directory / "storage.conf"
+    storage.write_text(
+        '[storage]\ndriver = "overlay"\n'
+        f'graphroot = "{directory / "graph"}"\nrunroot = "{directory / "run"}"\n'
+    )
+    registries = directory / "registries.conf"
+    registries.write_text(REGISTRIES_CONF)
+    return {"CONTAINERS_STORAGE_CONF": str(storage), "CONTAINERS_REGISTRIES_CONF": str(registries)}
+
+
+def _login_podman_reads(registry: str, authfile: Path) -> None:
+    """Podman's --authfile reads `auths` and `credHelpers` of the Docker config, not a
+    credential store: refused here, before anything plays."""
+    try:
+        config = json.loads(authfile.read_text())
+    except (OSError, ValueError):
+        config = {}
+    auths = config.get("auths") or {}
+    if registry in auths or f"https://{registry}" in auths:
+        return
+    if registry in (config.get("credHelpers") or {}):
+        return
+    if config.get("credsStore"):
+        raise FloeError(
+            f"{authfile} keeps logins in a credential store (credsStore), which podman does not "
+            "read",
+            f"log in with a config that keeps the login itself: DOCKER_CONFIG=DIR docker login "
+            f"{registry} (a DIR whose config.json has no credsStore), then pass that DOCKER_CONFIG",
+        )
+    raise FloeError(
+        f"no login for {registry} in {authfile}",
+        f"run `docker login {registry}` (or set DOCKER_CONFIG to a config that has one)",
+    )
+
+
 def registry_pull(settings: Settings, pull_from: str, tag: str, scratch: Path) -> RegistryPull:
     """The pull settings for `REGISTRY[/PREFIX]`, refused before anything plays when there is no
-    `docker login` for it or its CA file is missing."""
+    `docker login` for it that podman can read."""
     registry = host_of(pull_from)
     prefix = pull_from.removeprefix("oci://").removeprefix(registry).strip("/")
     authfile = docker_config_dir() / "config.json"
-    if not has_login(registry):
-        raise FloeError(
-            f"no login for {registry} in {authfile}",
-            f"run `docker login {registry}` (or set DOCKER_CONFIG to a config that has one)",
-        )
+    _login_podman_reads(registry, authfile)
     cert_dir = None
     if settings.registry_ca is not None:
         cert_dir = scratch / "registry-certs"
@@ -97,9 +122,12 @@ class PodmanEvents(BaseModel):
     def parse(cls, log: str) -> PodmanEvents:
         pulls, used = [], set()
         for line in log.splitlines():
-            if not line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line a stopped podman left half-written
+            if not isinstance(event, dict):
                 continue
-            event = json.loads(line)
             if event.get("Type") == "image" and event.get("Status") == "pull":
                 reference = str(event.get("Name"))
                 pulls += [] if reference in pulls else [reference]
@@ -109,12 +137,16 @@ class PodmanEvents(BaseModel):
                     used.add(image)
         return cls(pulls=pulls, used=used)
 
-    def verdict(self, registry: str) -> str:
-        """The report's check: every pull from `registry`, every image used pulled here."""
+    def verdict(self, registry: str, expected: set[str]) -> str:
+        """The report's check: every pull from `registry` and one of the `expected` references,
+        every image used pulled here."""
         elsewhere = [reference for reference in self.pulls if host_of(reference) != registry]
+        other = [r for r in self.pulls if r not in expected and r not in elsewhere]
         missing = sorted(self.used - set(self.pulls))
         if elsewhere:
             return f"FAIL: pulled from elsewhere: {', '.join(elsewhere)}"
+        if other:
+            return f"FAIL: pulled what the smoke does not play: {', '.join(other)}"
         if missing:
             return f"FAIL: played without a pull in this smoke: {', '.join(missing)}"
         if not self.pulls:

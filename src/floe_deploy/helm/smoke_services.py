@@ -48,20 +48,26 @@ DEFAULT_SCOPE = "PRINCIPAL_ROLE:ALL"
 def _postgres_tls_files(pods: PodPlayer, tls: ServerTls) -> dict[str, Any]:
     """The server's certificate, its key (the postgres user's own, mode 0600) and a pg_hba.conf
     that refuses connections without TLS, as a hostPath volume."""
+    if os.geteuid() != 0:
+        raise FloeError(
+            "--tls gives the played Postgres its key as the postgres user's own file, which "
+            "needs root (the smoke plays rootful podman)",
+            "run helm.smoke as root, or without --tls",
+        )
     directory = pods.run_dir / "postgres-tls"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     pods.postgres_ca = directory / "ca.crt"
     pods.postgres_ca.write_text(tls.ca)
-    for name, text in (
-        ("tls.crt", tls.cert),
-        ("tls.key", tls.key),
-        ("pg_hba.conf", PG_HBA_TLS_ONLY),
+    for name, text, mode in (
+        ("tls.crt", tls.cert, 0o644),
+        ("tls.key", tls.key, 0o600),
+        ("pg_hba.conf", PG_HBA_TLS_ONLY, 0o644),
     ):
-        path = directory / name
-        path.write_text(text)
-        os.chown(path, POSTGRES_UID, POSTGRES_UID)
-        path.chmod(0o600 if name == "tls.key" else 0o644)
+        descriptor = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "w") as file:
+            os.fchown(descriptor, POSTGRES_UID, POSTGRES_UID)
+            file.write(text)
     return {"name": "tls", "hostPath": {"path": str(directory), "type": "Directory"}}
 
 

@@ -72,7 +72,7 @@ instead of rehearsing the upgrade a second time."""
 BUNDLE_REPORT = BUILD_DIR / "reports" / "bundle.json"
 """The size and the export and import wall times e2e/test_bundle.py measured: bench_bundle reads it."""
 OFFLINE_REPORT = BUILD_DIR / "reports" / "offline-install.json"
-"""The offline install e2e/test_helm_smoke.py played: the bundle of the platform's own images (size,
+"""The offline install e2e/test_offline_install.py played: the bundle of the platform's own images (size,
 export and import wall times), the pulls and the smoke's wall time; bench_bundle reads it."""
 
 

@@ -91,22 +91,28 @@ def wait_until_serving(address: str, ca_file: Path | None) -> None:
         httpx.get(f"https://{address}/v2/", verify=context, timeout=2)
 
 
-def manifests_served(registry: PrivateRegistry) -> list[str]:
-    """`repository:reference` of every manifest the registry served to a GET (status 200), in
-    order, from its request log: what clients pulled, counted on the registry's side."""
-    served = []
-    log = registry.files.directory / "registry.log"
-    for line in log.read_text().splitlines():
+def registry_log_length(registry: PrivateRegistry) -> int:
+    """Lines in the registry's request log so far: `served(..., after_line=)` reads past them."""
+    return len((registry.files.directory / "registry.log").read_text().splitlines())
+
+
+def served(registry: PrivateRegistry, kind: str, after_line: int = 0) -> list[str]:
+    """`repository:reference` of every `kind` ("manifests" or "blobs") the registry served to a
+    GET with 200, in order, from its request log after `after_line`: what clients pulled,
+    counted on the registry's side."""
+    found = []
+    lines = (registry.files.directory / "registry.log").read_text().splitlines()[after_line:]
+    for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:
-            continue
+            continue  # the access log's own lines, beside the JSON ones
         uri = str(entry.get("http.request.uri") or "")
-        repository, _, reference = uri.removeprefix("/v2/").partition("/manifests/")
+        repository, _, reference = uri.removeprefix("/v2/").partition(f"/{kind}/")
         if (entry.get("http.request.method") == "GET" and reference
                 and entry.get("http.response.status") == 200):  # fmt: skip
-            served.append(f"{repository}:{reference}")
-    return served
+            found.append(f"{repository}:{reference}")
+    return found
 
 
 @contextmanager
@@ -115,7 +121,7 @@ def registry_process(
 ) -> Iterator[PrivateRegistry]:
     """Debian's `docker-registry` on 127.0.0.1:<free port> with TLS and htpasswd authentication
     (or, not `private`, plain HTTP without logins, as the local registry of `platform.up`). It
-    logs every request it answers to `registry.log` (see `manifests_served`)."""
+    logs every request it answers to `registry.log` (see `served`)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise RuntimeError("docker-registry is not installed: run scripts/bootstrap")
