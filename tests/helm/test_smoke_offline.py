@@ -14,6 +14,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.helm.chart import CHART_DIR, chosen_values, load_values
 from floe_deploy.helm.smoke_registry import (
     PodmanEvents,
+    not_in_registry,
     pull_store_env,
     registry_failure,
     registry_pull,
@@ -79,6 +80,15 @@ def test_only_podmans_error_lines_about_the_registry_are_a_registry_failure() ->
         f"in {REGISTRY}/site/floe/dagster: unauthorized: authentication required\n"
     )
     assert registry_failure(unauthorized, REGISTRY) == unauthorized.splitlines()[-1]
+    assert not_in_registry(unauthorized, REGISTRY, "1") is None
+    unknown = (
+        f"Error: initializing source docker://{REGISTRY}/site/floe/postgres:1: reading manifest 1 "
+        f"in {REGISTRY}/site/floe/postgres: manifest unknown: manifest unknown"
+    )
+    missing = not_in_registry(unknown, REGISTRY, "1")
+    assert missing is not None
+    assert missing.message.startswith(f"{REGISTRY} does not hold the image podman pulled")
+    assert f"invoke bundle.import ARCHIVE --to {REGISTRY}/PREFIX" in missing.remediation
 
 
 def test_pulling_needs_a_login_for_the_registry_that_podman_reads(

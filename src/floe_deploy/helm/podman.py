@@ -20,6 +20,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.helm.smoke_registry import (
     PodmanEvents,
     RegistryPull,
+    not_in_registry,
     pull_store_env,
     registry_failure,
 )
@@ -112,7 +113,9 @@ class Podman:
             done = self.try_(*argv, file.name, timeout=PULL_PLAY_TIMEOUT_S if self.pull else 60)
         refused = registry_failure(done.stderr, self.pull.registry) if self.pull else None
         if done.returncode != 0 and self.pull and refused:
-            raise classify_failure(self.pull.registry, refused, "podman pulling from it")
+            raise not_in_registry(refused, self.pull.registry, self.pull.tag) or classify_failure(
+                self.pull.registry, refused, "podman pulling from it"
+            )
         if done.returncode != 0:
             raise FloeError(
                 f"podman kube play refused {documents[-1].get('kind')}/"

@@ -29,6 +29,17 @@ def registry_failure(stderr: str, registry: str) -> str | None:
     return "\n".join(lines) or None
 
 
+def not_in_registry(refused: str, registry: str, tag: str) -> FloeError | None:
+    """A pull the registry answered with "manifest unknown": the release is not there."""
+    if "manifest unknown" not in refused:
+        return None
+    return FloeError(
+        f"{registry} does not hold the image podman pulled ({refused.splitlines()[-1]})",
+        f"import the release there (`invoke bundle.import ARCHIVE --to {registry}/PREFIX`), or "
+        f"pass the --tag and --pull-from PREFIX it holds (asked for: tag {tag})",
+    )
+
+
 class RegistryPull(BaseModel):
     """Where the smoke's images come from, and what podman pulls them with."""
 
