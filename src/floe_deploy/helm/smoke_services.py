@@ -166,13 +166,7 @@ def play_catalog_standin(
     values' client id the values' scope with the generated client secret."""
     directory = pods.run_dir / "catalog"
     shutil.rmtree(directory, ignore_errors=True)
-    package = directory / "py" / "floe_deploy" / "helm"
-    package.mkdir(parents=True)
-    (package / "iceberg_rest_standin.py").write_text(
-        resources.files("floe_deploy.helm").joinpath("iceberg_rest_standin.py").read_text()
-    )
-    for init in (package / "__init__.py", package.parent / "__init__.py"):
-        init.write_text("")
+    standin_package(directory, ["iceberg_rest_standin.py"])
     (directory / "tls.crt").write_text(tls.cert)
     (directory / "tls.key").write_text(tls.key)
     (directory / "ca.crt").write_text(tls.ca)
@@ -227,6 +221,19 @@ def _handshakes(ip: str, context: ssl.SSLContext) -> bool:
         return False
 
 
+def standin_package(directory: Path, modules: list[str]) -> None:
+    """`modules` of floe_deploy.helm under `directory`/py, for a stand-in the runtime image runs
+    with PYTHONPATH=<mount>/py (the image carries no floe_deploy)."""
+    package = directory / "py" / "floe_deploy" / "helm"
+    package.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        (package / module).write_text(
+            resources.files("floe_deploy.helm").joinpath(module).read_text()
+        )
+    for init in (package / "__init__.py", package.parent / "__init__.py"):
+        init.write_text("")
+
+
 def api_standin_files(
     run_dir: Path, objects: list[RenderedObject], host: str = "kubernetes"
 ) -> dict[str, str]:
@@ -245,14 +252,7 @@ def api_standin_files(
         (account / "ca.crt").write_text(tls.ca)
         (account / "namespace").write_text(NAMESPACE)
     server = run_dir / "kube-api"
-    package = server / "py" / "floe_deploy" / "helm"
-    package.mkdir(parents=True, exist_ok=True)
-    for module in ("kube_api_standin.py", "kube_rbac.py"):
-        (package / module).write_text(
-            resources.files("floe_deploy.helm").joinpath(module).read_text()
-        )
-    for init in (package / "__init__.py", package.parent / "__init__.py"):
-        init.write_text("")
+    standin_package(server, ["kube_api_standin.py", "kube_rbac.py"])
     (server / "tls.crt").write_text(tls.cert)
     (server / "tls.key").write_text(tls.key)
     (server / "config.json").write_text(json.dumps({
