@@ -15,7 +15,9 @@ from pathlib import Path
 from python_on_whales import DockerClient
 
 from benchmarks.measure import Measurement
+from floe_deploy.images.wheels import wheel_cache
 from floe_deploy.paths import BUILD_DIR, PROJECT_ROOT
+from floe_deploy.settings import load_settings
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 CODE_CHANGE = PROJECT_ROOT / "demo" / "floe_demo" / "_benchmark_change.py"
@@ -66,6 +68,7 @@ def _venv(docker: DockerClient, reference: str) -> tuple[int, list[tuple[str, in
 def run() -> list[Measurement]:
     docker = DockerClient()
     shutil.rmtree(BUILD_DIR / "images" / "dagster", ignore_errors=True)
+    shutil.rmtree(wheel_cache(load_settings().state_dir), ignore_errors=True)
     cold_amd64, report = build("--platform", "linux/amd64", "--no-cache")
     try:
         CODE_CHANGE.write_text(f"# a benchmark's one-file code change ({time.time()})\n")

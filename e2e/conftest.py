@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from python_on_whales import DockerClient
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from floe_deploy.testing import task_json
 from floe_deploy.testing.containers import RUN_ID
@@ -18,14 +21,37 @@ TEST_IMAGE_LABELS = {TEST_LABEL: RUN_ID}
 beside it: the suite runs in two pytest-xdist workers)."""
 
 
-LONGEST_FIRST = ("test_images.py", "test_helm_smoke.py", "test_demo_stack.py", "test_cube_image.py")
-"""The modules that take minutes each (their fixtures build, publish or start whole stacks)."""
+LONGEST_FIRST = (
+    "test_images.py",
+    "test_helm_smoke.py",
+    "test_offline_install.py",
+    "test_demo_stack.py",
+    "test_bundle.py",
+    "test_dagster_processes.py",
+)
+"""The modules that take minutes each (their fixtures build, publish, smoke or start stacks)."""
+SMOKE_MODULES = ("test_helm_smoke.py", "test_offline_install.py")
+"""Their smokes take turns on the machine's one podman network (helm.smoke's lock): on one
+worker, neither worker sits idle waiting for the other's smoke."""
+SMOKE_GROUP = "podman-smoke"
+
+
+class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types
+    """`--dist loadfile`, with the smoke modules one unit of work between them."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return SMOKE_GROUP if Path(module).name in SMOKE_MODULES else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> ModuleScheduling:
+    return ModuleScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest modules first: pytest-xdist hands whole modules to its workers in collection
-    order (`--dist loadfile --no-loadscope-reorder`), so no worker is left with a long one at the
-    end while the other idles."""
+    order (`--no-loadscope-reorder`), so no worker is left with a long one at the end while the
+    other idles."""
 
     def rank(item: pytest.Item) -> int:
         name = item.path.name

@@ -22,6 +22,9 @@ from floe_deploy.dagster_api import launch_and_wait
 from floe_deploy.testing import PostgresEndpoint, S3Endpoint
 from floe_deploy.testing.dagster_processes import dagster_processes
 
+RUN_TIMEOUT_S = 420.0
+"""Queued, launched as a process, ended: seconds on a quiet machine, minutes on a loaded one."""
+
 
 def artifacts_file(path: Path, postgres: PostgresEndpoint, database: str, s3: S3Endpoint,
                    bucket: str) -> Path:  # fmt: skip
@@ -62,7 +65,9 @@ def test_a_launched_run_lands_rows(
         database=database,
         env=env,
     ) as dagster:
-        _, status, _ = launch_and_wait(dagster.url, JOB_NAME, {BATCH_TAG: "1700000000"})
+        _, status, _ = launch_and_wait(
+            dagster.url, JOB_NAME, {BATCH_TAG: "1700000000"}, timeout=RUN_TIMEOUT_S
+        )
         assert status == "SUCCESS", (dagster.home / "daemon.log").read_text()[-3000:]
     with psycopg.connect(postgres_database) as connection:
         row = connection.execute("SELECT sum(order_count) FROM marts.orders_daily").fetchone()

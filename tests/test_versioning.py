@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from floe_deploy.images.build import oci_labels
+from floe_deploy.images.catalog import image_spec
 from floe_deploy.images.versioning import release_version
 
 pytestmark = pytest.mark.requirement("007-FR-010", evidence="real")
@@ -60,3 +63,22 @@ def test_an_older_release_does_not_get_latest(repo: Path) -> None:
 def test_non_release_tags_are_ignored(repo: Path) -> None:
     git(repo, "tag", "nightly")
     assert not release_version(repo).is_release
+
+
+def test_the_images_are_created_at_the_commit_so_a_rebuild_is_the_same_image(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The created label is the commit's time, never the build's: two builds of one commit get
+    the same labels (and so the same image IDs from a warm cache); SOURCE_DATE_EPOCH wins."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    committed = int(git(repo, "show", "-s", "--format=%ct", "HEAD"))
+    version = release_version(repo)
+    assert version.committed == datetime.fromtimestamp(committed, UTC)
+    spec = image_spec("s3")
+    labels = oci_labels(spec, version, version.version)
+    assert labels["org.opencontainers.image.created"] == version.committed.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert oci_labels(spec, release_version(repo), version.version) == labels
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert release_version(repo).committed == datetime.fromtimestamp(1700000000, UTC)

@@ -183,7 +183,9 @@ def oci_labels(spec: ImageSpec, version: ReleaseVersion, tag: str) -> dict[str, 
         "org.opencontainers.image.source": "https://github.com/floe-platform/floe-deploy",
         "org.opencontainers.image.revision": version.revision,
         "org.opencontainers.image.version": tag,
-        "org.opencontainers.image.created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "org.opencontainers.image.created": (version.committed or datetime.now(UTC)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
         IMAGE_LABEL: spec.name,
     }
 
@@ -300,7 +302,9 @@ def build_images(settings: Settings, plan: BuildPlan, console: Console) -> Build
     built = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="floe-wheels") as wheels:
         resolving = (
-            wheels.submit(prepare_python_context, runtime_platforms, host_platform())
+            wheels.submit(
+                prepare_python_context, runtime_platforms, host_platform(), settings.state_dir
+            )
             if runtime_platforms
             else None
         )

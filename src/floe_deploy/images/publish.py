@@ -264,6 +264,7 @@ def stage_images(
                 sbom = image_sbom(
                     settings,
                     built.reference,
+                    built.image_id,
                     SBOM_DIR / report.tag / arch_of(built.platform),
                     image,
                 )

@@ -9,6 +9,7 @@ reader found, plus the operating system itself (see tests/registry/test_sbom.py)
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -37,23 +38,50 @@ def syft_binary() -> str:
     return found
 
 
-def image_sbom(settings: Settings, reference: str, directory: Path, name: str) -> Sbom:
-    """Scan a local image into `<directory>/<name>.cdx.json`."""
+def sbom_cache(state_dir: Path) -> Path:
+    """SBOMs by syft version and image ID: an image's SBOM is a function of its content, so an
+    image scanned once (by a publish cut short, or for another registry) is not scanned again."""
+    return state_dir / "sboms"
+
+
+def _syft_version() -> str:
+    printed = run([syft_binary(), "--version"], remediation="reinstall syft (`uv sync`)")
+    return printed.split()[-1]
+
+
+def image_sbom(
+    settings: Settings, reference: str, image_id: str, directory: Path, name: str
+) -> Sbom:
+    """`<directory>/<name>.cdx.json`: the local image `reference` (whose ID is `image_id`) as syft
+    scans it, or as it scanned the same image before."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.cdx.json"
-    env = {"DOCKER_HOST": settings.docker_host} if settings.docker_host else {}
-    run(
-        [
-            syft_binary(),
-            "scan",
-            f"docker:{reference}",
-            "--quiet",
-            "--output",
-            f"cyclonedx-json={path}",
-        ],
-        env={**env, "SYFT_CHECK_FOR_APP_UPDATE": "false"},
-        remediation=f"check that {reference} exists in the engine (`docker image ls`)",
-        timeout=1800,
+    cached = (
+        sbom_cache(settings.state_dir)
+        / _syft_version()
+        / f"{image_id.removeprefix('sha256:')}.cdx.json"
     )
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        scanning = cached.with_name(f".{cached.name}.{os.getpid()}")
+        env = {"DOCKER_HOST": settings.docker_host} if settings.docker_host else {}
+        try:
+            run(
+                [
+                    syft_binary(),
+                    "scan",
+                    f"docker:{reference}",
+                    "--quiet",
+                    "--output",
+                    f"cyclonedx-json={scanning}",
+                ],
+                env={**env, "SYFT_CHECK_FOR_APP_UPDATE": "false"},
+                remediation=f"check that {reference} exists in the engine (`docker image ls`)",
+                timeout=1800,
+            )
+            scanning.replace(cached)
+        finally:
+            scanning.unlink(missing_ok=True)
+    shutil.copyfile(cached, path)
     components = len(json.loads(path.read_text()).get("components", []))
     return Sbom(path=path, components=components)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -20,12 +22,23 @@ class ReleaseVersion(BaseModel):
     tags: list[str]
     revision: str
     is_release: bool
+    committed: datetime | None = None
+    """When the revision was committed: the images' created time, so that building one commit
+    again makes the same images (and a re-run publish finds them pushed and attested)."""
 
 
 def git_output(*args: str, cwd: Path) -> str:
     """What `git ARGS` prints in `cwd`; empty when git fails (no repository, no remote)."""
     done = attempt(["git", *args], cwd=cwd)
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def commit_time(repo: Path) -> datetime | None:
+    """SOURCE_DATE_EPOCH when set (the reproducible-builds convention), else HEAD's commit time."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH") or git_output(
+        "show", "-s", "--format=%ct", "HEAD", cwd=repo
+    )
+    return datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else None
 
 
 def _release_key(tag: str) -> tuple[int, int, int]:
@@ -54,9 +67,21 @@ def release_version(repo: Path) -> ReleaseVersion:
         tags = [f"{major}.{minor}.{patch}", f"{major}.{minor}"]
         if max(all_releases, key=_release_key) == tag:
             tags.append("latest")
-        return ReleaseVersion(version=tags[0], tags=tags, revision=revision, is_release=True)
+        return ReleaseVersion(
+            version=tags[0],
+            tags=tags,
+            revision=revision,
+            is_release=True,
+            committed=commit_time(repo),
+        )
     version = f"0.0.0-dev.{short}" + (".dirty" if dirty else "")
-    return ReleaseVersion(version=version, tags=[version], revision=revision, is_release=False)
+    return ReleaseVersion(
+        version=version,
+        tags=[version],
+        revision=revision,
+        is_release=False,
+        committed=commit_time(repo),
+    )
 
 
 def declared_version(version: str, repo: Path) -> ReleaseVersion:
@@ -66,4 +91,6 @@ def declared_version(version: str, repo: Path) -> ReleaseVersion:
         raise FloeError(f"{version!r} is not a release version", "write it as X.Y.Z, e.g. 1.4.0")
     plain = ".".join(match.groups())
     revision = git_output("rev-parse", "HEAD", cwd=repo) or "unknown"
-    return ReleaseVersion(version=plain, tags=[plain], revision=revision, is_release=True)
+    return ReleaseVersion(
+        version=plain, tags=[plain], revision=revision, is_release=True, committed=commit_time(repo)
+    )

@@ -8,9 +8,12 @@ locked versions as amd64 without emulating pip.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
+import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from floe_deploy.commands import run
@@ -106,31 +109,75 @@ def _local_wheels(local: Path) -> None:
     marker.write_text(key)
 
 
-def prepare_context(platforms: list[str], build_platform: str) -> Path:
+def _filled_once(directory: Path, fill: Callable[[Path], None]) -> Path:
+    """`directory`, filled by `fill` into a private sibling first and renamed into place: a
+    second process filling it at the same time keeps whichever rename came first, and a fill cut
+    short leaves nothing that looks complete."""
+    if directory.exists():
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        fill(partial)
+        partial.rename(directory)
+    except OSError:
+        if not directory.exists():
+            raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return directory
+
+
+def _linked_into(cached: Path, target: Path) -> None:
+    """`cached`'s files in `target` as hard links (copies across file systems): the build
+    context holds them, the cache keeps them for the next checkout."""
+    shutil.rmtree(target, ignore_errors=True)
+
+    def link(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    shutil.copytree(cached, target, copy_function=link)
+
+
+def wheel_cache(state_dir: Path) -> Path:
+    """Third-party wheels and uv per lock and architecture, shared by every checkout (a release
+    pipeline's workspace, a second clone) that builds with this state directory."""
+    return state_dir / "wheels"
+
+
+def prepare_context(platforms: list[str], build_platform: str, state_dir: Path) -> Path:
     """build/images/dagster/<lock key>/: requirements.txt, wheels/ per target arch, tools/ (uv) per
     target and build arch, local/*.whl.
 
-    Third-party wheels are keyed by the locked requirements, so a change in the demo's own code
-    rebuilds only its small wheel and the image layer that installs it.
+    Third-party wheels are keyed by the locked requirements and downloaded once per state
+    directory; a change in the demo's own code rebuilds only its small wheel and the image layer
+    that installs it.
     """
     requirements = locked_requirements()
     key = hashlib.sha256((requirements + _uv_version()).encode()).hexdigest()[:12]
+    cache = wheel_cache(state_dir) / key
     context = BUILD_DIR / "images" / "dagster" / key
     context.mkdir(parents=True, exist_ok=True)
     (context / "requirements.txt").write_text(requirements)
     _local_wheels(context / "local")
-    for platform in platforms:
-        arch = arch_of(platform)
-        wheels = context / "wheels" / arch
-        if not (wheels / ".complete").exists():
-            wheels.mkdir(parents=True, exist_ok=True)
-            _download(context / "requirements.txt", arch, wheels, [])
-            (wheels / ".complete").write_text("ok\n")
-    for platform in {*platforms, build_platform}:
-        tools = context / "tools" / arch_of(platform)
-        if not (tools / "uv").exists():
-            _download(
-                context / "requirements.txt", arch_of(platform), tools, [f"uv=={_uv_version()}"]
-            )
-            _extract_uv(tools)
+
+    def wheels_for(arch: str) -> Callable[[Path], None]:
+        return lambda into: _download(context / "requirements.txt", arch, into, [])
+
+    def uv_for(arch: str) -> Callable[[Path], None]:
+        def fill(into: Path) -> None:
+            _download(context / "requirements.txt", arch, into, [f"uv=={_uv_version()}"])
+            _extract_uv(into)
+
+        return fill
+
+    for arch in [arch_of(platform) for platform in platforms]:
+        wheels = _filled_once(cache / "wheels" / arch, wheels_for(arch))
+        _linked_into(wheels, context / "wheels" / arch)
+    for arch in sorted({arch_of(p) for p in [*platforms, build_platform]}):
+        tools = _filled_once(cache / "tools" / arch, uv_for(arch))
+        _linked_into(tools, context / "tools" / arch)
     return context
