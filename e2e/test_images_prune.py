@@ -14,8 +14,11 @@ from python_on_whales import DockerClient
 
 from e2e.conftest import TEST_IMAGE_LABELS
 from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.sbom import sbom_cache, syft_version
 from floe_deploy.images.versioning import release_version
+from floe_deploy.images.wheels import lock_key, wheel_cache
 from floe_deploy.paths import PROJECT_ROOT
+from floe_deploy.settings import load_settings
 from floe_deploy.testing import free_port, run_task, task_json
 
 PREFIX = "floe-prunetest"
@@ -55,13 +58,49 @@ def planted(docker: DockerClient, tmp_path: Path) -> Iterator[dict[str, str]]:
             docker.image.remove(tag, force=True)
 
 
+@pytest.fixture
+def planted_caches(planted: dict[str, str], docker: DockerClient) -> Iterator[dict[str, Path]]:
+    """In the state dir: an SBOM of an image the engine holds, one of an image it does not hold
+    and one by another syft; the wheels of this lock and of another."""
+    state = load_settings().state_dir
+    syft = sbom_cache(state) / syft_version()
+    held = docker.image.inspect(planted["current"]).id.removeprefix("sha256:")
+    paths = {
+        "held_sbom": syft / f"{held}.cdx.json",
+        "gone_sbom": syft / f"{'0' * 64}.cdx.json",
+        "old_syft": sbom_cache(state) / "0.0.0-prunetest",
+        "current_wheels": wheel_cache(state) / lock_key(),
+        "old_wheels": wheel_cache(state) / "prunetest000",
+    }
+    for path in paths.values():
+        if path.name.endswith(".json"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}")
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+    yield paths
+    for name in ("held_sbom", "gone_sbom", "old_syft", "old_wheels"):
+        if paths[name].is_dir():
+            paths[name].rmdir()
+        else:
+            paths[name].unlink(missing_ok=True)
+
+
 @pytest.mark.requirement("007-FR-049", evidence="real")
 def test_prune_removes_only_stale_floe_images(
-    docker: DockerClient, planted: dict[str, str]
+    docker: DockerClient, planted: dict[str, str], planted_caches: dict[str, Path]
 ) -> None:
+    state = load_settings().state_dir
     dry = task_json("images.prune", "--dry-run", env=ROOMY)
     assert {s["reference"] for s in dry["stale_tags"]} == {planted["old_dev"], planted["push"]}
     assert docker.image.exists(planted["old_dev"]), "a dry run removed something"
+    stale = {
+        str(planted_caches[n].relative_to(state)) for n in ("gone_sbom", "old_syft", "old_wheels")
+    }
+    assert stale <= set(dry["stale_caches"])
+    keep = {str(planted_caches[n].relative_to(state)) for n in ("held_sbom", "current_wheels")}
+    assert not keep & set(dry["stale_caches"])
+    assert all(path.exists() for path in planted_caches.values()), "a dry run removed a cache"
 
     report = task_json("images.prune", env=ROOMY)
     reasons = {s["reference"]: s["why"] for s in report["stale_tags"]}
@@ -74,6 +113,10 @@ def test_prune_removes_only_stale_floe_images(
         assert not docker.image.exists(planted[gone]), gone
     assert report["dangling_images"] >= 1
     assert report["free_after_gb"] > 0
+    for gone in ("gone_sbom", "old_syft", "old_wheels"):
+        assert not planted_caches[gone].exists(), gone
+    for cache in ("held_sbom", "current_wheels"):
+        assert planted_caches[cache].exists(), cache
 
 
 @pytest.mark.requirement("007-FR-049", evidence="real")

@@ -251,7 +251,8 @@ def mirror(c: Context, to: str = "", json: bool = False) -> int:
 @reports_errors
 def prune(c: Context, dry_run: bool = False, json: bool = False) -> int:
     """Untag floe's stale images (other dev versions, push tags, old golden bases), remove its
-    dangling images, and trim the build cache to FLOE_BUILD_CACHE_MAX_GB."""
+    dangling images and the state dir's SBOMs and wheels no build can use again, and trim the
+    build cache to FLOE_BUILD_CACHE_MAX_GB."""
     from floe_deploy.console import Console
     from floe_deploy.images.prune import prune_images
     from floe_deploy.images.show import show_prune

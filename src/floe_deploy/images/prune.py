@@ -5,10 +5,13 @@ build machine that runs each commit (CI) that grows without end. Only floe's ima
 those carrying its build label, and golden bases of a recipe that is no longer current. The
 build cache is trimmed to `build_cache_max_gb`, least recently used records first (with the
 `docker` driver the cache holds the layers images share, so untagging alone frees little).
+The state dir's caches go with them: SBOMs of images the engine no longer holds (or made by
+another syft), and the wheels of another uv.lock.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +23,10 @@ from python_on_whales.utils import run as run_docker
 from floe_deploy.console import Console
 from floe_deploy.images.base import base_reference
 from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.sbom import sbom_cache, syft_version
 from floe_deploy.images.source import registry_host
 from floe_deploy.images.versioning import RELEASE_TAG, release_version
+from floe_deploy.images.wheels import lock_key, wheel_cache
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.platform.engine import docker_client
 from floe_deploy.platform.status import GIB, free_disk
@@ -45,6 +50,8 @@ class PruneReport(BaseModel):
     current_version: str
     stale_tags: list[StaleTag]
     dangling_images: int
+    stale_caches: list[str]
+    """state-dir paths: SBOMs of images the engine no longer holds, wheels of another uv.lock"""
     build_cache_max_gb: float
     free_before_gb: float
     free_after_gb: float
@@ -94,6 +101,35 @@ def trim_build_cache(client: DockerClient, max_gb: float) -> None:
     run_docker([*client.buildx.docker_cmd, "buildx", "prune", "--force", "--keep-storage", keep])
 
 
+def stale_caches(settings: Settings, image_ids: set[str], lock: str) -> list[Path]:
+    """What no build of this checkout can use again: SBOMs by another syft or of an image the
+    engine no longer holds, wheels of another lock."""
+    stale: list[Path] = []
+    sboms = sbom_cache(settings.state_dir)
+    if sboms.is_dir():
+        current = syft_version()
+        for made_by in sorted(sboms.iterdir()):
+            if made_by.name != current:
+                stale.append(made_by)
+                continue
+            stale += [
+                sbom
+                for sbom in sorted(made_by.glob("*.cdx.json"))
+                if f"sha256:{sbom.name.removesuffix('.cdx.json')}" not in image_ids
+            ]
+    wheels = wheel_cache(settings.state_dir)
+    if wheels.is_dir():
+        stale += [entry for entry in sorted(wheels.iterdir()) if entry.name != lock]
+    return stale
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def prune_images(
     settings: Settings, console: Console, *, dry_run: bool = False, repo: Path = PROJECT_ROOT
 ) -> PruneReport:
@@ -119,6 +155,12 @@ def prune_images(
     if not dry_run:
         with console.step(f"remove {len(dangling)} dangling floe images"):
             client.image.prune(filters={"label": IMAGE_LABEL})
+    held = {image.id for image in client.image.list(all=True)}
+    gone = stale_caches(settings, held, lock_key())
+    if not dry_run:
+        with console.step(f"remove {len(gone)} stale SBOM and wheel caches"):
+            for path in gone:
+                _remove(path)
         with console.step(f"build cache down to {settings.build_cache_max_gb} GB"):
             trim_build_cache(client, settings.build_cache_max_gb)
     return PruneReport(
@@ -126,6 +168,7 @@ def prune_images(
         current_version=version,
         stale_tags=stale,
         dangling_images=len(dangling),
+        stale_caches=[str(path.relative_to(settings.state_dir)) for path in gone],
         build_cache_max_gb=settings.build_cache_max_gb,
         free_before_gb=before,
         free_after_gb=free_disk(settings.state_dir)[1],

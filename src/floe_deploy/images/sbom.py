@@ -44,7 +44,7 @@ def sbom_cache(state_dir: Path) -> Path:
     return state_dir / "sboms"
 
 
-def _syft_version() -> str:
+def syft_version() -> str:
     printed = run([syft_binary(), "--version"], remediation="reinstall syft (`uv sync`)")
     return printed.split()[-1]
 
@@ -58,7 +58,7 @@ def image_sbom(
     path = directory / f"{name}.cdx.json"
     cached = (
         sbom_cache(settings.state_dir)
-        / _syft_version()
+        / syft_version()
         / f"{image_id.removeprefix('sha256:')}.cdx.json"
     )
     if not cached.exists():

@@ -119,6 +119,13 @@ def show_prune(console: Console, report: PruneReport) -> None:
         ["tag", "why"],
         [(stale.reference, stale.why) for stale in report.stale_tags],
     )
+    if report.stale_caches:
+        console.table(
+            f"state dir caches: {'would remove' if report.dry_run else 'removed'} "
+            f"{len(report.stale_caches)}",
+            ["path"],
+            [(path,) for path in report.stale_caches],
+        )
     console.line(
         f"dangling floe images: {report.dangling_images}; build cache budget "
         f"{report.build_cache_max_gb} GB; free disk {report.free_before_gb} → "

@@ -142,6 +142,13 @@ def _linked_into(cached: Path, target: Path) -> None:
     shutil.copytree(cached, target, copy_function=link)
 
 
+def lock_key(requirements: str | None = None) -> str:
+    """The locked requirements' and uv's identity: what the wheels and the build context are
+    kept under."""
+    requirements = locked_requirements() if requirements is None else requirements
+    return hashlib.sha256((requirements + _uv_version()).encode()).hexdigest()[:12]
+
+
 def wheel_cache(state_dir: Path) -> Path:
     """Third-party wheels and uv per lock and architecture, shared by every checkout (a release
     pipeline's workspace, a second clone) that builds with this state directory."""
@@ -157,7 +164,7 @@ def prepare_context(platforms: list[str], build_platform: str, state_dir: Path) 
     that installs it.
     """
     requirements = locked_requirements()
-    key = hashlib.sha256((requirements + _uv_version()).encode()).hexdigest()[:12]
+    key = lock_key(requirements)
     cache = wheel_cache(state_dir) / key
     context = BUILD_DIR / "images" / "dagster" / key
     context.mkdir(parents=True, exist_ok=True)
