@@ -12,10 +12,11 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from floe_demo.generator import batch_id
 from floe_demo.loader import IcebergLoader
 from floe_deploy import dagster_api
 from floe_deploy.demo.diagnosis import PROJECT_LABEL, unhealthy_services
-from floe_deploy.demo.stack import DemoStack
+from floe_deploy.demo.stack import DEFAULT_SERVICES, DemoStack
 from floe_deploy.paths import PROJECT_ROOT
 from floe_deploy.settings import DemoPorts, load_settings
 from floe_deploy.testing import isolated_demo_env, run_task
@@ -287,17 +288,40 @@ def test_postgres_restart_loses_and_duplicates_no_batch(demo: Demo) -> None:
     assert loader.read().num_rows == size * len(loaded)
 
 
+SERVICE_LABEL = "com.docker.compose.service"
+
+
 @contextmanager
-def cpu_burners(count: int, *, limit_s: float = 900) -> Iterator[None]:
-    """`count` processes that keep a core busy each, stopped on leaving (or after `limit_s`)."""
-    burn = f"import time\nend = time.monotonic() + {limit_s}\nwhile time.monotonic() < end: pass"
-    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(count)]
+def cpu_burner_until_healthy(docker: DockerClient, project: str) -> Iterator[set[str]]:
+    """A process keeping a core busy while `project`'s services come up: it is stopped when the
+    engine has reported every default service healthy (its health_status events), or when the
+    block ends. Yields the services seen healthy under it."""
+    since = datetime.now(UTC)
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    healthy: set[str] = set()
+
+    def watch() -> None:
+        events = docker.system.events(
+            since=since,
+            until=since + timedelta(minutes=15),
+            filters={"type": "container", "event": "health_status",
+                     "label": f"{PROJECT_LABEL}={project}"},
+        )  # fmt: skip
+        for event in events:
+            if event.action == "health_status: healthy" and event.actor is not None:
+                healthy.add(str((event.actor.attributes or {}).get(SERVICE_LABEL)))
+            if healthy >= set(DEFAULT_SERVICES):
+                break
+        burner.kill()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        yield
+        yield healthy
+        watcher.join(timeout=60)  # the engine's last event may follow compose's own check
     finally:
-        for burner in burners:
-            burner.kill()
-            burner.wait()
+        burner.kill()
+        burner.wait()
 
 
 @pytest.mark.requirement("007-FR-051", evidence="real")
@@ -305,14 +329,15 @@ def test_a_second_stack_comes_up_healthy_beside_the_first_and_a_cpu_burner(
     demo: Demo, docker: DockerClient, tmp_path: Path
 ) -> None:
     """The README's sequence in small: a demo already runs (the module's) while a second one
-    starts from nothing beside a CPU burner (a core kept busy; the other e2e worker's tests load
-    the rest). Every service becomes healthy by its cheap check, and Dagster's own checks, run in
-    the same containers, agree."""
+    starts from nothing beside a CPU burner (a core kept busy until every service has become
+    healthy; the other e2e worker's tests load the rest). Every service becomes healthy by its
+    cheap check, and Dagster's own checks, run in the same containers, agree."""
     env = isolated_demo_env(tmp_path, f"floe-e2e-{secrets.token_hex(3)}")
     project = env["FLOE_DEMO__PROJECT"]
     try:
-        with cpu_burners(1):
+        with cpu_burner_until_healthy(docker, project) as healthy_under_load:
             report = up_json(env)
+        assert healthy_under_load == set(DEFAULT_SERVICES), "the burner stopped before they were"
         assert report["cube_orders"] > 0
         assert status_json(env)["healthy"] is True
         assert status_json(demo.env)["healthy"] is True

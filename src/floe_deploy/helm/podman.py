@@ -12,6 +12,7 @@ import base64
 import json
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -208,22 +209,34 @@ class Podman:
         """Pods on the network in either store, and images in the pull store."""
         found = []
         for env in self._stores():
-            listed = attempt(["podman", "pod", "ps", "-q", "--filter", f"network={self.network}"],
-                             env=env, timeout=60).stdout.split()  # fmt: skip
-            found += [f"pod {pod}" for pod in listed]
+            found += [f"pod {pod}" for pod in self._pods_on_network(env)]
             if "CONTAINERS_STORAGE_CONF" in env:
                 images = attempt(["podman", "images", "--quiet"], env=env, timeout=60)
                 found += [f"image {image} in {self.pull_store}" for image in images.stdout.split()]
         return found
 
+    def _pods_on_network(self, env: dict[str, str]) -> list[str]:
+        return attempt(["podman", "pod", "ps", "-q", "--filter", f"network={self.network}"],
+                       env=env, timeout=60).stdout.split()  # fmt: skip
+
     def remove_all(self) -> None:
         """Every pod on the network (a killed or kept earlier run's too, from either store), the
-        secrets, the network, and the images of the pull store (its disk)."""
+        secrets, the network, and the images of the pull store (its disk).
+
+        Pods are killed, not stopped (nothing played is kept), and removed each by its own
+        podman at once: one after another, their teardown took a smoke half a minute. A pod
+        whose removal lost a race with another's is removed again."""
         for env in self._stores():
-            listed = attempt(["podman", "pod", "ps", "-q", "--filter", f"network={self.network}"],
-                             env=env, timeout=60).stdout.split()  # fmt: skip
-            for pod in [*(reversed(self.pods) if env == self.env else []), *listed]:
-                attempt(["podman", "pod", "rm", "-f", "-t", "2", pod], env=env, timeout=60)
+            pods = list(dict.fromkeys([*(self.pods if env == self.env else []),
+                                       *self._pods_on_network(env)]))  # fmt: skip
+            with ThreadPoolExecutor(max_workers=max(len(pods), 1)) as removing:
+                for pod in pods:
+                    removing.submit(attempt, ["podman", "pod", "rm", "--force", "--ignore", "--time",
+                                              "0", pod], env=env, timeout=120)  # fmt: skip
+            left = self._pods_on_network(env)
+            if left:
+                attempt(["podman", "pod", "rm", "--force", "--ignore", "--time", "0", *left],
+                        env=env, timeout=120)  # fmt: skip
             if "CONTAINERS_STORAGE_CONF" in env:
                 attempt(["podman", "rmi", "--all", "--force"], env=env, timeout=300)
         for secret in self.secrets:
