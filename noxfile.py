@@ -116,9 +116,9 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests (e2e/) against the real container platform (`invoke platform.up` first).
 
     Two pytest-xdist workers, each taking whole modules (a module's fixture, such as a publish or
-    a demo stack, runs once; the order is e2e/conftest.py's): most of the time goes to waiting on
-    containers, so two overlap well on 2 cores; every module keeps to its own containers,
-    projects, ports and images."""
+    a demo stack, runs once; the two smoke modules go together, e2e/conftest.py): most of the time
+    goes to waiting on containers, so two overlap well on 2 cores; every module keeps to its own
+    containers, projects, ports and images."""
     install_locked(session, compile_bytecode=True)
     session.run(
         "pytest",

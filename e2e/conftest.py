@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from python_on_whales import DockerClient
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from floe_deploy.testing import task_json
 from floe_deploy.testing.containers import RUN_ID
@@ -21,15 +24,28 @@ beside it: the suite runs in two pytest-xdist workers)."""
 LONGEST_FIRST = (
     "test_images.py",
     "test_helm_smoke.py",
-    "test_demo_stack.py",
     "test_offline_install.py",
+    "test_demo_stack.py",
     "test_bundle.py",
     "test_dagster_processes.py",
 )
-"""The modules that take minutes each (their fixtures build, publish, smoke or start stacks).
-xdist hands a worker its next module when two tests of its current one are left: the demo
-stack goes to the smoke module's worker, the offline smoke to the publish's, after the other
-smokes (helm.smoke's lock: one smoke on the machine at a time)."""
+"""The modules that take minutes each (their fixtures build, publish, smoke or start stacks)."""
+SMOKE_MODULES = ("test_helm_smoke.py", "test_offline_install.py")
+"""Their smokes take turns on the machine's one podman network (helm.smoke's lock): on one
+worker, neither worker sits idle waiting for the other's smoke."""
+SMOKE_GROUP = "podman-smoke"
+
+
+class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types
+    """`--dist loadfile`, with the smoke modules one unit of work between them."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        return SMOKE_GROUP if Path(module).name in SMOKE_MODULES else module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> ModuleScheduling:
+    return ModuleScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
