@@ -62,3 +62,20 @@ def test_the_build_context_links_the_cached_files(tmp_path: Path) -> None:
     _linked_into(cached, context)
     assert [p.name for p in context.iterdir()] == ["a.whl"]
     assert (context / "a.whl").stat().st_ino == (cached / "a.whl").stat().st_ino
+
+
+def test_a_context_that_holds_the_cached_files_is_not_rewritten(tmp_path: Path) -> None:
+    """A build beside this one may be reading the context: the same files are left in place,
+    a context from an interrupted or older fill is replaced."""
+    cached = tmp_path / "cache"
+    cached.mkdir()
+    (cached / "a.whl").write_text("a")
+    context = tmp_path / "context"
+    _linked_into(cached, context)
+    before = (context / "a.whl").stat().st_ino
+    _linked_into(cached, context)
+    assert (context / "a.whl").stat().st_ino == before
+    (context / "a.whl").unlink()
+    (context / ".complete").write_text("ok\n")
+    _linked_into(cached, context)
+    assert [p.name for p in context.iterdir()] == ["a.whl"]

@@ -156,7 +156,8 @@ def prune_images(
         with console.step(f"remove {len(dangling)} dangling floe images"):
             client.image.prune(filters={"label": IMAGE_LABEL})
     held = {image.id for image in client.image.list(all=True)}
-    gone = stale_caches(settings, held, lock_key())
+    wheels_kept = wheel_cache(settings.state_dir).is_dir()
+    gone = stale_caches(settings, held, lock_key() if wheels_kept else "")
     if not dry_run:
         with console.step(f"remove {len(gone)} stale SBOM and wheel caches"):
             for path in gone:

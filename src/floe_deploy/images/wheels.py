@@ -130,7 +130,12 @@ def _filled_once(directory: Path, fill: Callable[[Path], None]) -> Path:
 
 def _linked_into(cached: Path, target: Path) -> None:
     """`cached`'s files in `target` as hard links (copies across file systems): the build
-    context holds them, the cache keeps them for the next checkout."""
+    context holds them, the cache keeps them for the next checkout. A context that already holds
+    them is left alone: a build beside this one may be reading it."""
+    if target.is_dir() and sorted(p.name for p in target.iterdir()) == sorted(
+        p.name for p in cached.iterdir()
+    ):
+        return
     shutil.rmtree(target, ignore_errors=True)
 
     def link(source: str, destination: str) -> None:
