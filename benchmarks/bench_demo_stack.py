@@ -7,6 +7,7 @@ Runs under its own project, state directory and free ports, and removes everythi
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from typing import Any
@@ -19,6 +20,8 @@ from floe_deploy.testing import isolated_demo_env, run_task
 
 HEALTHY_STEP = "compose up --wait"
 REST_SECONDS = 15
+PROBE_WINDOW_SECONDS = 40
+PROBE_READ_SECONDS = 5
 
 
 def _timed_up(env: dict[str, str]) -> tuple[float, dict[str, Any]]:
@@ -51,18 +54,25 @@ def _stack_memory_mib(project: str) -> dict[str, float]:
 
 
 def _probe_seconds(project: str) -> dict[str, float]:
-    """Each service's fastest health check among the last probes the engine keeps (the fastest:
-    what the probe costs when the machine lets it run). A probe runs every few seconds for the
-    stack's whole life, so it must stay cheap."""
-    fastest = {}
-    for container in project_containers(DockerClient(), project):
-        probes = container.state.health.log if container.state.health else None
-        durations = [(p.end - p.start).total_seconds() for p in probes or [] if p.start and p.end]
-        if durations:
-            fastest[(container.config.labels or {}).get(SERVICE_LABEL, container.name)] = round(
-                min(durations), 3
-            )
-    return fastest
+    """Each service's fastest health check over PROBE_WINDOW_SECONDS (the fastest: what the probe
+    costs when the machine lets it run). The engine keeps a container's last five probes only,
+    ten seconds of them, so the logs are read every PROBE_READ_SECONDS: a run of the demo's
+    schedule or the other work on a shared machine can slow every probe for that long. A probe
+    runs every few seconds for the stack's whole life, so it must stay cheap."""
+    fastest: dict[str, float] = {}
+    deadline = time.monotonic() + PROBE_WINDOW_SECONDS
+    while True:
+        for container in project_containers(DockerClient(), project):
+            probes = container.state.health.log if container.state.health else None
+            durations = [
+                (p.end - p.start).total_seconds() for p in probes or [] if p.start and p.end
+            ]
+            if durations:
+                service = (container.config.labels or {}).get(SERVICE_LABEL, container.name)
+                fastest[service] = round(min([*durations, fastest.get(service, math.inf)]), 3)
+        if time.monotonic() >= deadline:
+            return fastest
+        time.sleep(PROBE_READ_SECONDS)
 
 
 def run() -> list[Measurement]:
@@ -126,6 +136,7 @@ def run() -> list[Measurement]:
             details={
                 "fastest_per_service": probes,
                 "note": "a probe that starts Dagster took about 2 s of CPU every 2-5 s",
+                "window_seconds": PROBE_WINDOW_SECONDS,
             },
         ),
         Measurement(

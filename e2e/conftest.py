@@ -9,6 +9,7 @@ import pytest
 from python_on_whales import DockerClient
 from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
+from xdist.workermanage import WorkerController
 
 from floe_deploy.testing import task_json
 from floe_deploy.testing.containers import RUN_ID
@@ -37,11 +38,25 @@ SMOKE_GROUP = "podman-smoke"
 
 
 class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types
-    """`--dist loadfile`, with the smoke modules one unit of work between them."""
+    """`--dist loadfile`, with the smoke modules one unit of work between them, and the next unit
+    handed to a worker only when one test of its current unit is left.
+
+    xdist hands it at two left: a worker whose second-to-last test takes minutes (the offline
+    smoke) then holds the next long module while the other worker runs dry.
+    """
 
     def _split_scope(self, nodeid: str) -> str:
         module = nodeid.split("::", 1)[0]
         return SMOKE_GROUP if Path(module).name in SMOKE_MODULES else module
+
+    def _reschedule(self, node: WorkerController) -> None:
+        if node.shutting_down:
+            return
+        if not self.workqueue:
+            node.shutdown()
+            return
+        if self._pending_of(self.assigned_work[node]) <= 1:
+            self._assign_work_unit(node)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> ModuleScheduling:

@@ -35,6 +35,8 @@ def test_split_reference(reference: str, expected: tuple[str | None, str, str]) 
         ("floe/dagster:1.4.0-amd64", False),
         ("floe/dagster:0.0.0-dev.0ld0000-amd64", True),
         ("floe/dagster:0.0.0-dev.0ld0000.dirty-amd64", True),
+        (f"floe/dagster-previous:{CURRENT}-amd64-dagster1.9.3", False),
+        ("floe/dagster-previous:0.0.0-dev.0ld0000-amd64-dagster1.9.3", True),
         ("127.0.0.1:5000/floe/dagster:1.4.0-amd64", True),
         ("floe/python-base:bookworm-newkey-amd64", False),
         ("floe/python-base:bookworm-oldkey-amd64", True),

@@ -11,6 +11,7 @@ another syft), and the wheels of another uv.lock.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,9 @@ BASE_IMAGE = "python-base"
 ALL_PLATFORMS = ("linux/amd64", "linux/arm64")
 DIRTY = ".dirty"
 """A checkout's clean and dirty builds are both its own."""
+ARCH_SUFFIX = re.compile(r"-(amd64|arm64)(-[^-]+)?$")
+"""`<version>-<arch>`, or `<version>-<arch>-<variant>` (the upgrade smoke's release N, built
+from this version's image: `-dagster1.9.3`)."""
 
 
 class StaleTag(BaseModel):
@@ -80,7 +84,7 @@ def stale_reason(reference: str, settings: Settings, version: str, bases: set[st
         return f"a push tag for {registry}: the registry holds the image"
     if repository == f"{settings.image_prefix}/{BASE_IMAGE}":
         return None if reference in bases else "a golden base of an earlier recipe"
-    tag_version = tag.rsplit("-", 1)[0]
+    tag_version = ARCH_SUFFIX.sub("", tag)
     ours = tag_version.removesuffix(DIRTY) == version.removesuffix(DIRTY)
     if ours or RELEASE_TAG.match(f"v{tag_version}"):
         return None

@@ -9,6 +9,8 @@ move onto them. A failure leaves no release tag behind; a re-run pushes what is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from floe_deploy.images.provenance import (
 )
 from floe_deploy.images.sbom import COSIGN_TYPE as SBOM_TYPE
 from floe_deploy.images.sbom import PREDICATE_TYPE as SBOM_PREDICATE
-from floe_deploy.images.sbom import image_sbom
+from floe_deploy.images.sbom import Sbom, image_sbom
 from floe_deploy.images.signing import (
     Signer,
     Verifier,
@@ -150,13 +152,18 @@ def _by_image(report: BuildReport) -> dict[str, list[BuiltImage]]:
 
 
 def push_images(
-    settings: Settings, report: BuildReport, console: Console, oci: OciClient | None = None
+    settings: Settings,
+    report: BuildReport,
+    console: Console,
+    oci: OciClient | None = None,
+    on_pushed: Callable[[BuiltImage], None] | None = None,
 ) -> BuildReport:
     """Push every built image under `<registry>/<prefix>/<image>:<tag>-<arch>`; record digests.
 
     The Docker daemon pushes with the credentials of `docker login`; its failures get the same
     messages as the toolkit's own registry calls. The push tag is dropped again: the registry
     holds the image, and the engine keeps its local tag (no per-registry copies pile up).
+    `on_pushed` hears of each image (with its digest) as soon as it is in the registry.
     """
     oci = require_registry(settings, oci)
     client = docker_client(settings)
@@ -177,11 +184,12 @@ def push_images(
                     f"pushing {remote}",
                 ) from None
             manifest = oci.resolve(remote)
-        pushed.append(
-            built.model_copy(
-                update={"pushed_reference": remote, "digest": manifest.digest if manifest else None}
-            )
+        done = built.model_copy(
+            update={"pushed_reference": remote, "digest": manifest.digest if manifest else None}
         )
+        if on_pushed is not None:
+            on_pushed(done)
+        pushed.append(done)
     return report.model_copy(update={"images": pushed})
 
 
@@ -237,8 +245,50 @@ def stage_images(
     refuse_overwriting_releases(settings, report, version, force, oci)
     started = datetime.now(UTC)
     context = BuildContext.from_environment()
-    pushed = push_images(settings, report, console, oci)
-    tags = version.tags if report.tag == version.version else [report.tag]
+    scanner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syft")
+    scans: dict[str, Future[Sbom]] = {}
+
+    def scan_unless_attested(built: BuiltImage) -> None:
+        """syft scans an image while the next one pushes (each keeps a core busy); an image a
+        cut-short run already attested is not scanned."""
+        if SBOM_PREDICATE in attested_types(
+            oci, f"{repository(settings, built.image)}@{built.digest}"
+        ):
+            return
+        scans[built.reference] = scanner.submit(
+            image_sbom,
+            settings,
+            built.reference,
+            built.image_id,
+            SBOM_DIR / report.tag / arch_of(built.platform),
+            built.image,
+        )
+
+    try:
+        pushed = push_images(settings, report, console, oci, on_pushed=scan_unless_attested)
+        return _attach_and_sign(
+            settings, pushed, scans, version=version, signer=signer, started=started,
+            context=context, console=console, oci=oci,
+        )  # fmt: skip
+    finally:
+        scanner.shutdown(wait=True, cancel_futures=True)
+
+
+def _attach_and_sign(
+    settings: Settings,
+    pushed: BuildReport,
+    scans: dict[str, Future[Sbom]],
+    *,
+    version: ReleaseVersion,
+    signer: Signer,
+    started: datetime,
+    context: BuildContext,
+    console: Console,
+    oci: OciClient,
+) -> PublishReport:
+    """One manifest list per image, its SBOMs (scanned while the images pushed) and provenance
+    attested, and the list signed."""
+    tags = version.tags if pushed.tag == version.version else [pushed.tag]
     staged = []
     for image, builds in _by_image(pushed).items():
         repo = repository(settings, image)
@@ -256,19 +306,13 @@ def stage_images(
         sboms: dict[str, Path | None] = {}
         components: dict[str, int] = {}
         for built in builds:
-            subject = f"{repo}@{built.digest}"
-            if SBOM_PREDICATE in attested_types(oci, subject):
+            scan = scans.get(built.reference)
+            if scan is None:
                 sboms[built.platform], components[built.platform] = None, 0
                 continue
             with console.step(f"SBOM {image} {built.platform} (syft, signed attestation)"):
-                sbom = image_sbom(
-                    settings,
-                    built.reference,
-                    built.image_id,
-                    SBOM_DIR / report.tag / arch_of(built.platform),
-                    image,
-                )
-                attest(oci, subject, sbom.path, SBOM_TYPE, signer)
+                sbom = scan.result()
+                attest(oci, f"{repo}@{built.digest}", sbom.path, SBOM_TYPE, signer)
             sboms[built.platform], components[built.platform] = sbom.path, sbom.components
         with console.step(f"provenance {image}"):
             predicate = provenance_predicate(image, builds, version, started, context)
@@ -277,7 +321,7 @@ def stage_images(
                 [digest_reference, *(f"{repo}@{built.digest}" for built in builds)],
                 predicate,
                 signer,
-                PROVENANCE_DIR / report.tag / f"{image}.provenance.json",
+                PROVENANCE_DIR / pushed.tag / f"{image}.provenance.json",
             )
         with console.step(f"sign {digest_reference}"):
             sign(oci, digest_reference, signer)
@@ -294,7 +338,7 @@ def stage_images(
                 provenance=provenance,
             )
         )
-    return PublishReport(registry=settings.registry, version=report.tag, images=staged)
+    return PublishReport(registry=settings.registry, version=pushed.tag, images=staged)
 
 
 def tag_images(oci: OciClient, staged: PublishReport, console: Console) -> None:
