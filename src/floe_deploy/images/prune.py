@@ -22,7 +22,7 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run as run_docker
 
 from floe_deploy.console import Console
-from floe_deploy.images.base import base_reference
+from floe_deploy.images.base import arch_of, base_reference
 from floe_deploy.images.build import IMAGE_LABEL
 from floe_deploy.images.sbom import sbom_cache, syft_version
 from floe_deploy.images.source import registry_host
@@ -37,7 +37,7 @@ BASE_IMAGE = "python-base"
 ALL_PLATFORMS = ("linux/amd64", "linux/arm64")
 DIRTY = ".dirty"
 """A checkout's clean and dirty builds are both its own."""
-ARCH_SUFFIX = re.compile(r"-(amd64|arm64)(-[^-]+)?$")
+ARCH_SUFFIX = re.compile(rf"-({'|'.join(arch_of(p) for p in ALL_PLATFORMS)})(-[^-]+)?$")
 """`<version>-<arch>`, or `<version>-<arch>-<variant>` (the upgrade smoke's release N, built
 from this version's image: `-dagster1.9.3`)."""
 
