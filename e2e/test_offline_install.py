@@ -117,7 +117,7 @@ def test_prod_values_install_offline_from_an_imported_bundle(offline_site: Offli
         "--pull-from", site, "--tag", OFFLINE_VERSION, env=offline_site.env, timeout=1800,
     )  # fmt: skip
     smoke_seconds = time.monotonic() - started
-    assert code == 0, report
+    assert code == 0, json.dumps(report, indent=1)
     webservers = [w for w in report["workloads"] if w["workload"].endswith("-webserver")]
     assert len(webservers) == 2
     assert report["run_status"] == "SUCCESS"

@@ -141,8 +141,9 @@ def show_upgrade(console: Console, facts: UpgradeFacts) -> None:
         ("schema revision", f"{facts.revision_before} → {facts.revision_after}"),
         ("schema when each Deployment had stopped", str(facts.revision_when_quiesced)),
         ("migration", f"ran {facts.migrate_runs}x in {facts.migrate_seconds} s"),
-        ("runs kept", f"{len(facts.runs_after)} of {len(facts.runs_before)}"),
-        ("event log entries", f"{facts.events_before} → {facts.events_after}"),
+        ("runs kept", f"{len(facts.runs_after)} of {len(facts.runs_before)} "
+                      f"({len(facts.ended_before())} had ended before)"),
+        ("event log entries of those", f"{facts.events_before} → {facts.events_after}"),
         ("Iceberg snapshots", f"{len(facts.snapshots_before)} → {len(facts.snapshots_after)}"),
         ("Iceberg rows", f"{facts.rows_before} → {facts.rows_after} "
                          f"({facts.rows_added_since} appended since)"),

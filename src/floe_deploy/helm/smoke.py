@@ -678,7 +678,7 @@ class _Upgrade:
         facts = self.facts
         facts.revision_before = self.dagster_db.revision()
         facts.runs_before = self.dagster_db.runs()
-        facts.events_before = self.dagster_db.events(list(facts.runs_before))
+        facts.events_before = self.dagster_db.events(list(facts.ended_before()))
         facts.snapshots_before, facts.rows_before, self.added_before = iceberg_state(
             self.s3, self.catalog_db
         )
@@ -688,7 +688,7 @@ class _Upgrade:
         facts.revision_after = self.dagster_db.revision()
         runs = self.dagster_db.runs()
         facts.runs_after = {r: s for r, s in runs.items() if r in facts.runs_before}
-        facts.events_after = self.dagster_db.events(list(facts.runs_before))
+        facts.events_after = self.dagster_db.events(list(facts.ended_before()))
         facts.snapshots_after, facts.rows_after, added_after = iceberg_state(
             self.s3, self.catalog_db
         )

@@ -80,6 +80,12 @@ class UpgradeFacts(BaseModel):
     upgrade_seconds: float | None = None
     rollback: str | None = None
 
+    def ended_before(self) -> dict[str, str]:
+        """The runs that had ended before the upgrade: their status and event log must stay as
+        they were. A run still under way (a schedule tick's, or the one kept in flight) goes on
+        and may end during the upgrade; it must only still be there."""
+        return {r: s for r, s in self.runs_before.items() if s in dagster_api.FINISHED}
+
     def problems(self) -> list[str]:
         found = []
         if self.revision_after == self.revision_before:
@@ -89,9 +95,13 @@ class UpgradeFacts(BaseModel):
         for deployment, revision in self.revision_when_quiesced.items():
             if revision != self.revision_before:
                 found.append(f"the schema was already {revision} when {deployment} stopped")
-        lost = {r: s for r, s in self.runs_before.items() if self.runs_after.get(r) != s}
-        if lost:
-            found.append(f"runs changed or lost by the upgrade: {lost}")
+        changed = {r: f"{s} → {self.runs_after.get(r, 'gone')}"
+                   for r, s in self.ended_before().items() if self.runs_after.get(r) != s}  # fmt: skip
+        if changed:
+            found.append(f"runs that had ended before the upgrade changed or were lost: {changed}")
+        gone = [r for r in self.runs_before if r not in self.runs_after]
+        if gone:
+            found.append(f"runs under way before the upgrade are gone: {gone}")
         if self.events_after != self.events_before:
             found.append(
                 f"event log entries {self.events_before} before, {self.events_after} after"
