@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -60,19 +59,24 @@ class PostgresConfig(Strict):
         return {} if self.sslmode == LIBPQ_DEFAULT_SSLMODE else {"sslmode": self.sslmode}
 
     def dsn(self, password: SecretStr) -> str:
-        tls = "".join(f" {key}={value}" for key, value in self.tls_parameters().items())
-        return (
-            f"host={self.host} port={self.port} dbname={self.database} user={self.user} "
-            f"password={password.get_secret_value()} connect_timeout=5{tls}"
-        )
+        """libpq's conninfo, quoted by psycopg: a password with spaces or quotes stays whole."""
+        from psycopg.conninfo import make_conninfo  # noqa: PLC0415 (only where a client connects)
+
+        return make_conninfo(
+            host=self.host, port=self.port, dbname=self.database, user=self.user,
+            password=password.get_secret_value(), connect_timeout=5, **self.tls_parameters(),
+        )  # fmt: skip
 
     def sqlalchemy_uri(self, password: SecretStr) -> str:
-        """The SQL catalog's URI (psycopg), carrying the sslmode as libpq's query parameter."""
-        query = urlencode(self.tls_parameters())
-        return (
-            f"postgresql+psycopg://{self.user}:{password.get_secret_value()}@{self.host}:"
-            f"{self.port}/{self.database}{'?' + query if query else ''}"
-        )
+        """The SQL catalog's URI (psycopg), carrying the sslmode as libpq's query parameter;
+        user and password percent-encoded by SQLAlchemy (a password may hold @, : or /)."""
+        from sqlalchemy.engine import URL  # noqa: PLC0415 (half a second; only the catalog needs it)
+
+        url = URL.create(
+            "postgresql+psycopg", username=self.user, password=password.get_secret_value(),
+            host=self.host, port=self.port, database=self.database, query=self.tls_parameters(),
+        )  # fmt: skip
+        return url.render_as_string(hide_password=False)
 
 
 class CatalogConfig(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 from pydantic import SecretStr
 
 from floe_demo.config import CompiledArtifacts, ConfigurationError, Secrets
@@ -41,6 +42,38 @@ def test_missing_bucket_names_the_setting_and_writes_nothing(
     with psycopg.connect(local_postgres.dsn(local_database)) as connection:
         tables = connection.execute("SELECT to_regclass('iceberg_tables')").fetchone()
     assert tables == (None,), "no catalog tables were created"
+
+
+def test_a_password_with_url_and_conninfo_characters_reaches_catalog_and_mart(
+    make_artifacts: ArtifactsFactory,
+    local_postgres: PostgresEndpoint,
+    local_database: str,
+    local_s3: S3Endpoint,
+) -> None:
+    """A generated or vaulted password may hold @ : / % and quotes: the SQL catalog's URI and the
+    mart's conninfo must carry it whole (a role with such a password on the real Postgres)."""
+    from floe_demo.config import load_artifacts  # noqa: PLC0415
+
+    role, password = f"r_{local_database}", "p@ss:w/rd %2F 'q\\ \"x"
+    with psycopg.connect(local_postgres.dsn(local_database), autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)))  # fmt: skip
+        connection.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(sql.Identifier(role)))
+    artifacts = load_artifacts(make_artifacts(catalog={"postgres": {
+        "host": local_postgres.host, "port": local_postgres.port,
+        "database": local_database, "user": role}}))  # fmt: skip
+    secrets = Secrets(
+        storage_secret_access_key=SecretStr(local_s3.secret_key),
+        postgres_password=SecretStr(password),
+    )
+    loader = IcebergLoader.from_artifacts(artifacts, secrets)
+    assert (
+        loader.append(EcommerceGenerator(seed=7).generate(1_700_000_000), batch_id(7, 1)).rows
+        == 100
+    )
+    assert artifacts.catalog.postgres is not None
+    with psycopg.connect(artifacts.catalog.postgres.dsn(SecretStr(password))) as connection:
+        assert connection.execute("SELECT current_user").fetchone() == (role,)
 
 
 def test_wrong_postgres_password_names_the_setting(
