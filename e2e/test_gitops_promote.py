@@ -35,19 +35,26 @@ def git(repo: Path, *args: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
     """A repository with gitops/ pointed at the test registry, dev at 0.2.0 pinned by digest as
-    `gitops.promote --release` leaves it (digest lineage: staging takes exactly what dev runs)."""
+    `gitops.promote --release` leaves it (digest lineage: staging takes exactly what dev runs):
+    the runtime image and floe's init-container images (busybox, postgres), each its own."""
     root = tmp_path / "repo"
     shutil.copytree(GITOPS_DIR, root / "gitops")
     for path in (root / "gitops").rglob("*.yaml"):
         path.write_text(path.read_text().replace("registry.example.com", registry))
 
-    context = tmp_path / "image"
-    context.mkdir()
-    (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
-    (context / "marker").write_text("floe promote test\n")
-    reference = f"{registry}/floe/dagster:{NEW}"
-    docker.buildx.build(context, tags=[reference], labels=TEST_IMAGE_LABELS, load=True)
-    docker.image.push(reference, quiet=True)
+    oci = OciClient.from_settings(load_settings())
+    pinned: dict[str, str] = {}
+    for name in ("dagster", "busybox", "postgres"):
+        context = tmp_path / f"image-{name}"
+        context.mkdir()
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
+        (context / "marker").write_text(f"floe promote test: {name}\n")
+        reference = f"{registry}/floe/{name}:{NEW}"
+        docker.buildx.build(context, tags=[reference], labels=TEST_IMAGE_LABELS, load=True)
+        docker.image.push(reference, quiet=True)
+        image = oci.resolve(reference)
+        assert image is not None
+        pinned[name] = f"{NEW}@{image.digest}"
 
     packaged_chart = chart_with_stand_in(tmp_path / "chart")
     archive = helm_python.package(
@@ -57,18 +64,16 @@ def repo(tmp_path: Path, registry: str, docker: DockerClient) -> Path:
     client.push(archive, f"oci://{registry}/floe/charts")
     client.close()
 
-    oci = OciClient.from_settings(load_settings())
-    image = oci.resolve(reference)
     chart = oci.resolve(f"{registry}/floe/charts/floe-dagster:{NEW}")
-    assert image is not None
     assert chart is not None
-    pinned = f"{NEW}@{image.digest}"
     dev = root / "gitops" / "environments" / "dev"
     (dev / "values.yaml").write_text(
         set_values((dev / "values.yaml").read_text(), {
-            ("image", "tag"): pinned, ("release", "chartVersion"): NEW,
+            ("image", "tag"): pinned["dagster"], ("release", "chartVersion"): NEW,
             ("release", "chartDigest"): chart.digest,
-            ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): pinned,
+            ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): pinned["dagster"],
+            ("dagster", "busybox", "image", "tag"): pinned["busybox"],
+            ("dagster", "postgresql", "image", "tag"): pinned["postgres"],
         }, add=True)
     )  # fmt: skip
     (dev / "ocirepository.yaml").write_text(
@@ -114,20 +119,28 @@ def test_commit_makes_the_branch_pins_digests_and_keeps_comments(repo: Path, reg
         "gitops/environments/staging/ocirepository.yaml", "gitops/environments/staging/values.yaml",
     ]  # fmt: skip
     oci = OciClient.from_settings(load_settings())
-    image_digest = oci.resolve(f"{registry}/floe/dagster:{NEW}")
+    digests = {}
+    for name in ("dagster", "busybox", "postgres"):
+        found = oci.resolve(f"{registry}/floe/{name}:{NEW}")
+        assert found is not None
+        digests[name] = found.digest
     chart_digest = oci.resolve(f"{registry}/floe/charts/floe-dagster:{NEW}")
-    assert image_digest is not None
     assert chart_digest is not None
-    assert report["image_tag"] == f"{NEW}@{image_digest.digest}"
+    assert report["image_tag"] == f"{NEW}@{digests['dagster']}"
+    assert report["init_images"] == [
+        f"{registry}/floe/busybox:{NEW}@{digests['busybox']}",
+        f"{registry}/floe/postgres:{NEW}@{digests['postgres']}",
+    ]
     assert report["chart_digest"] == chart_digest.digest
     after = staging.read_text()
     removed = [line for line in before.splitlines() if line not in after.splitlines()]
     added = [line for line in after.splitlines() if line not in before.splitlines()]
-    assert len(removed) == 2  # release.chartVersion, and image.tag that every workload aliases
-    moved = sorted(
-        a.replace(f"@{image_digest.digest}", "") for a in added if "chartDigest" not in a
-    )
-    assert moved == sorted(r.replace("0.1.0", NEW) for r in removed)
+    # release.chartVersion, image.tag that every workload aliases, the two init images' tags
+    assert len(removed) == 4
+    moved = [a for a in added if "chartDigest" not in a]
+    for digest in digests.values():
+        moved = [a.replace(f"@{digest}", "") for a in moved]
+    assert sorted(moved) == sorted(r.replace("0.1.0", NEW) for r in removed)
     assert [a.strip() for a in added if "chartDigest" in a] == [
         f"chartDigest: {chart_digest.digest}"
     ]

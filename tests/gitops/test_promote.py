@@ -11,6 +11,7 @@ from floe_deploy.errors import FloeError
 from floe_deploy.gitops.manifests import GITOPS_DIR
 from floe_deploy.gitops.promote import promote
 from floe_deploy.gitops.yaml_edit import set_values
+from floe_deploy.release.publish import ReleasedChart, ReleasedImage, ReleaseRecord
 from floe_deploy.testing import run_task
 from tests.gitops.conftest import git
 
@@ -98,6 +99,8 @@ def move_dev_to(repo: Path, version: str) -> None:
     (dev / "values.yaml").write_text(set_values((dev / "values.yaml").read_text(), {
         ("image", "tag"): version, ("release", "chartVersion"): version,
         ("dagster", "dagster-user-deployments", "deployments", 0, "image", "tag"): version,
+        ("dagster", "busybox", "image", "tag"): version,
+        ("dagster", "postgresql", "image", "tag"): version,
     }))  # fmt: skip
     (dev / "ocirepository.yaml").write_text(
         set_values((dev / "ocirepository.yaml").read_text(), {("spec", "ref", "tag"): version})
@@ -205,3 +208,57 @@ def test_odd_values_files_are_one_line_never_a_traceback(gitops_repo: Path, valu
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("ERROR: "), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def released(tmp_path: Path, version: str) -> Path:
+    """A release record as `invoke publish` writes it: each floe image with its own digest."""
+    images = [
+        ReleasedImage(image=f"registry.example.com/floe/{name}:{version}",
+                      repository=f"registry.example.com/floe/{name}", digest=f"sha256:{digit * 64}",
+                      platforms={}, sboms={}, signature="", provenance="")
+        for name, digit in (("dagster", "a"), ("busybox", "b"), ("postgres", "c"))
+    ]  # fmt: skip
+    record = ReleaseRecord(
+        version=version, tags=[version], git_commit="0" * 40, registry="registry.example.com",
+        images=images, published_at="2026-12-08T00:00:00Z",
+        chart=ReleasedChart(reference=f"oci://registry.example.com/floe/charts/floe-dagster:{version}",
+                            version=version, digest=f"sha256:{'d' * 64}", signature=""),
+    )  # fmt: skip
+    path = tmp_path / f"{version}.json"
+    path.write_text(record.model_dump_json())
+    return path
+
+
+def test_the_init_containers_images_move_with_the_release(
+    tmp_path: Path, gitops_repo: Path
+) -> None:
+    """floe/busybox and floe/postgres are released with the runtime image: left at the old tag,
+    the init containers would run the last release's images until the registry drops them."""
+    dev = promote(None, "dev", root=gitops_repo, release=released(tmp_path, "0.2.0"), dry_run=True)
+    assert dev.init_images == [
+        f"registry.example.com/floe/busybox:0.2.0@sha256:{'b' * 64}",
+        f"registry.example.com/floe/postgres:0.2.0@sha256:{'c' * 64}",
+    ]
+    assert (
+        f'+    image: {{repository: registry.example.com/floe/busybox, tag: "0.2.0@sha256:{"b" * 64}"'
+        in dev.diff
+    )
+
+    move_dev_to(gitops_repo, "0.2.0")
+    staging = promote("dev", "staging", root=gitops_repo, dry_run=True)
+    assert staging.init_images == [
+        "registry.example.com/floe/busybox:0.2.0", "registry.example.com/floe/postgres:0.2.0",
+    ]  # fmt: skip
+
+
+def test_a_sites_own_init_image_stays_as_the_user_set_it(gitops_repo: Path) -> None:
+    staging = gitops_repo / "environments" / "staging" / "values.yaml"
+    staging.write_text(staging.read_text().replace(
+        "registry.example.com/floe/busybox, tag: \"0.1.0\"", "mirror.example.com/tools/busybox, tag: \"1.36\""))  # fmt: skip
+    git(gitops_repo.parent, "commit", "-qam", "staging uses the site's busybox")
+    move_dev_to(gitops_repo, "0.2.0")
+    report = promote("dev", "staging", root=gitops_repo, dry_run=True)
+    assert report.init_images == ["registry.example.com/floe/postgres:0.2.0"]
+    changed = [line for line in report.diff.splitlines() if line[:1] in "+-"]
+    assert [line for line in changed if "busybox" in line] == []
+    assert any("floe/postgres" in line for line in changed)

@@ -7,9 +7,10 @@ unless --force, and then the report says so. A rollback is a promotion of an ear
 the environment itself ran (from the git history of its values file).
 
 Every file that carries the version changes together: values.yaml (image.tag, each user-code
-deployment's tag, release.chartVersion and release.chartDigest), the Flux OCIRepository (ref.tag,
-ref.digest) and the Argo CD Applications that deploy the environment's namespace (targetRevision).
-Images are pinned by digest next to their tag (`0.2.0@sha256:…`), charts by ref.digest. The
+deployment's tag, the init containers' floe/busybox and floe/postgres tags, release.chartVersion
+and release.chartDigest), the Flux OCIRepository (ref.tag, ref.digest) and the Argo CD
+Applications that deploy the environment's namespace (targetRevision). Images are pinned by
+digest next to their tag (`0.2.0@sha256:…`), charts by ref.digest. The
 registry is asked whether both exist and for their digests; a dry run does not ask it (offline),
 and says so.
 """
@@ -37,12 +38,22 @@ PROMOTION = re.compile(r"^(?:promote|roll back) (?P<target>\w+): .* \(from (?P<s
 """The subject line of a promotion commit."""
 
 
+INIT_IMAGES: dict[str, tuple[str, ...]] = {
+    "busybox": ("dagster", "busybox", "image"),
+    "postgres": ("dagster", "postgresql", "image"),
+}
+"""The images the dagster chart's init containers run, by their values path: floe builds them
+(floe/busybox, floe/postgres) with every release, so they move with the runtime image."""
+
+
 class Version(BaseModel):
     """What an environment runs."""
 
     image_tag: str
     chart_version: str
     chart_digest: str = ""
+    init_tags: dict[str, str] = {}
+    """Tag (pinned) of each of floe's INIT_IMAGES; one missing takes the runtime image's tag."""
 
     @property
     def tag(self) -> str:
@@ -61,6 +72,8 @@ class PromotionReport(BaseModel):
     chart_version: str
     chart_digest: str
     image: str
+    init_images: list[str] = []
+    """floe's init-container images the target now runs (INIT_IMAGES)."""
     chart: str
     changed_files: list[str]
     diff: str
@@ -93,12 +106,29 @@ def _environment_order(source: str, target: str, force: bool) -> None:
         )
 
 
+def floe_init_images(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The INIT_IMAGES these values set to floe's own builds: a repository beside the runtime
+    image's (…/floe/dagster → …/floe/busybox). Another image (a site's own busybox) is the
+    user's and does not move with a release."""
+    runtime = str((values.get("image") or {}).get("repository") or "")
+    found = {}
+    for name, path in INIT_IMAGES.items():
+        image: Any = values
+        for key in path:
+            image = image.get(key) if isinstance(image, dict) else None
+        if (isinstance(image, dict) and "tag" in image and runtime
+                and image.get("repository") == f"{runtime.rpartition('/')[0]}/{name}"):  # fmt: skip
+            found[name] = image
+    return found
+
+
 def version_of(values: dict[str, Any], where: str) -> Version:
     release = values.get("release") or {}
     version = Version(
         image_tag=str((values.get("image") or {}).get("tag") or ""),
         chart_version=str(release.get("chartVersion") or ""),
         chart_digest=str(release.get("chartDigest") or ""),
+        init_tags={name: str(image["tag"]) for name, image in floe_init_images(values).items()},
     )
     if not version.image_tag or not version.chart_version:
         raise FloeError(
@@ -173,10 +203,15 @@ def _release_record(path: Path) -> Version:
             f"{path} is not a release record ({str(error).splitlines()[0]})",
             "pass the file `invoke publish` wrote (build/release/VERSION.json) or its --json output",
         ) from None
-    runtime = [i for i in record.images if i.repository.endswith("/floe/dagster")]
+    digests = {i.repository.rpartition("/")[2]: i.digest for i in record.images
+               if i.repository.rpartition("/")[0].endswith("/floe")}  # fmt: skip
+
+    def pinned(name: str) -> str:
+        return f"{record.version}@{digests[name]}" if name in digests else record.version
+
     return Version(
-        image_tag=f"{record.version}@{runtime[0].digest}" if runtime else record.version,
-        chart_version=record.chart.version, chart_digest=record.chart.digest,
+        image_tag=pinned("dagster"), chart_version=record.chart.version,
+        chart_digest=record.chart.digest, init_tags={name: pinned(name) for name in INIT_IMAGES},
     )  # fmt: skip
 
 
@@ -244,10 +279,10 @@ def _choose(
         forced.append(
             f"{source} → {target} skips {', '.join(ENVIRONMENTS[ENVIRONMENTS.index(source) + 1 : ENVIRONMENTS.index(target)])}"
         )
+    as_ran = not image_tag or image_tag in {ran.tag, ran.image_tag}
     chosen = Version(
-        image_tag=ran.image_tag
-        if not image_tag or image_tag in {ran.tag, ran.image_tag}
-        else image_tag,
+        image_tag=ran.image_tag if as_ran else str(image_tag),
+        init_tags=ran.init_tags if as_ran else {},
         chart_version=chart_version or ran.chart_version,
         chart_digest=ran.chart_digest
         if (chart_version or ran.chart_version) == ran.chart_version
@@ -298,6 +333,8 @@ def _new_texts(root: Path, target: str, version: Version) -> dict[Path, str]:
             changes[
                 ("dagster", "dagster-user-deployments", "deployments", index, "image", "tag")
             ] = version.image_tag
+    for name in floe_init_images(values):
+        changes[(*INIT_IMAGES[name], "tag")] = version.init_tags.get(name) or version.tag
     texts = {values_file: set_values(text, changes, add=True)}
     oci = directory / "ocirepository.yaml"
     if oci.is_file():
@@ -312,10 +349,19 @@ def _new_texts(root: Path, target: str, version: Version) -> dict[Path, str]:
     return texts
 
 
-def _published(version: Version, repository: str, chart: str, registry: OciClient) -> Version:
-    """The version with both digests, from the registry; refused when either is missing."""
-    pinned = version.image_tag.partition("@")[2]
-    image = f"{repository}@{pinned}" if pinned else f"{repository}:{version.tag}"
+def _published(
+    version: Version,
+    repository: str,
+    chart: str,
+    registry: OciClient,
+    init_repositories: dict[str, str],
+) -> Version:
+    """The version with every digest (runtime image, chart, floe's init-container images), from
+    the registry; refused when one is missing."""
+
+    def pinned_or_tagged(repository: str, tag: str) -> str:
+        pinned = tag.partition("@")[2]
+        return f"{repository}@{pinned}" if pinned else f"{repository}:{tag}"
 
     def found(what: str, reference: str) -> Descriptor:
         descriptor = registry.resolve(reference)
@@ -326,7 +372,13 @@ def _published(version: Version, repository: str, chart: str, registry: OciClien
             )
         return descriptor
 
-    image_found, chart_found = found("image", image), found("chart", chart)
+    image_found = found("image", pinned_or_tagged(repository, version.image_tag))
+    chart_found = found("chart", chart)
+    init_tags = {}
+    for name, init_repository in init_repositories.items():
+        tag = version.init_tags.get(name) or version.tag
+        digest = found("image", pinned_or_tagged(init_repository, tag)).digest
+        init_tags[name] = f"{tag.split('@')[0]}@{digest}"
     if version.chart_digest and version.chart_digest != chart_found.digest:
         raise FloeError(
             f"chart {chart} is now {chart_found.digest}, not the {version.chart_digest} the source ran",
@@ -334,7 +386,7 @@ def _published(version: Version, repository: str, chart: str, registry: OciClien
         )
     return Version(
         image_tag=f"{version.tag}@{image_found.digest}", chart_version=version.chart_version,
-        chart_digest=chart_found.digest,
+        chart_digest=chart_found.digest, init_tags=init_tags,
     )  # fmt: skip
 
 
@@ -378,7 +430,9 @@ def promote(
                 "promoting without --dry-run needs the registry that holds the release",
                 "pass the registry client (the task does), or use --dry-run",
             )
-        version = _published(version, repository, chart, registry)
+        version = _published(version, repository, chart, registry, {
+            name: str(image["repository"]) for name, image in floe_init_images(target_values).items()
+        })  # fmt: skip
         image = f"{repository}:{version.image_tag}"
         check = "ok: image and chart published; pinned by digest"
     new_texts = _new_texts(root, target, version)
@@ -396,6 +450,8 @@ def promote(
     report = PromotionReport(
         source=origin, target=target, image_tag=version.image_tag, chart_version=version.chart_version,
         chart_digest=version.chart_digest, image=image, chart=chart, changed_files=changed, diff=diff,
+        init_images=[f"{init['repository']}:{version.init_tags.get(name) or version.tag}"
+                     for name, init in floe_init_images(target_values).items()],
         dry_run=dry_run, registry_check=check, forced=forced,
     )  # fmt: skip
     if dry_run or not changed:

@@ -70,8 +70,10 @@ def show_promotion(console: Console, report: PromotionReport) -> None:
         console.line(f"WARNING: --force: {rule}")
     console.line(f"registry check: {report.registry_check}")
     if report.dry_run:
+        init = "".join(f", {image}" for image in report.init_images)
         console.line(
-            f"dry run: {report.target} would run image {report.image} and chart {report.chart}; nothing written"
+            f"dry run: {report.target} would run image {report.image}{init} and chart "
+            f"{report.chart}; nothing written"
         )
     elif not report.changed_files:
         console.line(

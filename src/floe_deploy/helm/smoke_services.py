@@ -22,6 +22,7 @@ import boto3
 from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.helm.chart import NAMESPACE, RenderedObject
 from floe_deploy.helm.kube_rbac import RBAC_KINDS, service_account_user
+from floe_deploy.helm.pss import UID as RUNTIME_UID
 from floe_deploy.helm.smoke_pods import API_PORT, PodPlayer, pod_document
 from floe_deploy.helm.smoke_readiness import http_ok
 from floe_deploy.helm.smoke_values import (
@@ -45,6 +46,15 @@ DEFAULT_SCOPE = "PRINCIPAL_ROLE:ALL"
 """The scope the demo's and floe-preflight's catalog clients ask for unless the values say."""
 
 
+def write_owned(path: Path, text: str, mode: int, uid: int) -> None:
+    """A file of the pod's user `uid`, created with `mode`: a key or secret is never readable by
+    others, not even while it is written."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchown(descriptor, uid, uid)
+        file.write(text)
+
+
 def _postgres_tls_files(pods: PodPlayer, tls: ServerTls) -> dict[str, Any]:
     """The server's certificate, its key (the postgres user's own, mode 0600) and a pg_hba.conf
     that refuses connections without TLS, as a hostPath volume."""
@@ -64,10 +74,7 @@ def _postgres_tls_files(pods: PodPlayer, tls: ServerTls) -> dict[str, Any]:
         ("tls.key", tls.key, 0o600),
         ("pg_hba.conf", PG_HBA_TLS_ONLY, 0o644),
     ):
-        descriptor = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(descriptor, "w") as file:
-            os.fchown(descriptor, POSTGRES_UID, POSTGRES_UID)
-            file.write(text)
+        write_owned(directory / name, text, mode, POSTGRES_UID)
     return {"name": "tls", "hostPath": {"path": str(directory), "type": "Directory"}}
 
 
@@ -163,15 +170,18 @@ def play_catalog_standin(
     """The Iceberg REST catalog stand-in (iceberg_rest_standin: Polaris cannot run here) as the
     pod `catalog`, over TLS from the smoke's CA, in the runtime image: it keeps metadata with
     pyiceberg's SQL catalog in the played Postgres and files in the played S3, and grants the
-    values' client id the values' scope with the generated client secret."""
+    values' client id the values' scope with the generated client secret. Its key and its
+    config (which holds the secrets) are the runtime user's own, mode 0600."""
     directory = pods.run_dir / "catalog"
     shutil.rmtree(directory, ignore_errors=True)
     standin_package(directory, ["iceberg_rest_standin.py"])
     (directory / "tls.crt").write_text(tls.cert)
-    (directory / "tls.key").write_text(tls.key)
     (directory / "ca.crt").write_text(tls.ca)
+    for path in (directory, *directory.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    write_owned(directory / "tls.key", tls.key, 0o600, RUNTIME_UID)
     verify = "?sslmode=verify-full&sslrootcert=/standin/ca.crt" if postgres_tls else ""
-    (directory / "config.json").write_text(json.dumps({
+    write_owned(directory / "config.json", json.dumps({
         "port": CATALOG_PORT, "cert_file": "/standin/tls.crt", "key_file": "/standin/tls.key",
         "base_path": CATALOG_URI.split(f":{CATALOG_PORT}", 1)[1],
         "client_id": catalog["client_id"], "client_secret": credentials["polaris"],
@@ -181,9 +191,7 @@ def play_catalog_standin(
         "warehouse_location": f"s3://{bucket}/catalog",
         "file_io": {"s3.endpoint": S3_ENDPOINT, "s3.access-key-id": S3_ACCESS_KEY,
                     "s3.secret-access-key": credentials["s3"], "s3.region": "us-east-1"},
-    }))  # fmt: skip
-    for path in (directory, *directory.rglob("*")):
-        path.chmod(0o755 if path.is_dir() else 0o644)
+    }), 0o600, RUNTIME_UID)  # fmt: skip
     document = pod_document(CATALOG_HOST, {"floe-smoke": "catalog"}, {
         "containers": [{
             "name": "catalog", "image": runtime_image, "imagePullPolicy": "IfNotPresent",
