@@ -91,6 +91,10 @@ CATALOG: tuple[ImageSpec, ...] = (
 )
 
 
+BASE_IMAGES = frozenset(spec.name for spec in CATALOG if spec.kind == ImageKind.BASE)
+"""The images others build FROM: pushed before them, so they find its layers in the registry."""
+
+
 def image_spec(name: str) -> ImageSpec:
     for spec in CATALOG:
         if spec.name == name:
