@@ -20,6 +20,7 @@ import pytest
 from python_on_whales import DockerClient
 from ruamel.yaml import YAML
 
+from floe_deploy import dagster_api
 from floe_deploy.console import Console
 from floe_deploy.helm.chart import CHART_DIR, chosen_values, load_values
 from floe_deploy.helm.podman import Podman
@@ -140,7 +141,8 @@ def test_the_upgrade_to_the_next_release_keeps_data_and_history() -> None:
     says: the pre-upgrade hook stops the daemon and webserver through the API stand-in, checks
     that no daemon beats, migrates; every Deployment is replaced. Runs that had ended keep their
     status and event log; a run still under way (a schedule tick's) may end meanwhile but stays.
-    The rollback leg: release N's pre-rollback hook refuses. The report is kept for `nox -s bench` (bench_helm_upgrade)."""
+    The rollback leg: release N's pre-rollback hook refuses. The report is kept for
+    `nox -s bench` (bench_helm_upgrade)."""
     code, report = smoke("--upgrade-from", "previous")
     UPGRADE_REPORT.parent.mkdir(parents=True, exist_ok=True)
     UPGRADE_REPORT.write_text(json.dumps(report, indent=2))
@@ -150,9 +152,7 @@ def test_the_upgrade_to_the_next_release_keeps_data_and_history() -> None:
     assert facts["migrate_runs"] == 1
     assert set(facts["revision_when_quiesced"].values()) == {facts["revision_before"]}
     assert len(facts["revision_when_quiesced"]) == 2, "daemon and webserver stopped first"
-    ended = {
-        r: s for r, s in facts["runs_before"].items() if s in {"SUCCESS", "FAILURE", "CANCELED"}
-    }
+    ended = {r: s for r, s in facts["runs_before"].items() if s in dagster_api.FINISHED}
     assert ended, "release N's proving run had ended before the upgrade"
     assert {r: facts["runs_after"][r] for r in ended} == ended
     assert facts["runs_after"].keys() == facts["runs_before"].keys()
@@ -160,7 +160,7 @@ def test_the_upgrade_to_the_next_release_keeps_data_and_history() -> None:
     assert set(facts["snapshots_before"]) <= set(facts["snapshots_after"])
     assert facts["rows_after"] == facts["rows_before"] + facts["rows_added_since"]
     assert facts["rows_before"] > 0
-    assert facts["inflight_status"] in {"SUCCESS", "FAILURE", "CANCELED"}
+    assert facts["inflight_status"] in dagster_api.FINISHED
     assert facts["new_run_status"] == "SUCCESS"
     assert facts["new_run_image"] == facts["to_image"]
     assert facts["rollback"].startswith("refused: ")

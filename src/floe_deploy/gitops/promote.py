@@ -60,6 +60,10 @@ class Version(BaseModel):
         """The image tag without its pinned digest."""
         return self.image_tag.split("@")[0]
 
+    def init_tag(self, name: str) -> str:
+        """The tag of floe's init image `name`: its own, else the release's (built together)."""
+        return self.init_tags.get(name) or self.tag
+
     @property
     def label(self) -> str:
         return f"image {self.image_tag}, chart {self.chart_version}"
@@ -314,7 +318,9 @@ def _argo_applications(root: Path, target: str) -> list[tuple[Path, list[tuple[s
     return found
 
 
-def _new_texts(root: Path, target: str, version: Version) -> dict[Path, str]:
+def _new_texts(
+    root: Path, target: str, version: Version, init_images: dict[str, dict[str, Any]]
+) -> dict[Path, str]:
     directory = root / "environments" / target
     values_file = directory / "values.yaml"
     text = values_file.read_text()
@@ -333,8 +339,8 @@ def _new_texts(root: Path, target: str, version: Version) -> dict[Path, str]:
             changes[
                 ("dagster", "dagster-user-deployments", "deployments", index, "image", "tag")
             ] = version.image_tag
-    for name in floe_init_images(values):
-        changes[(*INIT_IMAGES[name], "tag")] = version.init_tags.get(name) or version.tag
+    for name in init_images:
+        changes[(*INIT_IMAGES[name], "tag")] = version.init_tag(name)
     texts = {values_file: set_values(text, changes, add=True)}
     oci = directory / "ocirepository.yaml"
     if oci.is_file():
@@ -376,7 +382,7 @@ def _published(
     chart_found = found("chart", chart)
     init_tags = {}
     for name, init_repository in init_repositories.items():
-        tag = version.init_tags.get(name) or version.tag
+        tag = version.init_tag(name)
         digest = found("image", pinned_or_tagged(init_repository, tag)).digest
         init_tags[name] = f"{tag.split('@')[0]}@{digest}"
     if version.chart_digest and version.chart_digest != chart_found.digest:
@@ -417,6 +423,7 @@ def promote(
     )  # fmt: skip
     target_values = parse_values((environments / target / "values.yaml").read_text(), target)
     repository = str((target_values.get("image") or {}).get("repository") or "")
+    init_images = floe_init_images(target_values)
     charts = str((target_values.get("release") or {}).get("chartRepository") or "").removeprefix(
         "oci://"
     )
@@ -431,11 +438,11 @@ def promote(
                 "pass the registry client (the task does), or use --dry-run",
             )
         version = _published(version, repository, chart, registry, {
-            name: str(image["repository"]) for name, image in floe_init_images(target_values).items()
+            name: str(init["repository"]) for name, init in init_images.items()
         })  # fmt: skip
         image = f"{repository}:{version.image_tag}"
         check = "ok: image and chart published; pinned by digest"
-    new_texts = _new_texts(root, target, version)
+    new_texts = _new_texts(root, target, version, init_images)
     repo_root = root.parent
     diff = "".join(
         "".join(
@@ -450,8 +457,8 @@ def promote(
     report = PromotionReport(
         source=origin, target=target, image_tag=version.image_tag, chart_version=version.chart_version,
         chart_digest=version.chart_digest, image=image, chart=chart, changed_files=changed, diff=diff,
-        init_images=[f"{init['repository']}:{version.init_tags.get(name) or version.tag}"
-                     for name, init in floe_init_images(target_values).items()],
+        init_images=[f"{init['repository']}:{version.init_tag(name)}"
+                     for name, init in init_images.items()],
         dry_run=dry_run, registry_check=check, forced=forced,
     )  # fmt: skip
     if dry_run or not changed:

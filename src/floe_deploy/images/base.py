@@ -16,7 +16,7 @@ from python_on_whales.exceptions import DockerException
 
 from floe_deploy.commands import as_root, run
 from floe_deploy.errors import FloeError
-from floe_deploy.images.catalog import image_spec
+from floe_deploy.images.catalog import BASE_IMAGE, image_spec
 from floe_deploy.platform.apt import DEBIAN_KEYRING, debian_mirror, read_sources
 from floe_deploy.settings import Settings
 
@@ -59,7 +59,7 @@ def apt_sources(settings: Settings, mirror: str) -> str:
 
 def recipe_files() -> list[Path]:
     """The files of images/python-base/ that go into the image next to the rootfs."""
-    return sorted(path for path in image_spec("python-base").context.iterdir() if path.is_file())
+    return sorted(path for path in image_spec(BASE_IMAGE).context.iterdir() if path.is_file())
 
 
 def prepare_context(settings: Settings, platform: str, context: Path) -> None:

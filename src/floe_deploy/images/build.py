@@ -21,6 +21,7 @@ from floe_deploy.errors import ExitCode, FloeError
 from floe_deploy.images.base import arch_of, base_present, base_reference
 from floe_deploy.images.base import prepare_context as prepare_base_context
 from floe_deploy.images.catalog import (
+    BASE_IMAGE,
     CATALOG,
     UPSTREAM_PYTHON_BASE,
     ImageKind,
@@ -118,7 +119,7 @@ def selected_images(names: list[str] | None, source: ResolvedSource) -> list[Ima
     if any(needs_golden_base(s, source) for s in specs) and not any(
         s.kind is ImageKind.BASE for s in specs
     ):
-        specs.insert(0, image_spec("python-base"))
+        specs.insert(0, image_spec(BASE_IMAGE))
     return sorted(specs, key=lambda spec: spec.kind is not ImageKind.BASE)
 
 

@@ -42,9 +42,12 @@ class ImageSpec(BaseModel):
 UPSTREAM_PYTHON_BASE = "python:{python_version}-slim"
 """The official image the runtime image builds FROM online (the golden base when hermetic)."""
 
+BASE_IMAGE = "python-base"
+"""The golden base the other images build FROM (hermetic builds)."""
+
 CATALOG: tuple[ImageSpec, ...] = (
     ImageSpec(
-        name="python-base",
+        name=BASE_IMAGE,
         kind=ImageKind.BASE,
         description="golden base: Debian minbase + python3 + venv + gdbm + ca-certificates",
     ),
@@ -89,10 +92,6 @@ CATALOG: tuple[ImageSpec, ...] = (
         needs_network=True,
     ),
 )
-
-
-BASE_IMAGES = frozenset(spec.name for spec in CATALOG if spec.kind == ImageKind.BASE)
-"""The images others build FROM: pushed before them, so they find its layers in the registry."""
 
 
 def image_spec(name: str) -> ImageSpec:

@@ -16,6 +16,7 @@ from python_on_whales.exceptions import DockerException
 
 from floe_deploy.errors import FloeError
 from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.catalog import BASE_IMAGE
 from floe_deploy.images.layers import SECRET_ENV_NAME, ImageScan, scan_image
 from floe_deploy.waiting import poll
 
@@ -29,8 +30,6 @@ COMPILER = re.compile(
     r"^(usr/(local/)?bin/((x86_64|aarch64)-linux-gnu-)?(gcc|cc|c\+\+|g\+\+|clang|make)(-\d+)?)$"
 )
 RUNTIME_IMAGE = "dagster"
-BASE_IMAGE = "python-base"
-"""A base image runs nothing itself: user and entrypoint are for the images built FROM it."""
 RUNTIME_UID = "1000"
 HEALTH_TIMEOUT_S = 90.0
 
@@ -98,6 +97,7 @@ def _static_checks(image_name: str, config: object, scan: ImageScan) -> list[Pol
             passed=bool(start) and start[:2] != ["/bin/sh", "-c"],
             detail=" ".join(start) or "none",
         )
+    # A base image runs nothing itself: user and entrypoint are for the images built FROM it.
     return [
         *([] if image_name == BASE_IMAGE else [user_check, entrypoint_check]),
         PolicyCheck(

@@ -24,6 +24,7 @@ from python_on_whales.utils import run as run_docker
 from floe_deploy.console import Console
 from floe_deploy.images.base import arch_of, base_reference
 from floe_deploy.images.build import IMAGE_LABEL
+from floe_deploy.images.catalog import BASE_IMAGE
 from floe_deploy.images.sbom import sbom_cache, syft_version
 from floe_deploy.images.source import registry_host
 from floe_deploy.images.versioning import RELEASE_TAG, release_version
@@ -33,7 +34,6 @@ from floe_deploy.platform.engine import docker_client
 from floe_deploy.platform.status import GIB, free_disk
 from floe_deploy.settings import Settings
 
-BASE_IMAGE = "python-base"
 ALL_PLATFORMS = ("linux/amd64", "linux/arm64")
 DIRTY = ".dirty"
 """A checkout's clean and dirty builds are both its own."""

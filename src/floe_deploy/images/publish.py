@@ -22,7 +22,7 @@ from floe_deploy.console import Console
 from floe_deploy.errors import FloeError
 from floe_deploy.images.base import arch_of
 from floe_deploy.images.build import BuildReport, BuiltImage
-from floe_deploy.images.catalog import BASE_IMAGES
+from floe_deploy.images.catalog import BASE_IMAGE
 from floe_deploy.images.provenance import (
     BuildContext,
     attest_provenance,
@@ -200,8 +200,8 @@ def push_images(
             update={"pushed_reference": remote, "digest": manifest.digest if manifest else None}
         )
 
-    bases = [b for b in report.images if b.image in BASE_IMAGES]
-    others = [b for b in report.images if b.image not in BASE_IMAGES]
+    bases = [b for b in report.images if b.image == BASE_IMAGE]
+    others = [b for b in report.images if b.image != BASE_IMAGE]
     pushed: list[BuiltImage] = []
     with (
         console.step(f"push {len(report.images)} images to {settings.registry}"),
